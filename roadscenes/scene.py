@@ -1,0 +1,545 @@
+"""Compose one street scene: a pinhole camera above a ground plane, drawn far to near.
+
+World coordinates are metres: X to the right, Y up, Z forward from the camera. The road's
+centre line may curve (X = offset + curvature * Z^2). Objects are placed relative to the
+road, projected with the camera, and painted in order of decreasing depth so that near
+objects occlude far ones. Only arithmetic is used on floats (no sin/exp), which keeps the
+output byte-identical across machines.
+"""
+
+from dataclasses import dataclass
+
+from . import classes as C
+from .canvas import Canvas
+
+FOCAL = 320.0  # pixels for a 640-pixel-wide frame: CARLA's default 90 degree field of view
+NEAR, FAR = 1.5, 400.0
+
+# Ground-plane depths at which long strips (road, sidewalk, lines) are sampled.
+DEPTHS = [NEAR * 1.25**k for k in range(28)]
+
+TIMES_OF_DAY = {
+    # brightness, tint (r, g, b), sky zenith, sky near horizon, shadow darkness, haze colour
+    "noon": (1.0, (1.0, 1.0, 1.0), (60, 120, 200), (150, 190, 230), 0.45, (190, 205, 220)),
+    "afternoon": (0.95, (1.05, 1.0, 0.92), (70, 125, 195), (175, 195, 215), 0.5, (200, 200, 200)),
+    "sunset": (0.8, (1.15, 0.92, 0.78), (80, 90, 150), (240, 150, 90), 0.55, (220, 160, 120)),
+    "overcast": (0.85, (0.97, 0.99, 1.02), (150, 155, 160), (190, 192, 195), 0.1, (185, 188, 190)),
+    "dusk": (0.55, (0.9, 0.95, 1.15), (25, 35, 80), (110, 90, 120), 0.2, (80, 80, 100)),
+}
+
+GREYS = ((85, 85, 88), (105, 105, 105), (120, 118, 115), (140, 140, 138), (160, 158, 155))
+CAR_COLOURS = (
+    (200, 200, 205), (30, 30, 35), (150, 150, 155), (120, 20, 25), (20, 40, 110),
+    (235, 235, 230), (90, 95, 100), (60, 90, 60), (180, 150, 90), (200, 90, 20),
+)
+CLOTHES = ((30, 30, 40), (60, 60, 70), (150, 30, 30), (30, 60, 130), (200, 200, 190),
+           (90, 70, 50), (40, 100, 60), (170, 150, 120), (220, 180, 40), (110, 110, 110))
+BUILDING_COLOURS = ((140, 135, 125), (170, 110, 80), (120, 120, 125), (190, 180, 160),
+                    (100, 90, 85), (150, 150, 150), (160, 140, 110), (80, 85, 95))
+
+
+@dataclass
+class Camera:
+    width: int
+    height: int
+    horizon: float
+    height_m: float
+
+    def project(self, x, y, z):
+        """Pixel (u, v) of the world point (x, y, z); z must be positive."""
+        return (self.width / 2 + FOCAL * x / z, self.horizon + FOCAL * (self.height_m - y) / z)
+
+    def scale(self, z):
+        """Pixels per metre at depth z."""
+        return FOCAL / z
+
+
+class Scene:
+    """Everything random about one frame, drawn onto a Canvas by :meth:`draw`."""
+
+    def __init__(self, rng, width, height):
+        self.rng = rng
+        self.cam = Camera(width, height, horizon=height / 2 + rng.uniform(-14, 14),
+                          height_m=rng.uniform(1.5, 2.2))
+        self.time = str(rng.choice(list(TIMES_OF_DAY)))
+        self.lanes = int(rng.choice([2, 3, 4, 4, 5, 6, 6]))
+        self.lane_width = rng.uniform(3.2, 3.8)
+        self.shoulder = rng.uniform(0.5, 3.0)  # tarmac outside the edge lines: parking, gutters
+        self.road_width = self.lanes * self.lane_width + 2 * self.shoulder
+        my_lane = int(rng.integers(0, self.lanes))
+        self.offset = self.lane_centre(my_lane)
+        self.offset = -self.offset + rng.uniform(-0.4, 0.4)
+        self.curvature = rng.uniform(-1, 1) * rng.uniform(0, 1.2e-3)
+        self.sun_side = rng.choice([-1.0, 1.0]) * rng.uniform(0.2, 1.2)
+        self.canvas = Canvas(width, height)
+        self.objects = []  # (depth, draw function) for everything that stands up
+
+    # -- geometry helpers -------------------------------------------------------------
+    def lane_centre(self, lane):
+        """Road-relative lateral position of a lane's centre."""
+        return -self.road_width / 2 + self.shoulder + (lane + 0.5) * self.lane_width
+
+    def centre(self, z):
+        return self.offset + self.curvature * z * z
+
+    def at(self, x, y, z):
+        """Project a point given relative to the road centre line."""
+        return self.cam.project(self.centre(z) + x, y, z)
+
+    def strip(self, x_in, x_out, z0=NEAR, z1=FAR):
+        """Polygon of a ground strip between road-relative lateral offsets."""
+        zs = [z for z in DEPTHS if z0 <= z <= z1]
+        zs = [z0] + [z for z in zs if z > z0] + ([z1] if not zs or zs[-1] < z1 else [])
+        left = [self.at(x_in, 0, z) for z in zs]
+        right = [self.at(x_out, 0, z) for z in reversed(zs)]
+        return left + right
+
+    def quad(self, x0, x1, y0, y1, z0, z1=None):
+        """A vertical rectangle: facing the camera when z1 is None, else along the road at x0."""
+        if z1 is None:
+            return [self.at(x0, y0, z0), self.at(x1, y0, z0), self.at(x1, y1, z0), self.at(x0, y1, z0)]
+        return [self.at(x0, y0, z0), self.at(x0, y0, z1), self.at(x0, y1, z1), self.at(x0, y1, z0)]
+
+    def vary(self, colour, amount=18):
+        """A colour nudged per instance, so no class has one fixed colour."""
+        r = self.rng
+        k = r.uniform(0.85, 1.15)
+        return tuple(min(255.0, max(0.0, c * k + r.uniform(-amount, amount))) for c in colour)
+
+    def pick(self, options):
+        return options[int(self.rng.integers(0, len(options)))]
+
+    def stand(self, z, painter):
+        self.objects.append((z, painter))
+
+    def cast_shadow(self, x0, x1, z0, z1, length):
+        """Shadow on the ground of an object occupying [x0, x1] x [z0, z1]."""
+        dark = TIMES_OF_DAY[self.time][4]
+        if dark < 0.15:
+            return
+        dx = self.sun_side * length
+        pts = [self.at(x0, 0, z0), self.at(x1, 0, z0), self.at(x1 + dx, 0, z1 + length * 0.3),
+               self.at(x0 + dx, 0, z1 + length * 0.3)]
+        self.canvas.shadow(pts, dark)
+
+    # -- the scene, back to front ---------------------------------------------------
+    def draw(self):
+        self.sky()
+        self.skyline()
+        self.ground()
+        self.roadside(-1)
+        self.roadside(+1)
+        self.traffic()
+        if self.rng.random() < 0.19:
+            self.bridge()
+        for _, painter in sorted(self.objects, key=lambda item: -item[0]):
+            painter()
+        return self.canvas
+
+    def sky(self):
+        _, _, zenith, horizon_colour, _, _ = TIMES_OF_DAY[self.time]
+        c, w, h = self.canvas, self.cam.width, self.cam.height
+        mix = [(a + b) / 2 for a, b in zip(zenith, horizon_colour)]
+        c.rectangle((0, 0, w, h), C.SKY, self.vary(mix, 8), texture=0.03, gradient=-0.9)
+        for _ in range(int(self.rng.integers(0, 7))):
+            cx, cy = self.rng.uniform(0, w), self.rng.uniform(0, self.cam.horizon * 0.8)
+            rx, ry = self.rng.uniform(30, 140), self.rng.uniform(8, 30)
+            grey = self.rng.uniform(170, 250)
+            c.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), C.SKY, self.vary((grey, grey, grey + 5), 6),
+                      texture=0.08)
+
+    def skyline(self):
+        """Distant buildings, trees and hills standing on the horizon."""
+        c, r, w, hz = self.canvas, self.rng, self.cam.width, self.cam.horizon
+        kind = self.pick(["city", "forest", "forest", "hills", "mixed", "mixed"])
+        x = -10.0
+        while x < w + 10:
+            step = r.uniform(15, 70)
+            if kind == "hills" or (kind == "mixed" and r.random() < 0.3):
+                top = hz - r.uniform(3, 25)
+                c.polygon([(x, hz + 2), (x + step / 2, top), (x + step * 1.3, hz + 2)], C.TERRAIN,
+                          self.vary((110, 125, 95), 15), texture=0.1)
+            elif kind == "forest" or (kind == "mixed" and r.random() < 0.5):
+                rr = step * r.uniform(0.4, 0.8)
+                top = hz - r.uniform(6, 45)
+                c.ellipse((x, top, x + 2 * rr, hz + 8), C.VEGETATION, self.vary((70, 100, 50), 15),
+                          texture=0.15)
+            else:
+                top = hz - r.uniform(8, 45) * r.uniform(0.3, 1)
+                c.rectangle((x, top, x + step, hz + 2), C.BUILDING, self.vary(self.pick(BUILDING_COLOURS), 15),
+                            texture=0.06)
+            x += step * r.uniform(0.6, 1.2)
+
+    def ground(self):
+        c, r, cam = self.canvas, self.rng, self.cam
+        w, h, hz = cam.width, cam.height, cam.horizon
+        c.rectangle((0, hz, w, h), C.TERRAIN, self.vary((105, 125, 70), 20), texture=0.16, gradient=0.3)
+        # Dirt, water and rails out in the fields, beyond the road.
+        for side in (-1, 1):
+            if r.random() < 0.22:
+                x0 = side * (self.road_width / 2 + r.uniform(2, 10))
+                z0 = r.uniform(8, 60)
+                pts = self.strip(x0, x0 + side * r.uniform(4, 15), z0, z0 + r.uniform(10, 50))
+                c.polygon(pts, C.GROUND, self.vary((120, 100, 75), 15), texture=0.15)
+        if r.random() < 0.04:
+            side = self.pick([-1, 1])
+            x0 = side * (self.road_width / 2 + r.uniform(15, 40))
+            z0 = r.uniform(40, 120)
+            u0, v0 = self.at(x0, 0, z0)
+            u1, v1 = self.at(x0 + side * r.uniform(10, 30), 0, z0 + r.uniform(10, 40))
+            c.ellipse((min(u0, u1), min(v0, v1), max(u0, u1), max(v0, v1) + 1), C.WATER,
+                      self.vary((70, 90, 110), 12), texture=0.05, gradient=0.2)
+        if r.random() < 0.31:
+            self.rails()
+        road_grey = self.vary(self.pick(GREYS[:3]), 10)
+        half = self.road_width / 2
+        sidewalks = r.random() < 0.65
+        self.kerb = half
+        if sidewalks:
+            width = r.uniform(1.0, 2.5)
+            pave = self.vary(self.pick(GREYS[1:]), 12)
+            for side in (-1, 1):
+                c.polygon(self.strip(side * half, side * (half + width)), C.SIDEWALK, pave, texture=0.08)
+            self.kerb = half + width
+        c.polygon(self.strip(-half, half), C.ROAD, road_grey, texture=0.07, gradient=0.15)
+        # Patches and cracks keep the road from being one flat colour.
+        for _ in range(int(r.integers(0, 5))):
+            x0 = r.uniform(-half, half - 1)
+            z0 = r.uniform(3, 40)
+            c.polygon(self.strip(x0, min(half, x0 + r.uniform(0.5, 3)), z0, z0 + r.uniform(1, 8)),
+                      C.ROAD, self.vary(road_grey, 10), texture=0.1)
+        self.lane_lines()
+
+    def rails(self):
+        c, r = self.canvas, self.rng
+        side = self.pick([-1, 1])
+        x0 = side * (self.road_width / 2 + r.uniform(4, 15))
+        gauge = 1.45
+        z0, z1 = r.uniform(4, 20), FAR / 2
+        c.polygon(self.strip(x0 - 0.6, x0 + gauge + 0.6, z0, z1), C.RAILTRACK, self.vary((110, 95, 85), 12),
+                  texture=0.2)
+        steel = self.vary((150, 145, 140), 10)
+        for dx in (0, gauge):
+            c.polygon(self.strip(x0 + dx - 0.05, x0 + dx + 0.05, z0, z1), C.RAILTRACK, steel, texture=0.05)
+
+    def lane_lines(self):
+        c, r = self.canvas, self.rng
+        half = self.road_width / 2
+        paint = self.vary((225, 225, 215), 12)
+        yellow = self.vary((220, 180, 40), 15)
+        width = r.uniform(0.12, 0.2)
+        for side in (-1, 1):  # solid edge lines
+            x = side * (half - self.shoulder)
+            c.polygon(self.strip(x - width / 2, x + width / 2), C.ROADLINE, paint, texture=0.04)
+        dash, gap = r.uniform(2.5, 4), r.uniform(4, 8)
+        phase = r.uniform(0, dash + gap)
+        for k in range(1, self.lanes):
+            x = -half + self.shoulder + k * self.lane_width
+            colour = yellow if (self.lanes % 2 == 0 and k == self.lanes // 2) else paint
+            z = NEAR + phase - (dash + gap)
+            while z < 160:
+                z0, z1 = max(z, NEAR), z + dash
+                if z1 > NEAR:
+                    c.polygon(self.strip(x - width / 2, x + width / 2, z0, z1), C.ROADLINE, colour, texture=0.04)
+                z += dash + gap
+        if r.random() < 0.25:  # a zebra crossing ahead
+            z0 = r.uniform(8, 35)
+            x = -half + self.shoulder
+            while x < half - self.shoulder:
+                c.polygon(self.strip(x, x + 0.5, z0, z0 + 3), C.ROADLINE, paint, texture=0.05)
+                x += 1.0
+
+    # -- things beside the road -------------------------------------------------------
+    def roadside(self, side):
+        r = self.rng
+        edge = side * self.kerb
+        style = self.pick(["urban", "urban", "suburban", "rural", "highway"])
+        if style in ("urban", "suburban"):
+            self.building_row(side, edge + side * r.uniform(3, 15 if style == "urban" else 35))
+        else:
+            self.tree_row(side, edge + side * r.uniform(3, 20), dense=r.random() < 0.6)
+        if style == "highway" or r.random() < 0.3:
+            self.guard_rail(side, side * (self.road_width / 2 + r.uniform(0.3, 1.0)))
+        if style != "urban" and r.random() < 0.5:
+            self.fence(side, edge + side * r.uniform(0.5, 4))
+        if r.random() < 0.4:
+            self.wall(side, edge + side * r.uniform(0.3, 3))
+        if style != "highway":
+            self.tree_row(side, edge + side * r.uniform(0.4, 1.5), dense=False, count=int(r.integers(0, 7)))
+        self.poles(side, edge + side * r.uniform(0.2, 0.8))
+        if self.kerb > self.road_width / 2 + 1:
+            self.pedestrians(side)
+        self.street_furniture(side)
+
+    def building_row(self, side, x):
+        r = self.rng
+        z = r.uniform(4, 25)
+        while z < 220:
+            depth = r.uniform(8, 30)
+            if r.random() < 0.8:
+                height = r.uniform(5, 25) * r.uniform(0.4, 1.0)
+                self.stand(z, self._building(side, x + side * r.uniform(0, 3), z, depth, height))
+            z += depth + r.uniform(0, 12)
+
+    def _building(self, side, x, z, depth, height):
+        colour = self.vary(self.pick(BUILDING_COLOURS + GREYS), 15)
+        window = self.vary(self.pick([(60, 70, 85), (40, 45, 55), (120, 140, 160), (200, 190, 150)]), 12)
+        rows, cols = int(self.rng.integers(2, 8)), int(self.rng.integers(3, 10))
+
+        def paint():
+            c = self.canvas
+            far = x + side * 15
+            c.polygon(self.quad(x, x, 0, height, z, z + depth), C.BUILDING, colour, texture=0.07, gradient=0.2)
+            c.polygon(self.quad(x, far, 0, height, z), C.BUILDING, self.vary(colour, 8), texture=0.07,
+                      shade=200)
+            # Windows on the facade along the road, as projected quads.
+            for i in range(cols):
+                z0 = z + depth * (i + 0.25) / cols
+                z1 = z + depth * (i + 0.75) / cols
+                for j in range(rows):
+                    y0 = height * (j + 0.3) / rows
+                    y1 = height * (j + 0.75) / rows
+                    c.polygon(self.quad(x, x, y0, y1, z0, z1), C.BUILDING, window, texture=0.05)
+
+        return paint
+
+    def tree_row(self, side, x, dense, count=None):
+        r = self.rng
+        n = count if count is not None else int(r.integers(5, 22 if dense else 10))
+        for _ in range(n):
+            z = r.uniform(4, 150)
+            self.stand(z, self._tree(x + side * r.uniform(0, 6), z, r.uniform(3, 13), r.random() < 0.25))
+
+    def _tree(self, x, z, height, bush):
+        r = self.rng
+        greens = [self.vary(self.pick([(60, 95, 40), (80, 110, 50), (50, 80, 45), (100, 120, 60),
+                                        (120, 115, 70)]), 15) for _ in range(3)]
+        blobs = [(r.uniform(-0.4, 0.4), r.uniform(0.5, 0.95), r.uniform(0.25, 0.5)) for _ in range(4)]
+        trunk = self.vary((80, 65, 50), 12)
+
+        def paint():
+            c, s = self.canvas, self.cam.scale(z)
+            if bush:
+                u, v = self.at(x, 0, z)
+                w, h = height * 0.35 * s, height * 0.25 * s
+                c.ellipse((u - w, v - h, u + w, v + 2), C.VEGETATION, greens[0], texture=0.2)
+                return
+            self.cast_shadow(x - height * 0.3, x + height * 0.3, z, z + 1, height * 0.5)
+            c.polygon(self.quad(x - 0.15, x + 0.15, 0, height * 0.55, z), C.VEGETATION, trunk, texture=0.1)
+            for k, (dx, dy, rad) in enumerate(blobs):
+                u, v = self.at(x + dx * height * 0.5, height * dy, z)
+                rr = rad * height * s
+                c.ellipse((u - rr, v - rr, u + rr, v + rr), C.VEGETATION, greens[k % 3], texture=0.22)
+
+        return paint
+
+    def guard_rail(self, side, x):
+        r = self.rng
+        z0, z1 = r.uniform(2, 15), r.uniform(60, 200)
+        metal = self.vary((165, 165, 160), 15)
+
+        def paint():
+            c = self.canvas
+            c.polygon(self.quad(x, x, 0.3, 0.8, z0, z1), C.GUARDRAIL, metal, texture=0.05, gradient=0.1)
+            z = z0
+            while z < min(z1, 60):
+                c.polygon(self.quad(x - 0.06, x + 0.06, 0, 0.6, z), C.GUARDRAIL, self.vary(metal, 10),
+                          texture=0.05)
+                z += 4
+
+        self.stand(z0, paint)
+
+    def fence(self, side, x):
+        r = self.rng
+        z0, z1 = r.uniform(3, 20), r.uniform(30, 120)
+        height = r.uniform(1, 2.2)
+        colour = self.vary(self.pick([(90, 70, 55), (120, 120, 115), (60, 60, 60), (140, 110, 80)]), 15)
+        spacing = r.uniform(0.6, 2.5)
+
+        def paint():
+            c = self.canvas
+            for y in (height * 0.3, height * 0.85):
+                c.polygon(self.quad(x, x, y - 0.06, y + 0.06, z0, z1), C.FENCE, colour, texture=0.06)
+            z = z0
+            while z < min(z1, 50):
+                c.polygon(self.quad(x - 0.05, x + 0.05, 0, height, z), C.FENCE, colour, texture=0.06)
+                z += spacing
+
+        self.stand(z0, paint)
+
+    def wall(self, side, x):
+        r = self.rng
+        z0 = r.uniform(3, 40)
+        z1 = z0 + r.uniform(8, 80)
+        height = r.uniform(0.8, 3)
+        colour = self.vary(self.pick(GREYS + ((150, 130, 110), (170, 160, 140))), 15)
+        self.stand(z0, lambda: self.canvas.polygon(self.quad(x, x, 0, height, z0, z1), C.WALL, colour,
+                                                   texture=0.09, gradient=0.2))
+
+    def poles(self, side, x):
+        r = self.rng
+        z = r.uniform(4, 20)
+        spacing = r.uniform(18, 45)
+        while z < 150:
+            kind = self.pick(["lamp", "lamp", "sign", "light", "plain"])
+            self.stand(z, self._pole(side, x + side * r.uniform(-0.2, 0.5), z, kind))
+            z += spacing * r.uniform(0.7, 1.3)
+
+    def _pole(self, side, x, z, kind):
+        r = self.rng
+        height = r.uniform(3, 4) if kind == "sign" else r.uniform(4.5, 8)
+        grey = self.vary(self.pick(GREYS[1:]), 12)
+        sign_colour = self.vary(self.pick([(200, 30, 30), (30, 70, 170), (230, 230, 230), (230, 200, 40)]), 12)
+        sign_shape = self.pick(["disc", "square", "triangle"])
+        lamp = self.pick([(230, 40, 30), (240, 180, 30), (60, 220, 90)])
+
+        def paint():
+            c = self.canvas
+            self.cast_shadow(x - 0.1, x + 0.1, z, z + 0.2, height * 0.8)
+            c.polygon(self.quad(x - 0.09, x + 0.09, 0, height, z), C.POLE, grey, texture=0.04, gradient=0.1)
+            if kind == "lamp":
+                c.polygon(self.quad(x, x - side * 1.8, height - 0.15, height, z), C.POLE, grey, texture=0.04)
+            elif kind == "sign":
+                u, v = self.at(x, height - 0.35, z)
+                s = 0.4 * self.cam.scale(z)
+                if sign_shape == "disc":
+                    c.ellipse((u - s, v - s, u + s, v + s), C.TRAFFICSIGN, sign_colour, texture=0.03)
+                elif sign_shape == "square":
+                    c.rectangle((u - s, v - s, u + s, v + s), C.TRAFFICSIGN, sign_colour, texture=0.03)
+                else:
+                    c.polygon([(u - s, v - s), (u + s, v - s), (u, v + s)], C.TRAFFICSIGN, sign_colour,
+                              texture=0.03)
+            elif kind == "light":
+                arm = -side * r_arm
+                c.polygon(self.quad(x, x + arm, height - 0.2, height, z), C.POLE, grey, texture=0.04)
+                u0, v0 = self.at(x + arm - 0.2, height, z)
+                u1, v1 = self.at(x + arm + 0.2, height - 1.0, z)
+                c.rectangle((u0, v0, u1, v1), C.TRAFFICLIGHT, self.vary((40, 40, 35), 10), texture=0.04)
+                lu, lv = self.at(x + arm, height - 0.2 - 0.3 * lamp_slot, z)
+                s = 0.12 * self.cam.scale(z)
+                c.ellipse((lu - s, lv - s, lu + s, lv + s), C.TRAFFICLIGHT, lamp, texture=0.02)
+
+        r_arm = r.uniform(1.5, 5)
+        lamp_slot = int(r.integers(0, 3))
+        return paint
+
+    def pedestrians(self, side):
+        r = self.rng
+        half = self.road_width / 2
+        for _ in range(int(r.integers(0, 3))):
+            x = side * r.uniform(half + 0.4, self.kerb - 0.3)
+            z = r.uniform(8, 60)
+            self.stand(z, self._person(x, z, r.uniform(1.5, 1.95)))
+
+    def _person(self, x, z, height):
+        shirt, trousers = self.vary(self.pick(CLOTHES), 15), self.vary(self.pick(CLOTHES), 15)
+        skin = self.vary(self.pick([(225, 190, 160), (180, 130, 100), (120, 80, 60)]), 10)
+        stride = self.rng.uniform(-0.15, 0.15)
+
+        def paint():
+            c, s = self.canvas, self.cam.scale(z)
+            self.cast_shadow(x - 0.2, x + 0.2, z, z + 0.2, height * 0.6)
+            for dx in (-0.1, 0.1):
+                c.polygon([self.at(x + dx - 0.07 + stride * dx * 5, 0, z), self.at(x + dx + 0.07 + stride * dx * 5, 0, z),
+                           self.at(x + dx + 0.07, height * 0.47, z), self.at(x + dx - 0.07, height * 0.47, z)],
+                          C.PEDESTRIAN, trousers, texture=0.05)
+            c.polygon(self.quad(x - 0.22, x + 0.22, height * 0.45, height * 0.82, z), C.PEDESTRIAN, shirt, texture=0.06)
+            u, v = self.at(x, height * 0.91, z)
+            hr = 0.11 * s
+            c.ellipse((u - hr, v - hr * 1.2, u + hr, v + hr * 1.2), C.PEDESTRIAN, skin, texture=0.03)
+
+        return paint
+
+    def street_furniture(self, side):
+        """Static objects (benches, barriers), dynamic ones (bins) and 'other' clutter."""
+        r = self.rng
+        for cls, chance, size, colours in (
+            (C.STATIC, 0.5, (2.0, 1.3), ((110, 100, 90), (150, 60, 40), (200, 200, 200), (60, 90, 120))),
+            (C.DYNAMIC, 0.45, (0.6, 1.0), ((40, 80, 50), (90, 90, 95), (150, 110, 60), (30, 30, 30))),
+            (C.OTHER, 0.25, (0.5, 1.4), ((120, 120, 120), (60, 50, 40), (170, 40, 40))),
+        ):
+            if r.random() > chance:
+                continue
+            for _ in range(int(r.integers(1, 3))):
+                x = side * r.uniform(self.road_width / 2 + 0.3, self.kerb + 3)
+                z = r.uniform(4, 50)
+                w, h = size[0] * r.uniform(0.7, 1.6), size[1] * r.uniform(0.7, 1.4)
+                colour = self.vary(self.pick(colours), 15)
+                self.stand(z, self._box(x, z, w, h, cls, colour))
+
+    def _box(self, x, z, w, h, cls, colour):
+        def paint():
+            self.cast_shadow(x - w / 2, x + w / 2, z, z + 0.5, h * 0.7)
+            self.canvas.polygon(self.quad(x - w / 2, x + w / 2, 0, h, z), cls, colour, texture=0.07, gradient=0.2)
+            self.canvas.polygon(self.quad(x - w / 2, x + w / 2, h, h + 0.08, z), cls, self.vary(colour, 20),
+                                texture=0.05)
+
+        return paint
+
+    # -- vehicles and structures ----------------------------------------------------------
+    def traffic(self):
+        r = self.rng
+        half = self.road_width / 2
+        for _ in range(int(r.integers(0, 4))):
+            lane = int(r.integers(0, self.lanes))
+            x = self.lane_centre(lane) + r.uniform(-0.3, 0.3)
+            z = r.uniform(6, 90)
+            self.stand(z, self._vehicle(x, z))
+        for side in (-1, 1):  # parked cars along the kerb
+            if r.random() < 0.3:
+                for _ in range(int(r.integers(1, 4))):
+                    z = r.uniform(5, 60)
+                    self.stand(z, self._vehicle(side * (half - min(1.1, self.shoulder)), z))
+
+    def _vehicle(self, x, z):
+        r = self.rng
+        kind = self.pick(["car", "car", "car", "van", "truck"])
+        width = {"car": 1.8, "van": 2.0, "truck": 2.5}[kind] * r.uniform(0.95, 1.05)
+        height = {"car": 1.45, "van": 2.2, "truck": 3.3}[kind] * r.uniform(0.9, 1.1)
+        length = {"car": 4.4, "van": 5.0, "truck": 8.0}[kind]
+        body = self.vary(self.pick(CAR_COLOURS), 12)
+        glass = self.vary((35, 40, 50), 10)
+        tyre = self.vary((25, 25, 25), 5)
+        lights = self.vary((170, 30, 30), 15)
+
+        def paint():
+            c = self.canvas
+            x0, x1 = x - width / 2, x + width / 2
+            self.cast_shadow(x0, x1, z, z + length, height * 0.6)
+            # The side the camera sees, then the rear.
+            near_side = x0 if x > 0 else x1
+            c.polygon(self.quad(near_side, near_side, 0.3, height * 0.65, z, z + length), C.VEHICLES,
+                      self.vary(body, 6), texture=0.04, shade=185)
+            c.polygon(self.quad(x0, x1, 0.25, height * (0.65 if kind == "car" else 1.0), z), C.VEHICLES, body,
+                      texture=0.04, gradient=0.3)
+            if kind == "car":
+                c.polygon([self.at(x0 + 0.1, height * 0.65, z + 0.4), self.at(x1 - 0.1, height * 0.65, z + 0.4),
+                           self.at(x1 - 0.25, height, z + 1.2), self.at(x0 + 0.25, height, z + 1.2)],
+                          C.VEHICLES, body, texture=0.04)
+                c.polygon([self.at(x0 + 0.25, height * 0.68, z + 0.45), self.at(x1 - 0.25, height * 0.68, z + 0.45),
+                           self.at(x1 - 0.35, height * 0.95, z + 1.1), self.at(x0 + 0.35, height * 0.95, z + 1.1)],
+                          C.VEHICLES, glass, texture=0.03)
+            for wx in (x0 + 0.1, x1 - 0.35):
+                c.polygon(self.quad(wx, wx + 0.25, 0, 0.45, z + 0.05), C.VEHICLES, tyre, texture=0.02)
+            for lx in (x0 + 0.1, x1 - 0.4):
+                c.polygon(self.quad(lx, lx + 0.3, height * 0.45, height * 0.55, z - 0.01), C.VEHICLES, lights,
+                          texture=0.02)
+
+        return paint
+
+    def bridge(self):
+        r = self.rng
+        z = r.uniform(35, 130)
+        clearance = r.uniform(5, 8)
+        thickness = r.uniform(1.2, 2.5)
+        concrete = self.vary(self.pick(GREYS[2:] + ((150, 140, 125),)), 12)
+
+        def paint():
+            c = self.canvas
+            c.polygon(self.quad(-400, 400, clearance, clearance + thickness, z), C.BRIDGE, concrete,
+                      texture=0.06, gradient=0.2)
+            for x in (-self.road_width / 2 - 2, self.road_width / 2 + 1):
+                c.polygon(self.quad(x, x + 1, 0, clearance, z), C.BRIDGE, self.vary(concrete, 8), texture=0.06,
+                          shade=190)
+
+        self.stand(z, paint)

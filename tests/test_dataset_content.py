@@ -1,0 +1,110 @@
+"""The scenes resemble the real data: classes, layout, and masks that match the pictures."""
+
+import numpy as np
+import pytest
+
+from roadscenes import classes as C
+from roadscenes.render import render
+
+FRAMES = 80
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    return [render(21, i) for i in range(FRAMES)]
+
+
+@pytest.fixture(scope="module")
+def pixel_counts(rendered):
+    return sum(np.bincount(mask.ravel(), minlength=C.N_CLASSES) for _, mask in rendered)
+
+
+def test_at_least_18_classes_occur(pixel_counts):
+    present = [C.CLASS_NAMES[k] for k in np.flatnonzero(pixel_counts)]
+    assert len(present) >= 18, present
+
+
+def test_unlabeled_never_occurs(pixel_counts):
+    assert pixel_counts[C.UNLABELED] == 0
+
+
+def test_road_and_sky_dominate_and_rare_classes_stay_rare(pixel_counts):
+    share = pixel_counts / pixel_counts.sum()
+    largest_two = set(np.argsort(share)[-2:])
+    assert largest_two == {C.ROAD, C.SKY}, [C.CLASS_NAMES[k] for k in largest_two]
+    assert 0.55 < share[C.ROAD] + share[C.SKY] < 0.9
+    for rare in (C.PEDESTRIAN, C.TRAFFICSIGN, C.TRAFFICLIGHT, C.WATER, C.DYNAMIC, C.OTHER):
+        assert share[rare] < 0.005, C.CLASS_NAMES[rare]
+
+
+def test_sky_on_top_road_at_the_bottom(rendered):
+    masks = np.stack([mask for _, mask in rendered])
+    top, bottom = masks[:, :60], masks[:, -60:]
+    assert (top == C.SKY).mean() > 0.8
+    assert (bottom == C.ROAD).mean() > 0.8
+    assert (bottom == C.SKY).mean() == 0
+
+
+def test_lane_markings_lie_on_the_road(rendered):
+    """Each horizontal run of marking pixels is bordered by road on both sides (weighted by pixels)."""
+    on_road = total = 0
+    for _, mask in rendered:
+        for row in mask:
+            lines = np.flatnonzero(row == C.ROADLINE)
+            if not len(lines):
+                continue
+            breaks = np.flatnonzero(np.diff(lines) > 1)
+            starts = lines[np.r_[0, breaks + 1]]
+            ends = lines[np.r_[breaks, len(lines) - 1]]
+            for first, last in zip(starts, ends):
+                left = row[first - 1] if first > 0 else C.ROAD
+                right = row[last + 1] if last + 1 < len(row) else C.ROAD
+                on_road += (last - first + 1) * (left == C.ROAD and right == C.ROAD)
+                total += last - first + 1
+    assert total > 0
+    assert on_road / total > 0.95
+
+
+def test_lane_markings_are_brighter_than_the_road_around_them(rendered):
+    brighter = 0
+    for rgb, mask in rendered:
+        luma = rgb.astype(float).mean(axis=-1)
+        lines, road = mask == C.ROADLINE, mask == C.ROAD
+        brighter += luma[lines].mean() > luma[road].mean() + 10
+    assert brighter == len(rendered)
+
+
+def _edge_ratio(rgb, mask):
+    """Mean picture gradient on mask boundaries divided by the mean elsewhere."""
+    luma = rgb.astype(float).mean(axis=-1)
+    grad = np.abs(np.diff(luma, axis=1))
+    boundary = mask[:, 1:] != mask[:, :-1]
+    return grad[boundary].mean() / grad[~boundary].mean()
+
+
+def test_mask_edges_are_picture_edges_to_the_pixel(rendered):
+    for index, (rgb, mask) in enumerate(rendered[:20]):
+        aligned = _edge_ratio(rgb, mask)
+        shifted = _edge_ratio(rgb, np.roll(mask, 2, axis=1))
+        assert aligned > 3, index
+        assert aligned > 1.5 * shifted, index
+
+
+def test_colour_alone_does_not_give_the_class_away(rendered):
+    """Road, sidewalk, building, wall and pole share greys: their colour ranges overlap."""
+    means = {cls: [] for cls in (C.ROAD, C.SIDEWALK, C.BUILDING, C.WALL, C.POLE)}
+    for rgb, mask in rendered:
+        for cls in means:
+            pixels = rgb[mask == cls]
+            if len(pixels) > 50:
+                means[cls].append(pixels.mean())
+    ranges = {cls: (np.percentile(v, 10), np.percentile(v, 90)) for cls, v in means.items()}
+    low, high = ranges[C.ROAD]
+    for cls in (C.SIDEWALK, C.BUILDING, C.WALL, C.POLE):
+        other_low, other_high = ranges[cls]
+        assert other_low < high and low < other_high, (C.CLASS_NAMES[cls], ranges[cls], ranges[C.ROAD])
+
+
+def test_frames_vary_in_lighting(rendered):
+    brightness = [rgb.mean() for rgb, _ in rendered]
+    assert max(brightness) - min(brightness) > 40
