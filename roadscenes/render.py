@@ -13,7 +13,7 @@ from .scene import TIMES_OF_DAY, Scene
 
 # Standard deviation of sensor noise in grey levels: cameras are noisier in the dark. Kept
 # small because per-pixel noise is what makes PNG files large.
-SENSOR_NOISE = {"noon": 0.25, "afternoon": 0.25, "sunset": 0.4, "overcast": 0.3, "dusk": 0.9}
+SENSOR_NOISE = {"noon": 0.2, "afternoon": 0.2, "sunset": 0.3, "overcast": 0.25, "dusk": 0.8}
 
 
 def frame_rng(seed, index):
@@ -38,7 +38,7 @@ def render(seed, index, width=640, height=480):
     mask = classes[ids]
 
     brightness, tint, _, _, _, haze_colour = TIMES_OF_DAY[scene.time]
-    texture = (0.6 * smooth_noise(rng, height, width, 24) + 0.4 * smooth_noise(rng, height, width, 12))
+    texture = (0.6 * smooth_noise(rng, height, width, 24) + 0.4 * smooth_noise(rng, height, width, 16))
     rows = (np.arange(height, dtype=np.float32) - scene.cam.horizon) / height
     shading = 1 + textures[ids] * texture + gradients[ids] * rows[:, None]
     shading *= np.asarray(canvas.light, dtype=np.float32) / 255

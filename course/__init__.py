@@ -1,0 +1,1 @@
+"""Instructor tooling of the U-Net segmentation course."""
