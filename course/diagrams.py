@@ -61,10 +61,20 @@ def _canvas(width, height):
     return fig, ax
 
 
-def _tint(color, amount=0.82):
-    """A light version of ``color`` for box faces, so black text stays readable on it."""
+def _mix(color, amount, towards=255):
+    """``color`` moved ``amount`` of the way to white (or black, ``towards=0``)."""
     rgb = [int(color[i:i + 2], 16) for i in (1, 3, 5)]
-    return "#" + "".join(f"{round(c + (255 - c) * amount):02X}" for c in rgb)
+    return "#" + "".join(f"{round(c + (towards - c) * amount):02X}" for c in rgb)
+
+
+def _tint(color):
+    """A light version of ``color`` for box faces, so black text stays readable on it."""
+    return _mix(color, 0.82)
+
+
+def _ink(color):
+    """A darker version of ``color`` for text: the pure colours are too pale on white."""
+    return _mix(color, 0.3, towards=0)
 
 
 def _box(ax, x, y, w, h, text=None, face=FMAP_FACE, edge=FMAP_EDGE, dashed=False,
@@ -88,6 +98,14 @@ def _arrow(ax, *points, color, width=1.8):
 
 def _text(ax, x, y, text, size=9, color=MUTED, ha="center", va="center", **kwargs):
     ax.text(x, y, text, fontsize=size, color=color, ha=ha, va=va, linespacing=1.3, **kwargs)
+
+
+def _fit_width(ax, right, margin=0.3):
+    """Crop the figure to end ``margin`` right of ``right``, so flow charts sit centred."""
+    width = right + margin
+    ax.figure.set_size_inches(width, ax.figure.get_figheight())
+    ax.set_xlim(0, width)
+    return width
 
 
 def _title(ax, width, top, title, subtitle=None):
@@ -149,7 +167,7 @@ def _shape(level, channels):
 
 
 def draw_architecture(path):
-    width, height = 13.6, 7.5
+    width, height = 13.6, 8.0
     gap, elbow, row_gap = 0.24, 0.2, 0.45   # conv arrows; elbow arrows' run; between levels
     fig, ax = _canvas(width, height)
     _title(ax, width, height - 0.2,
@@ -161,24 +179,23 @@ def draw_architecture(path):
         ys.append(y)
         y -= _fmap_h(rows) / 2 + row_gap
 
-    def fmap(x, level, channels, label=None, face=FMAP_FACE):
+    def fmap(x, level, channels, face=FMAP_FACE):
         """A feature map box with its channel count on top; returns its edges."""
         w, h = _fmap_w(channels), _fmap_h(SIZES[level][0])
         edges = _box(ax, x, ys[level], w, h, face=face)
-        _text(ax, x, edges[3] + 0.05, label or str(channels), va="bottom")
+        _text(ax, x, edges[3] + 0.05, str(channels), va="bottom")
         return edges
 
-    def conv(edges, level, channels, color=COLORS["conv"]):
+    def conv(edges, level, channels, color=COLORS["conv"], face=FMAP_FACE):
         """A conv arrow from ``edges`` to a new feature map right of it."""
         x = edges[1] + gap + _fmap_w(channels) / 2
         _arrow(ax, (edges[1], ys[level]), (x - _fmap_w(channels) / 2, ys[level]), color=color)
-        return fmap(x, level, channels)
+        return fmap(x, level, channels, face)
 
     # Encoder: each level starts from the pooled map (the input image on level 0), below the
     # previous level's output; the pooling arrow turns right so it misses the channel labels.
     skips = []
-    x = 1.05 + _fmap_w(3) / 2
-    entry = fmap(x, 0, 3)
+    entry = fmap(1.05 + _fmap_w(3) / 2, 0, 3)   # 1.05 inches leave room for the input's label
     _text(ax, entry[0] - 0.1, ys[0], "input\n96×128×3", size=10, color=TEXT, ha="right")
     for level, filters in enumerate(FILTERS):
         if level:
@@ -189,7 +206,7 @@ def draw_architecture(path):
             entry = fmap(left + _fmap_w(FILTERS[level - 1]) / 2, level, FILTERS[level - 1])
         block = conv(conv(entry, level, filters), level, filters)
         skips.append(block)
-        note = f"{_shape(level, filters)}" + (f"\ndropout {DROPOUT[level]}" if DROPOUT[level] else "")
+        note = _shape(level, filters) + (f"\ndropout {DROPOUT[level]}" if DROPOUT[level] else "")
         if level < 4:
             # Right-aligned so the text ends before the pooling arrow that leaves the block.
             _text(ax, (block[0] + block[1]) / 2 - 0.08, block[2] - 0.06, note, ha="right",
@@ -197,7 +214,7 @@ def draw_architecture(path):
         else:
             centre = (entry[0] + block[1]) / 2
             _text(ax, centre, block[2] - 0.06, f"{note}, no pooling", va="top")
-            _text(ax, centre, block[2] - 0.55, "Bottleneck", size=12, color=TEXT, va="top",
+            _text(ax, centre, block[2] - 0.48, "Bottleneck", size=12, color=TEXT, va="top",
                   weight="bold")
 
     # Decoder: the upsampled map (right half of each concatenation box) comes up from the
@@ -215,13 +232,10 @@ def draw_architecture(path):
         block = conv(conv(up, level, filters), level, filters)
         _text(ax, x_up + 0.08, up[2] - 0.06, _shape(level, filters), ha="left", va="top")
     _text(ax, (skips[0][1] + copy[0]) / 2, ys[0] + 0.06, "skip connection / copy",
-          va="bottom", color=COLORS["skip"], style="italic")
+          va="bottom", color=_ink(COLORS["skip"]), style="italic")
 
     head = conv(block, 0, 32)
-    x_out = head[1] + gap + _fmap_w(N_CLASSES) / 2
-    _arrow(ax, (head[1], ys[0]), (x_out - _fmap_w(N_CLASSES) / 2, ys[0]),
-           color=COLORS["conv1x1"])
-    out = fmap(x_out, 0, N_CLASSES, face=_tint(COLORS["conv1x1"]))
+    out = conv(head, 0, N_CLASSES, COLORS["conv1x1"], face=_tint(COLORS["conv1x1"]))
     _text(ax, out[1] + 0.1, ys[0], "output\n96×128×23\nclass logits", size=10, color=TEXT,
           ha="left")
 
@@ -237,106 +251,97 @@ def draw_architecture(path):
 # 2. and 3. One encoder block and one decoder block, as flow charts
 # ---------------------------------------------------------------------------------------
 
-def _layer(ax, x, y, w, text, kind, shape=None, note=None, dashed=False, h=0.9):
+FLOW_ARROW = 0.42   # length of the arrows between the boxes of a flow chart
+CONV_TEXT = "Conv2D 3×3\nn_filters, ReLU\nHe-normal, 'same'"
+
+
+def _layer(ax, left, y, w, text, kind, shape=None, note=None, dashed=False, h=0.9):
     """A layer box coloured like its arrow in the U-Net figure, with its output shape and an
-    optional condition written underneath."""
-    edges = _box(ax, x, y, w, h, text, face=_tint(COLORS[kind]), edge=COLORS[kind],
+    optional condition written underneath; returns its edges."""
+    edges = _box(ax, left + w / 2, y, w, h, text, face=_tint(COLORS[kind]), edge=COLORS[kind],
                  dashed=dashed, rounded=True)
     below = edges[2] - 0.08
     if shape:
-        _text(ax, x, below, "→ " + shape, va="top")
+        _text(ax, left + w / 2, below, "→ " + shape, va="top")
         below -= 0.25
     if note:
-        _text(ax, x, below, note, va="top", color=COLORS[kind], style="italic")
+        _text(ax, left + w / 2, below, note, va="top", color=_ink(COLORS[kind]),
+              style="italic")
     return edges
 
 
-def _tensor(ax, x, y, w, text, h=0.75):
-    """A tensor (an argument or a return value) drawn as a plain rounded box."""
-    return _box(ax, x, y, w, h, text, face="white", edge=MUTED, rounded=True)
+def _tensor(ax, left, y, w, text, h=0.75):
+    """A tensor (an argument or a return value) as a plain rounded box; returns its edges."""
+    return _box(ax, left + w / 2, y, w, h, text, face="white", edge=MUTED, rounded=True)
+
+
+def _follow(ax, previous, y, color=MUTED):
+    """Draw the arrow leaving the box ``previous`` to the right at height ``y``; returns the
+    left edge of the box it points to."""
+    _arrow(ax, (previous[1], y), (previous[1] + FLOW_ARROW, y), color=color)
+    return previous[1] + FLOW_ARROW
 
 
 def draw_encoder_block(path):
-    width, height = 12.6, 5.0
-    fig, ax = _canvas(width, height)
-    _title(ax, width, height - 0.2,
-           "conv_block(inputs, n_filters, dropout_prob, max_pooling): one encoder level",
-           "shapes for the first block: 96×128×3 inputs, n_filters=32, dropout_prob=0, "
-           "max_pooling=True")
-    y, arrow = 2.55, 0.42
-    conv_text = "Conv2D 3×3\nn_filters, ReLU\nHe-normal, 'same'"
-
-    def right_of(edges, w):
-        """Centre x of a box ``w`` wide placed one arrow right of ``edges``."""
-        return edges[1] + arrow + w / 2
-
-    def link(edges, target, color=MUTED):
-        _arrow(ax, (edges[1], y), (target[0], y), color=color)
-
-    inputs = _tensor(ax, 0.3 + 0.6, y, 1.2, "inputs\n96×128×3")
-    conv1 = _layer(ax, right_of(inputs, 1.55), y, 1.55, conv_text, "conv", "96×128×32")
-    link(inputs, conv1)
-    conv2 = _layer(ax, right_of(conv1, 1.55), y, 1.55, conv_text, "conv", "96×128×32")
-    link(conv1, conv2)
-    drop = _layer(ax, right_of(conv2, 1.55), y, 1.55, "Dropout\n(dropout_prob)", "dropout",
+    height, y = 5.35, 2.9
+    fig, ax = _canvas(13, height)
+    inputs = _tensor(ax, 0.3, y, 1.2, "inputs\n96×128×3")
+    conv1 = _layer(ax, _follow(ax, inputs, y), y, 1.55, CONV_TEXT, "conv", "96×128×32")
+    conv2 = _layer(ax, _follow(ax, conv1, y), y, 1.55, CONV_TEXT, "conv", "96×128×32")
+    drop = _layer(ax, _follow(ax, conv2, y), y, 1.55, "Dropout\n(dropout_prob)", "dropout",
                   "96×128×32", "only if dropout_prob > 0", dashed=True)
-    link(conv2, drop)
 
     # The fork: the same tensor leaves twice, once to the decoder, once to the next level.
     fork_x, branch = drop[1] + 0.45, 1.05
     ax.plot([drop[1], fork_x], [y, y], color=MUTED, linewidth=1.8, solid_capstyle="butt")
     ax.plot([fork_x], [y], "o", color=MUTED, markersize=6)
-    skip = _tensor(ax, fork_x + 0.4 + 1.05, y + branch, 2.1,
-                   "skip_connection\n96×128×32", h=0.7)
+    skip = _tensor(ax, fork_x + 0.4, y + branch, 2.1, "skip_connection\n96×128×32", h=0.7)
     _arrow(ax, (fork_x, y), (fork_x, y + branch), (skip[0], y + branch), color=COLORS["skip"])
     _text(ax, skip[1] + 0.1, y + branch, "to the\ndecoder", ha="left")
-    pool = _layer(ax, fork_x + 0.4 + 0.8, y - branch, 1.6, "MaxPooling2D\n2×2", "pool",
-                  "48×64×32", "only if max_pooling", dashed=True, h=0.7)
+    pool = _layer(ax, fork_x + 0.4, y - branch, 1.6, "MaxPooling2D\n2×2", "pool", "48×64×32",
+                  "only if max_pooling", dashed=True, h=0.7)
     _arrow(ax, (fork_x, y), (fork_x, y - branch), (pool[0], y - branch), color=COLORS["pool"])
-    nxt = _tensor(ax, right_of(pool, 1.45), y - branch, 1.45, "next_layer\n48×64×32", h=0.7)
-    _arrow(ax, (pool[1], y - branch), (nxt[0], y - branch), color=MUTED)
+    after = _tensor(ax, _follow(ax, pool, y - branch), y - branch, 1.45,
+                    "next_layer\n48×64×32", h=0.7)
 
-    _text(ax, width / 2, 0.3,
-          "With max_pooling=False (the bottleneck), there is no pooling: next_layer is the same "
+    width = _fit_width(ax, after[1])
+    _title(ax, width, height - 0.2,
+           "conv_block(inputs, n_filters, dropout_prob, max_pooling): one encoder level",
+           "shapes for the first block: 96×128×3 inputs, n_filters=32, dropout_prob=0, "
+           "max_pooling=True")
+    _text(ax, width / 2, 0.4,
+          "conv_block returns (next_layer, skip_connection).\n"
+          "With max_pooling=False (the bottleneck) there is no pooling: next_layer is the same "
           "tensor as skip_connection.", size=10, color=TEXT)
     return _save(fig, path)
 
 
 def draw_decoder_block(path):
-    width, height = 12.6, 5.0
-    fig, ax = _canvas(width, height)
+    height, y = 4.6, 1.75
+    fig, ax = _canvas(13, height)
+    expansive = _tensor(ax, 0.3, y, 1.6, "expansive_input\n6×8×512")
+    up = _layer(ax, _follow(ax, expansive, y), y, 1.75,
+                "Conv2DTranspose\n3×3, stride 2\n'same', n_filters", "up", "12×16×256")
+    concat = _layer(ax, _follow(ax, up, y), y, 1.6, "Concatenate\naxis=3 (channels)", "skip",
+                    "12×16×512")
+
+    # The skip connection comes in from the side, like the grey arrows across the U.
+    centre = (concat[0] + concat[1]) / 2
+    contractive = _tensor(ax, centre - 1.25, y + 1.45, 2.5, "contractive_input\n12×16×256",
+                          h=0.7)
+    _arrow(ax, (centre, contractive[2]), (centre, concat[3]), color=COLORS["skip"])
+    _text(ax, contractive[1] + 0.12, contractive[2] + 0.35,
+          "the skip connection:\nconv_block's skip_connection\n"
+          "from the encoder level of the same size", ha="left")
+
+    conv1 = _layer(ax, _follow(ax, concat, y), y, 1.55, CONV_TEXT, "conv", "12×16×256")
+    conv2 = _layer(ax, _follow(ax, conv1, y), y, 1.55, CONV_TEXT, "conv", "12×16×256")
+    output = _tensor(ax, _follow(ax, conv2, y), y, 1.3, "output\n12×16×256")
+
+    width = _fit_width(ax, output[1])
     _title(ax, width, height - 0.2,
            "upsampling_block(expansive_input, contractive_input, n_filters): one decoder level",
            "shapes for the first decoder block: n_filters=256")
-    y, arrow = 2.0, 0.42
-    conv_text = "Conv2D 3×3\nn_filters, ReLU\nHe-normal, 'same'"
-
-    def right_of(edges, w):
-        return edges[1] + arrow + w / 2
-
-    def link(edges, target, color=MUTED):
-        _arrow(ax, (edges[1], y), (target[0], y), color=color)
-
-    expansive = _tensor(ax, 0.3 + 0.8, y, 1.6, "expansive_input\n6×8×512")
-    up = _layer(ax, right_of(expansive, 1.75), y, 1.75,
-                "Conv2DTranspose\n3×3, stride 2\n'same', n_filters", "up", "12×16×256")
-    link(expansive, up)
-    concat = _layer(ax, right_of(up, 1.35), y, 1.35, "Concatenate\n(channels)", "skip",
-                    "12×16×512")
-    link(up, concat)
-    contractive = _tensor(ax, (concat[0] + concat[1]) / 2, y + 1.45, 2.5,
-                          "contractive_input\n12×16×256", h=0.7)
-    _arrow(ax, ((concat[0] + concat[1]) / 2, contractive[2]), ((concat[0] + concat[1]) / 2,
-                                                               concat[3]), color=COLORS["skip"])
-    _text(ax, contractive[1] + 0.12, contractive[2] + 0.35,
-          "the skip connection:\nconv_block's skip_connection\nfrom the encoder level of the same size",
-          ha="left")
-    conv1 = _layer(ax, right_of(concat, 1.55), y, 1.55, conv_text, "conv", "12×16×256")
-    link(concat, conv1)
-    conv2 = _layer(ax, right_of(conv1, 1.55), y, 1.55, conv_text, "conv", "12×16×256")
-    link(conv1, conv2)
-    out = _tensor(ax, right_of(conv2, 1.3), y, 1.3, "output\n12×16×256")
-    link(conv2, out)
     _text(ax, width / 2, 0.3,
           "The transposed convolution doubles height and width; concatenating the skip "
           "connection brings back the fine detail lost by pooling.", size=10, color=TEXT)
