@@ -31,5 +31,10 @@ def nbgrader(*args, root=ROOT, check=True, capture=False):
     (nbgrader runs the `alembic` executable when it creates a gradebook)."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return subprocess.run([sys.executable, "-m", "nbgrader", *map(str, args)], cwd=root, env=env, check=check,
-                          text=True, capture_output=capture)
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *map(str, args)], cwd=root, env=env, text=True,
+                            capture_output=capture)
+    if check and result.returncode != 0:
+        tail = "\n".join(((result.stdout or "") + (result.stderr or "")).splitlines()[-25:])
+        raise RuntimeError(f"nbgrader {' '.join(map(str, args))} failed (exit {result.returncode}) in {root}"
+                           + (f":\n{tail}" if capture else ""))
+    return result

@@ -1,7 +1,7 @@
 """Hidden checks of the U-Net assignment. Never released to students.
 
-The autograder test cells of the notebook run this file fresh (``runpy.run_path``) and call
-``grade(check, globals())``. It compares each student function with the reference
+The autograder test cells of the notebook run this file fresh (``runpy.run_path``) and end
+with ``grade(check, globals(), points)``, whose value is the cell's score. It compares each student function with the reference
 implementation below: the same layers with the same settings, wired the same way (see
 ``unet_checks.canonical``), for many argument values, and, for the blocks, the same outputs
 once the student's weights are copied into the reference network. ``unet_model`` is graded
@@ -266,10 +266,22 @@ CHECKS_BY_NAME = {f.__name__: f for f in (conv_block_defaults, conv_block_argume
                                            upsampling_block_arguments, unet_model_defaults, unet_model_arguments)}
 
 
-def grade(check, namespace):
-    """Run one graded check against the notebook's namespace; raises GradingError on failure."""
-    with warnings.catch_warnings():
-        # Anything written to stderr would cost the cell its points, even when it passes.
-        warnings.simplefilter("ignore")
-        CHECKS_BY_NAME[check](namespace)
+def grade(check, namespace, points):
+    """Run one graded check against the notebook's namespace; returns the points earned.
+
+    Returning the score, instead of raising, keeps tracebacks (and with them lines of this
+    file) out of the graded notebook and the student's feedback.
+    """
+    try:
+        with warnings.catch_warnings():
+            # Anything written to stderr would cost the cell its points, even when it passes.
+            warnings.simplefilter("ignore")
+            CHECKS_BY_NAME[check](namespace)
+    except GradingError as failure:
+        print(f"{check}: failed: {failure}")
+        return 0
+    except BaseException as error:  # noqa: BLE001 - whatever the student's code did
+        print(f"{check}: could not be graded: {type(error).__name__}: {error}")
+        return 0
     print(f"{check}: passed")
+    return points

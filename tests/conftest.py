@@ -13,3 +13,39 @@ def small_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("roadscenes") / "data"
     generate(out, count=SMALL_COUNT, seed=11, workers=1, progress=False)
     return out
+
+
+# --- a scratch course directory for nbgrader runs ------------------------------------------
+
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def copy_course(destination):
+    """A course directory with this course's source, release, config and grader, nothing else."""
+    destination = Path(destination)
+    for folder in ("source", "release", "course"):
+        shutil.copytree(ROOT / folder, destination / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copy(ROOT / "nbgrader_config.py", destination)
+    return destination
+
+
+@pytest.fixture(scope="session")
+def graded_course(tmp_path_factory):
+    """Example submissions autograded once, with feedback: shared by the grading tests."""
+    from course.examples import write_examples
+    from course.layout import ASSIGNMENT, nbgrader
+
+    root = copy_course(tmp_path_factory.mktemp("course"))
+    # Registers the assignment and its hidden tests in a new gradebook, as an instructor would.
+    nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, capture=True)
+    write_examples(root / "submitted", {
+        "reference": (1, 2, 3), "untouched_release": (), "only_exercise_1": (1,),
+        "only_exercise_2": (2,), "only_exercise_3": (3,),
+    })
+    nbgrader("autograde", ASSIGNMENT, root=root, capture=True)
+    nbgrader("generate_feedback", ASSIGNMENT, root=root, capture=True)
+    return root

@@ -1,0 +1,42 @@
+"""Autograding the example submissions gives each exactly the points of what it solved."""
+
+import pytest
+
+from course.layout import ASSIGNMENT, EXERCISES
+from course.report import exercise_points
+
+FULL = {number: (10.0, 10.0) for number in EXERCISES}
+
+
+def points(course):
+    return exercise_points(f"sqlite:///{course / 'gradebook.db'}")
+
+
+def test_reference_solution_gets_full_marks(graded_course):
+    assert points(graded_course)["reference"] == FULL
+
+
+def test_untouched_release_gets_no_exercise_points(graded_course):
+    assert points(graded_course)["untouched_release"] == {n: (0.0, 10.0) for n in EXERCISES}
+
+
+@pytest.mark.parametrize("solved", [1, 2, 3])
+def test_one_exercise_right_gets_exactly_its_points(graded_course, solved):
+    """Exercise 3 is graded with reference blocks, so it scores without exercises 1 and 2."""
+    got = points(graded_course)[f"only_exercise_{solved}"]
+    assert got == {n: ((10.0 if n == solved else 0.0), 10.0) for n in EXERCISES}
+
+
+def test_every_submission_was_autograded(graded_course):
+    for student in ("reference", "untouched_release", "only_exercise_1", "only_exercise_2", "only_exercise_3"):
+        assert (graded_course / "autograded" / student / ASSIGNMENT / "Image_segmentation_Unet.ipynb").is_file()
+
+
+def test_feedback_never_shows_hidden_test_source(graded_course):
+    pages = sorted((graded_course / "feedback").rglob("*.html"))
+    assert len(pages) == 5
+    for page in pages:
+        html = page.read_text()
+        for secret in ("HIDDEN TESTS", "UNET_GRADER", "unet_grader", "run_path"):
+            assert secret not in html, (page, secret)
+        assert "Exercise 1, graded" in html  # the visible part of the graded cells is there

@@ -1,0 +1,89 @@
+"""The source notebook runs top to bottom (smoke settings), on data in the real CARLA layout."""
+
+import os
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from PIL import Image
+
+from course.layout import NOTEBOOK, ROOT, SOURCE
+from roadscenes.dataset import FRAMES, MASKS
+
+
+@pytest.fixture(scope="module")
+def carla_layout(small_data, tmp_path_factory):
+    """The small generated set rewritten as the real files are: RGBA PNGs, non-consecutive names."""
+    folder = tmp_path_factory.mktemp("carla") / "data"
+    for sub in (FRAMES, MASKS):
+        (folder / sub).mkdir(parents=True)
+    for index, path in enumerate(sorted((small_data / FRAMES).glob("*.png"))):
+        name = f"{26 + 6421 * index:06d}.png"
+        for sub in (FRAMES, MASKS):
+            Image.open(small_data / sub / path.name).convert("RGBA").save(folder / sub / name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def executed(carla_layout, tmp_path_factory):
+    notebook = nbformat.read(SOURCE / NOTEBOOK, as_version=4)
+    workdir = tmp_path_factory.mktemp("run")
+    for item in SOURCE.iterdir():
+        if item.suffix != ".ipynb":
+            os.symlink(item, workdir / item.name)
+    env = {"UNET_SMOKE": "1", "UNET_DATA_DIR": str(carla_layout),
+           "UNET_GRADER": str(ROOT / "course" / "unet_grader.py")}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+                       ).execute()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return notebook
+
+
+def _outputs(notebook, output_type):
+    return [(i, o) for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+            for o in cell.outputs if o.output_type == output_type]
+
+
+def test_every_cell_runs_without_error(executed):
+    errors = [(i, o.ename, o.evalue) for i, o in _outputs(executed, "error")]
+    assert not errors
+
+
+def test_nothing_is_written_to_stderr(executed):
+    streams = [(i, o.text[:300]) for i, o in _outputs(executed, "stream") if o.name == "stderr"]
+    assert not streams
+
+
+def test_public_tests_pass_on_the_reference(executed):
+    text = "".join(o.text for _, o in _outputs(executed, "stream"))
+    for name in ("conv_block", "upsampling_block", "unet_model"):
+        assert f"All tests passed for {name}." in text
+
+
+def test_graded_cells_give_full_points(executed):
+    scores = [(cell.metadata.nbgrader.grade_id, cell.outputs[-1].data["text/plain"])
+              for cell in executed.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+    assert scores and all(text == str(cell_points) for (_, text), cell_points in
+                          zip(scores, [4, 6, 4, 6, 4, 6])), scores
+
+
+def test_it_trained_and_drew_the_figures(executed):
+    text = "".join(o.text for _, o in _outputs(executed, "stream"))
+    assert "trained 1 epoch(s)" in text
+    pictures = [i for i, o in _outputs(executed, "display_data") if "image/png" in o.data]
+    # examples, class shares, learning curves, predictions, per-class IoU
+    assert len(set(pictures)) >= 5, pictures
+
+
+def test_it_read_the_rgba_frames_with_their_odd_names(executed):
+    text = "".join(o.text for _, o in _outputs(executed, "stream"))
+    assert "6 frames with masks" in text
+    assert "first pair: 000026.png 000026.png" in text
