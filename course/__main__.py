@@ -5,9 +5,13 @@
     python -m course release    regenerate release/ from source/ (nbgrader generate_assignment)
     python -m course examples   write the example submissions into submitted/
     python -m course report     print the per-student, per-exercise table
+    python -m course grade unet_segmentation [--workers N] ...
+                                grade every submission in parallel, each in its own
+                                sandboxed process; feedback, grades.csv and a report
 """
 
 import argparse
+import os
 import sys
 
 from .layout import ASSIGNMENT, ROOT, nbgrader
@@ -35,37 +39,70 @@ def report():
     print(format_table(table))
 
 
+def grade(args):
+    from .grader import Settings, grade_all, sandbox_note
+    from .report import exercise_points, format_table, write_csv
+
+    settings = Settings(db_url=args.db, workers=args.workers, timeout=args.timeout, cell_timeout=args.cell_timeout,
+                        memory_mb=args.memory_mb, sandbox=not args.no_sandbox)
+    print(f"grading with {settings.workers} worker(s), {sandbox_note(settings)}, memory {settings.memory_mb} MB, "
+          f"{settings.cell_timeout} s per cell, {settings.timeout} s per submission")
+    outcomes = grade_all(settings, only=args.student)
+    graded = [o.student for o in outcomes.values() if o.graded]
+    if graded and not args.no_feedback:
+        nbgrader("generate_feedback", ASSIGNMENT, "--force", f"--CourseDirectory.db_url={settings.db_url}",
+                 capture=True, check=False)
+    nbgrader("export", "--to", ROOT / "grades.csv", f"--CourseDirectory.db_url={settings.db_url}", capture=True,
+             check=False)
+    table = exercise_points(settings.db_url, students=list(outcomes))
+    extra = {o.student: {"status": o.status, "reason": o.reason, "seconds": f"{o.seconds:.0f}"}
+             for o in outcomes.values()}
+    write_csv(table, ROOT / "grades_by_exercise.csv", extra)
+    print(format_table(table, extra))
+    print(f"\n{len(graded)} of {len(outcomes)} submissions graded; feedback in {ROOT / 'feedback'}; "
+          f"{ROOT / 'grades.csv'} and {ROOT / 'grades_by_exercise.csv'} written")
+    return 0 if len(graded) == len(outcomes) else 1
+
+
 def run():
     from roadscenes.dataset import DEFAULT_DIR, generate
     from roadscenes.preview import write_preview
 
-    print("1/6 data set")
+    print("1/4 data set")
     generate(DEFAULT_DIR)
     print(f"    preview: {write_preview(DEFAULT_DIR, DEFAULT_DIR / 'preview.png')}")
-    print("2/6 release")
+    print("2/4 release")
     release()
-    print("3/6 example submissions")
+    print("3/4 example submissions")
     examples()
-    print("4/6 autograde")
-    nbgrader("autograde", ASSIGNMENT, "--force", capture=True)
-    print("5/6 feedback")
-    nbgrader("generate_feedback", ASSIGNMENT, "--force", capture=True)
-    print("6/6 grades")
-    nbgrader("export", "--to", ROOT / "grades.csv", capture=True)
-    print(f"    {ROOT / 'grades.csv'}\n")
-    report()
+    print("4/4 grading (autograde, feedback, grades.csv)")
+    return grade(parse(["grade", ASSIGNMENT]))
 
 
-COMMANDS = {"run": run, "release": release, "examples": examples, "report": report}
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m course", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("run", "release", "examples", "report"):
+        commands.add_parser(name)
+    grading = commands.add_parser("grade", help="grade every submission in parallel")
+    grading.add_argument("assignment", choices=[ASSIGNMENT])
+    grading.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions at a time")
+    grading.add_argument("--timeout", type=int, default=900, help="seconds for a whole submission (900)")
+    grading.add_argument("--cell-timeout", type=int, default=300, help="seconds for one cell (300)")
+    grading.add_argument("--memory-mb", type=int, default=8192, help="address space of a kernel (8192)")
+    grading.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
+    grading.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    grading.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap")
+    grading.add_argument("--no-feedback", action="store_true", help="skip generate_feedback")
+    return parser.parse_args(argv)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m course", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=COMMANDS)
-    args = parser.parse_args(argv)
-    COMMANDS[args.command]()
-    return 0
+    args = parse(argv)
+    if args.command == "grade":
+        return grade(args)
+    return {"run": run, "release": release, "examples": examples, "report": report}[args.command]() or 0
 
 
 if __name__ == "__main__":

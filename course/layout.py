@@ -1,9 +1,13 @@
 """Where things are in the course directory, and which graded cell belongs to which exercise."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "unet_segmentation"
@@ -26,13 +30,30 @@ def exercise_of(grade_id):
     raise KeyError(f"graded cell {grade_id!r} belongs to no exercise")
 
 
-def nbgrader(*args, root=ROOT, check=True, capture=False):
+def nbgrader(*args, root=ROOT, check=True, capture=False, timeout=None, extra_env=None):
     """Run `nbgrader ARGS` in the course folder `root`, with this environment's bin/ on PATH
-    (nbgrader runs the `alembic` executable when it creates a gradebook)."""
-    env = dict(os.environ)
+    (nbgrader runs the `alembic` executable when it creates a gradebook).
+
+    On timeout the whole process group (nbgrader and its kernel) is killed and
+    subprocess.TimeoutExpired raised."""
+    env = dict(os.environ, **(extra_env or {}))
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *map(str, args)], cwd=root, env=env, text=True,
-                            capture_output=capture)
+    command = [sys.executable, "-m", "nbgrader", *map(str, args)]
+    pipe = subprocess.PIPE if capture else None
+    with subprocess.Popen(command, cwd=root, env=env, text=True, stdout=pipe, stderr=pipe,
+                          start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # Kernels run in sessions of their own: find them before nbgrader is gone.
+            family = psutil.Process(process.pid).children(recursive=True)
+            os.killpg(process.pid, signal.SIGKILL)
+            for child in family:
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
+            process.communicate()
+            raise
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     if check and result.returncode != 0:
         tail = "\n".join(((result.stdout or "") + (result.stderr or "")).splitlines()[-25:])
         raise RuntimeError(f"nbgrader {' '.join(map(str, args))} failed (exit {result.returncode}) in {root}"

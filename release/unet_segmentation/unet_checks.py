@@ -88,6 +88,9 @@ def trace(outputs):
         operation, inputs = _producer(tensor)
         parents = [visit(t) for t in inputs]
         spec = layer_spec(operation)
+        if spec["kind"] == "Dropout" and spec["rate"] == 0 and len(parents) == 1:
+            index_of[key] = parents[0]  # Dropout(0) passes its input through unchanged
+            return parents[0]
         if spec["kind"] == "Concatenate":
             rank = len(tensor.shape)
             spec["axis"] = spec["axis"] % rank if spec["axis"] is not None else rank - 1

@@ -1,0 +1,149 @@
+"""Checks a submission before nbgrader sees it, so that one broken notebook cannot abort the
+grading of a whole class.
+
+nbgrader aborts its whole run on a duplicated `grade_id` (a copied test cell) or on corrupt
+nbgrader metadata. Here the submission is read as plain JSON, and its graded cells are
+matched with the source notebook: the first cell carrying a known `grade_id` gets the
+source's metadata back, later copies and cells with metadata that nbgrader cannot read
+become ordinary cells. The repaired copy is what gets graded; the submitted file is never
+touched. Student code is also scanned for changes to modules the grading relies on.
+"""
+
+import ast
+import json
+from dataclasses import dataclass, field
+
+import nbformat
+
+from .layout import NOTEBOOK, SOURCE
+
+# Modules whose attributes a student cell must not replace: the grading relies on them.
+GUARDED = {"numpy", "tensorflow", "keras", "runpy", "builtins", "sys", "importlib", "unet_checks",
+           "segmentation_utils", "os", "io", "types", "inspect", "nbformat", "pathlib", "warnings"}
+MUTATORS = {"update", "setdefault", "pop", "popitem", "clear", "__setitem__", "__delitem__"}
+DYNAMIC_CODE = {"exec", "eval", "compile", "__import__", "setattr", "delattr"}
+
+
+@dataclass
+class Preflight:
+    notebook: object = None  # the nbformat notebook to grade, or None if it cannot be graded
+    problem: str = ""  # why it cannot be graded
+    repairs: list = field(default_factory=list)
+    tampering: list = field(default_factory=list)
+
+
+def source_metadata():
+    """grade_id -> nbgrader metadata of the cells of the source notebook."""
+    notebook = nbformat.read(SOURCE / NOTEBOOK, as_version=4)
+    return {cell.metadata["nbgrader"]["grade_id"]: dict(cell.metadata["nbgrader"])
+            for cell in notebook.cells if "nbgrader" in cell.metadata}
+
+
+def _readable(meta):
+    return (isinstance(meta, dict) and meta.get("schema_version") == 3 and isinstance(meta.get("grade_id"), str)
+            and all(isinstance(meta.get(k, False), bool) for k in ("grade", "solution", "locked", "task")))
+
+
+def repair_metadata(raw_cells, known):
+    """Give each known graded cell its source metadata once; strip the rest. Returns notes."""
+    seen, notes = set(), []
+    for index, cell in enumerate(raw_cells):
+        meta = cell.get("metadata", {}).get("nbgrader") if isinstance(cell.get("metadata"), dict) else None
+        if meta is None:
+            continue
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if grade_id in known and grade_id not in seen:
+            if not _readable(meta) or any(meta.get(k) != v for k, v in known[grade_id].items() if k != "checksum"):
+                notes.append(f"cell {index + 1}: nbgrader metadata of {grade_id!r} restored from the source")
+            cell["metadata"]["nbgrader"] = dict(known[grade_id])
+            seen.add(grade_id)
+            continue
+        if grade_id in seen:
+            notes.append(f"cell {index + 1}: a copy of {grade_id!r} (duplicate grade_id) was made an ordinary cell")
+        elif grade_id in known or not _readable(meta):
+            notes.append(f"cell {index + 1}: unreadable nbgrader metadata removed")
+        else:
+            notes.append(f"cell {index + 1}: unknown graded cell {grade_id!r} was made an ordinary cell")
+        del cell["metadata"]["nbgrader"]
+    return notes
+
+
+def _module_aliases(tree):
+    aliases = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for name in node.names:
+                aliases[name.asname or name.name.split(".")[0]] = name.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for name in node.names:
+                aliases.setdefault(name.asname or name.name, node.module.split(".")[0])
+    return aliases
+
+
+def _root_name(node):
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def scan_code(source, aliases):
+    """Reasons why `source` may tamper with the grading (empty when it looks honest)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []  # it will fail to run; nothing to tamper with
+    reasons = []
+    known = {**{m: m for m in GUARDED}, **{k: v for k, v in aliases.items() if v in GUARDED}}
+    known.update({"np": "numpy", "tf": "tensorflow"})
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        elif isinstance(node, ast.Delete):
+            targets = node.targets
+        for target in targets:
+            if isinstance(target, (ast.Attribute, ast.Subscript)):
+                root = _root_name(target)
+                if root in known:
+                    reasons.append(f"changes {ast.unparse(target)} (line {node.lineno})")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DYNAMIC_CODE:
+            reasons.append(f"calls {node.func.id}() (line {node.lineno})")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            called = ast.unparse(node.func)
+            if _root_name(node.func) in known and node.func.attr in MUTATORS and (
+                    "environ" in called or "modules" in called):
+                reasons.append(f"calls {called}() (line {node.lineno})")
+            elif called in ("os.putenv", "os.unsetenv"):
+                reasons.append(f"calls {called}() (line {node.lineno})")
+        if isinstance(node, ast.Name) and node.id == "__builtins__":
+            reasons.append(f"uses __builtins__ (line {node.lineno})")
+    return reasons
+
+
+def check_submission(path, known=None):
+    """Read and repair the notebook at `path`; never raises for a bad notebook."""
+    known = known if known is not None else source_metadata()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        return Preflight(problem=f"invalid notebook: {path.name} is not valid JSON ({error})")
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        return Preflight(problem=f"invalid notebook: {path.name} has no list of cells")
+    if not all(isinstance(cell, dict) and "cell_type" in cell for cell in raw["cells"]):
+        return Preflight(problem=f"invalid notebook: {path.name} has cells without a type")
+    repairs = repair_metadata(raw["cells"], known)
+    try:
+        notebook = nbformat.reads(json.dumps(raw), as_version=4)
+    except Exception as error:  # nbformat raises several types
+        return Preflight(problem=f"invalid notebook: {path.name} cannot be read as a notebook ({error})")
+    result = Preflight(notebook=notebook, repairs=repairs)
+    code = [c.source for c in notebook.cells if c.cell_type == "code" and not c.metadata.get("nbgrader", {}).get("locked")]
+    aliases = {}
+    for source in code:
+        try:
+            aliases.update(_module_aliases(ast.parse(source)))
+        except SyntaxError:
+            pass
+    for number, source in enumerate(code, start=1):
+        result.tampering += [f"code cell {number}: {reason}" for reason in scan_code(source, aliases)]
+    return result

@@ -1,0 +1,161 @@
+"""Student code of the kind students really write, with the verdict each must get.
+
+Each entry replaces the code of one or more exercise cells of the release (and may add
+cells). `loses` names the exercises that must lose points; every other exercise must get
+full marks. Wrong entries come first, then equivalent correct ones (`loses` empty).
+"""
+
+from dataclasses import dataclass, field
+
+import nbformat
+
+from course.layout import NOTEBOOK, SOURCE
+
+
+def _reference():
+    cells = {}
+    for cell in nbformat.read(SOURCE / NOTEBOOK, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            lines = [line for line in cell.source.splitlines() if "SOLUTION" not in line]
+            cells[meta["grade_id"]] = "\n".join(lines)
+    return cells
+
+
+REFERENCE = _reference()
+EXERCISE_OF = {"conv_block": 1, "upsampling_block": 2, "unet_model": 3}
+
+
+def edit(function, *replacements):
+    """The reference code of `function` with (old, new[, count]) replacements applied."""
+    source = REFERENCE[function]
+    for old, new, *count in replacements:
+        assert old in source, f"{function}: {old!r} not in the reference"
+        source = source.replace(old, new, *count)
+    return source
+
+
+@dataclass
+class Entry:
+    name: str
+    cells: dict  # function name -> new source of its cell
+    loses: tuple = ()  # exercises that must lose points
+    extra_cells: list = field(default_factory=list)  # (after grade_id, source)
+
+
+CONV = 'Conv2D(n_filters, 3, activation="relu", padding="same", kernel_initializer="he_normal")'
+POOL = "MaxPooling2D(pool_size=(2, 2))(conv)"
+
+
+def wrong(name, function, *replacements):
+    return Entry(name, {function: edit(function, *replacements)}, loses=(EXERCISE_OF[function],))
+
+
+def same(name, function, *replacements, extra_cells=()):
+    return Entry(name, {function: edit(function, *replacements)}, extra_cells=list(extra_cells))
+
+
+WRONG = [
+    # --- exercise 1: conv_block ---------------------------------------------------------
+    wrong("conv_kernel_5x5", "conv_block", ("Conv2D(n_filters, 3,", "Conv2D(n_filters, 5,", 1)),
+    wrong("conv_no_activation", "conv_block", ('activation="relu", ', "")),
+    wrong("conv_sigmoid", "conv_block", ('activation="relu"', 'activation="sigmoid"')),
+    wrong("conv_padding_valid", "conv_block", ('padding="same"', 'padding="valid"')),
+    wrong("conv_no_initializer", "conv_block", (', kernel_initializer="he_normal"', "")),
+    wrong("conv_glorot_initializer", "conv_block", ('"he_normal"', '"glorot_normal"', 1)),
+    wrong("conv_dropout_hard_coded", "conv_block", ("Dropout(dropout_prob)", "Dropout(0.3)")),
+    wrong("conv_dropout_before_convs", "conv_block",
+          (f"    conv = {CONV}(inputs)\n", "    if dropout_prob > 0:\n        inputs = Dropout(dropout_prob)(inputs)\n"
+                                          f"    conv = {CONV}(inputs)\n"),
+          ("    if dropout_prob > 0:\n        conv = Dropout(dropout_prob)(conv)\n", "")),
+    wrong("conv_skip_after_pooling", "conv_block",
+          ("    skip_connection = conv\n", ""), ("    return next_layer, skip_connection",
+                                                 "    skip_connection = next_layer\n    return next_layer, skip_connection")),
+    wrong("conv_always_pools", "conv_block", ("if max_pooling:", "if True:")),
+    wrong("conv_never_pools", "conv_block", ("if max_pooling:", "if False:")),
+    wrong("conv_filters_hard_coded", "conv_block", ("Conv2D(n_filters,", "Conv2D(32,")),
+    wrong("conv_outputs_swapped", "conv_block", ("return next_layer, skip_connection", "return skip_connection, next_layer")),
+    wrong("conv_one_convolution", "conv_block", (f"    conv = {CONV}(conv)\n", "")),
+    wrong("conv_three_convolutions", "conv_block", (f"    conv = {CONV}(conv)\n", f"    conv = {CONV}(conv)\n" * 2)),
+    wrong("conv_pool_3x3_stride_2", "conv_block", (POOL, 'MaxPooling2D(3, strides=2, padding="same")(conv)')),
+    wrong("conv_average_pooling", "conv_block", (POOL, "tf.keras.layers.AveragePooling2D(2)(conv)")),
+    # --- exercise 2: upsampling_block -------------------------------------------------------
+    wrong("up_kernel_2x2", "upsampling_block", ("Conv2DTranspose(n_filters, 3,", "Conv2DTranspose(n_filters, 2,")),
+    wrong("up_no_stride", "upsampling_block", ("strides=(2, 2)", "strides=(1, 1)")),
+    wrong("up_upsampling2d", "upsampling_block",
+          ('Conv2DTranspose(n_filters, 3, strides=(2, 2), padding="same")(expansive_input)',
+           "tf.keras.layers.UpSampling2D(2)(expansive_input)")),
+    wrong("up_no_skip_connection", "upsampling_block", ("Concatenate(axis=3)([up, contractive_input])", "up")),
+    wrong("up_filters_hard_coded", "upsampling_block", ("(n_filters,", "(32,")),
+    wrong("up_conv_without_activation", "upsampling_block", ('activation="relu", ', "")),
+    wrong("up_transposed_with_relu", "upsampling_block", ('strides=(2, 2), padding="same"',
+                                                          'strides=(2, 2), padding="same", activation="relu"')),
+    wrong("up_one_convolution", "upsampling_block", (f"    conv = {CONV}(conv)\n", "")),
+    wrong("up_add_instead_of_concatenate", "upsampling_block",
+          ("Concatenate(axis=3)([up, contractive_input])", "tf.keras.layers.Add()([up, contractive_input])")),
+    # --- exercise 3: unet_model -------------------------------------------------------------
+    wrong("unet_softmax_on_logits", "unet_model", ('Conv2D(n_classes, 1, padding="same")',
+                                                   'Conv2D(n_classes, 1, padding="same", activation="softmax")')),
+    wrong("unet_wrong_skip_level", "unet_model", ("upsampling_block(ublock8, cblock1[1], n_filters)",
+                                                  "upsampling_block(ublock8, cblock1[0], n_filters)")),
+    wrong("unet_decoder_filters_not_halved", "unet_model", ("cblock3[1], n_filters * 4", "cblock3[1], n_filters * 8"),
+          ("cblock2[1], n_filters * 2", "cblock2[1], n_filters * 8"), ("cblock1[1], n_filters)", "cblock1[1], n_filters * 8)")),
+    wrong("unet_no_dropout", "unet_model", (", dropout_prob=0.3", "")),
+    wrong("unet_dropout_in_wrong_blocks", "unet_model", ("conv_block(cblock2[0], n_filters * 4)",
+                                                         "conv_block(cblock2[0], n_filters * 4, dropout_prob=0.3)"),
+          ("conv_block(cblock3[0], n_filters * 8, dropout_prob=0.3)", "conv_block(cblock3[0], n_filters * 8)")),
+    wrong("unet_classes_hard_coded", "unet_model", ("Conv2D(n_classes, 1,", "Conv2D(23, 1,")),
+    wrong("unet_filters_hard_coded", "unet_model", ("n_filters * 16", "512"), ("n_filters * 8", "256"),
+          ("n_filters * 4", "128"), ("n_filters * 2", "64"), ("cblock1 = conv_block(inputs, n_filters)",
+                                                              "cblock1 = conv_block(inputs, 32)")),
+    wrong("unet_input_size_hard_coded", "unet_model", ("inputs = Input(input_size)", "inputs = Input((96, 128, 3))")),
+    wrong("unet_no_head_convolution", "unet_model", ("(ublock9)", "(ublock9)\n    conv9 = ublock9")),
+    wrong("unet_head_3x3_logits", "unet_model", ("Conv2D(n_classes, 1,", "Conv2D(n_classes, 3,")),
+    wrong("unet_bottleneck_pooled", "unet_model", ("dropout_prob=0.3, max_pooling=False", "dropout_prob=0.3")),
+    Entry("unet_cached_model", {"unet_model": edit("unet_model", ("    inputs = Input(input_size)\n",
+                                                                  "    global _CACHED\n    if '_CACHED' in globals():\n"
+                                                                  "        return _CACHED\n    inputs = Input(input_size)\n"),
+                                                   ("    return model", "    _CACHED = model\n    return model"))},
+          loses=(3,)),
+]
+
+EQUIVALENT = [
+    same("eq_concatenate_function", "upsampling_block", ("Concatenate(axis=3)([up, contractive_input])",
+                                                         "tf.keras.layers.concatenate([up, contractive_input], axis=3)")),
+    same("eq_concatenation_order_swapped", "upsampling_block", ("[up, contractive_input]", "[contractive_input, up]")),
+    same("eq_kernel_size_tuple", "conv_block", ("Conv2D(n_filters, 3,", "Conv2D(n_filters, (3, 3),")),
+    same("eq_he_normal_object", "conv_block", ('kernel_initializer="he_normal"',
+                                               "kernel_initializer=tf.keras.initializers.HeNormal()")),
+    same("eq_maxpool2d_alias", "conv_block", ("MaxPooling2D(pool_size=(2, 2))", "tf.keras.layers.MaxPool2D(2)")),
+    same("eq_keyword_arguments", "conv_block", ("Conv2D(n_filters, 3,", "Conv2D(filters=n_filters, kernel_size=3,")),
+    same("eq_separate_relu_layers", "conv_block", ('activation="relu", ', ""),
+         ("(inputs)\n", "(inputs)\n    conv = tf.keras.layers.ReLU()(conv)\n"),
+         ("(conv)\n    if dropout_prob", "(conv)\n    conv = tf.keras.layers.Activation('relu')(conv)\n    if dropout_prob")),
+    same("eq_keras_import", "upsampling_block",
+         ("    up = Conv2DTranspose", "    import keras\n    up = keras.layers.Conv2DTranspose"),
+         ("Concatenate(axis=3)", "keras.layers.Concatenate(axis=-1)")),
+    same("eq_renamed_locals_and_prints", "conv_block", ("conv", "x"), ("    return next_layer", "    print('conv_block', x.shape)\n    return next_layer"),
+         ("def x_block", "def conv_block"), ("x = Conv2D", "x = Conv2D"), ("skip_connection = x", "skip_connection = x")),
+    same("eq_dropout_zero_always_applied", "conv_block", ("    if dropout_prob > 0:\n        conv = Dropout(dropout_prob)(conv)",
+                                                          "    conv = Dropout(dropout_prob)(conv)")),
+    Entry("eq_unet_with_loops", {"unet_model": '''def unet_model(input_size=(96, 128, 3), n_filters=32, n_classes=23):
+    inputs = Input(input_size)
+    x, skips = inputs, []
+    for level in range(5):
+        x, skip = conv_block(x, n_filters * 2 ** level, dropout_prob=0.3 if level >= 3 else 0, max_pooling=level < 4)
+        skips.append(skip)
+    for level in reversed(range(4)):
+        x = upsampling_block(x, skips[level], n_filters * 2 ** level)
+    x = Conv2D(n_filters, (3, 3), activation="relu", padding="same", kernel_initializer="he_normal")(x)
+    return tf.keras.Model(inputs, Conv2D(n_classes, (1, 1))(x))'''}),
+    Entry("eq_positional_arguments_and_extra_cells",
+          {"unet_model": edit("unet_model", ("dropout_prob=0.3, max_pooling=False", "0.3, False"),
+                              ("dropout_prob=0.3)", "0.3)"))},
+          extra_cells=[("conv_block", "print('my own scratch cell')\nscratch = [i * i for i in range(10)]"),
+                       ("public_test_unet_model", "import sys\nprint('extra output', file=sys.stdout)")]),
+    same("eq_fully_qualified_layers", "upsampling_block", ("Conv2DTranspose(", "tf.keras.layers.Conv2DTranspose("),
+         ("= Conv2D(", "= tf.keras.layers.Conv2D(")),
+    same("eq_valid_padding_logits", "unet_model", ('Conv2D(n_classes, 1, padding="same")', 'Conv2D(n_classes, 1, padding="valid")')),
+]
+
+ENTRIES = WRONG + EQUIVALENT
