@@ -1,5 +1,5 @@
 # Two entry points (see README.md):
-#   make run   build the data set and write its preview picture
+#   make run   the course loop: data, release, example submissions, grading, report
 #   make test  run every test
 # Each creates the virtual environment .venv/ first when it is missing or out of date.
 
@@ -10,7 +10,19 @@ READY := $(VENV)/.ready
 # nbgrader runs the `alembic` executable: the environment's bin/ must be on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test
+.PHONY: run test system-packages
+
+# Debian packages the grader and its tests use: bubblewrap sandboxes graded kernels,
+# PostgreSQL serves the multi-grader gradebook test. Installed when missing and root.
+SYSTEM_COMMANDS := bwrap:bubblewrap pg_ctlcluster:postgresql
+system-packages:
+	@missing=""; for pair in $(SYSTEM_COMMANDS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "warning: please install$$missing (apt-get install$$missing)"; fi; fi
 
 $(READY): requirements.txt pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
@@ -20,9 +32,8 @@ $(READY): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-run: $(READY)
-	$(BIN)/python -m roadscenes generate --preview data/preview.png
-	$(BIN)/python -m roadscenes check data
+run: $(READY) system-packages
+	$(BIN)/python -m course run
 
-test: $(READY)
+test: $(READY) system-packages
 	$(BIN)/python -m pytest

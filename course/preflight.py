@@ -5,17 +5,18 @@ nbgrader aborts its whole run on a duplicated `grade_id` (a copied test cell) or
 nbgrader metadata. Here the submission is read as plain JSON, and its graded cells are
 matched with the source notebook: the first cell carrying a known `grade_id` gets the
 source's metadata back, later copies and cells with metadata that nbgrader cannot read
-become ordinary cells. The repaired copy is what gets graded; the submitted file is never
+become ordinary cells, and deleted cells come back from the release. The repaired copy is what gets graded; the submitted file is never
 touched. Student code is also scanned for changes to modules the grading relies on.
 """
 
 import ast
 import json
+import warnings
 from dataclasses import dataclass, field
 
 import nbformat
 
-from .layout import NOTEBOOK, SOURCE
+from .layout import NOTEBOOK, RELEASE, SOURCE
 
 # Modules whose attributes a student cell must not replace: the grading relies on them.
 GUARDED = {"numpy", "tensorflow", "keras", "runpy", "builtins", "sys", "importlib", "unet_checks",
@@ -65,6 +66,33 @@ def repair_metadata(raw_cells, known):
         else:
             notes.append(f"cell {index + 1}: unknown graded cell {grade_id!r} was made an ordinary cell")
         del cell["metadata"]["nbgrader"]
+    return notes
+
+
+def release_cells():
+    """The release notebook's cells that carry nbgrader metadata, in order, as plain dicts."""
+    notebook = json.loads((RELEASE / NOTEBOOK).read_text())
+    return [cell for cell in notebook["cells"] if "nbgrader" in cell.get("metadata", {})]
+
+
+def restore_deleted_cells(raw_cells, template):
+    """Put back, from the release, every nbgrader cell the student deleted: after the cell that
+    precedes it in the release. (nbgrader's own add_missing_cells crashes when that cell is not
+    a graded one.) Returns notes."""
+    def grade_id(cell):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        return meta.get("grade_id") if isinstance(meta, dict) else None
+
+    notes = []
+    for position, cell in enumerate(template):
+        wanted = grade_id(cell)
+        present = [grade_id(c) for c in raw_cells]
+        if wanted in present:
+            continue
+        earlier = [grade_id(c) for c in template[:position]]
+        anchor = max((present.index(g) for g in earlier if g in present), default=-1)
+        raw_cells.insert(anchor + 1, json.loads(json.dumps(cell)))
+        notes.append(f"deleted cell {wanted!r} restored from the release")
     return notes
 
 
@@ -132,8 +160,11 @@ def check_submission(path, known=None):
     if not all(isinstance(cell, dict) and "cell_type" in cell for cell in raw["cells"]):
         return Preflight(problem=f"invalid notebook: {path.name} has cells without a type")
     repairs = repair_metadata(raw["cells"], known)
+    repairs += restore_deleted_cells(raw["cells"], release_cells())
     try:
-        notebook = nbformat.reads(json.dumps(raw), as_version=4)
+        with warnings.catch_warnings():  # a copied cell repeats its cell id: nbformat renames it
+            warnings.simplefilter("ignore")
+            notebook = nbformat.reads(json.dumps(raw), as_version=4)
     except Exception as error:  # nbformat raises several types
         return Preflight(problem=f"invalid notebook: {path.name} cannot be read as a notebook ({error})")
     result = Preflight(notebook=notebook, repairs=repairs)

@@ -1,0 +1,135 @@
+"""`course grade` on a class of 73 submissions: the catalogue of student code, hostile and
+broken notebooks, and the examples. Every verdict is asserted; nothing may leak between
+students, and the submitted files and the gradebook survive."""
+
+import hashlib
+import re
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from course.examples import solved, write_examples
+from course.grader import Settings, grade_all
+from course.layout import ASSIGNMENT, EXERCISES, NOTEBOOK, nbgrader
+from course.report import NOTEBOOK_ID, exercise_points
+
+import catalogue
+import hostile
+from conftest import copy_course
+
+EXAMPLES = {"reference": (1, 2, 3), "untouched_release": (), "only_exercise_1": (1,), "only_exercise_2": (2,),
+            "only_exercise_3": (3,)}
+
+
+def _catalogue_notebook(entry):
+    notebook = solved((1, 2, 3))
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in entry.cells:
+            cell.source = entry.cells[grade_id]
+    for after, source in reversed(entry.extra_cells):
+        index = next(i for i, c in enumerate(notebook.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == after)
+        notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory):
+    root = copy_course(tmp_path_factory.mktemp("class"))
+    nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, capture=True)
+    write_examples(root / "submitted", EXAMPLES)
+    for entry in catalogue.ENTRIES:
+        folder = root / "submitted" / entry.name / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(_catalogue_notebook(entry), folder / NOTEBOOK)
+    for student, (build, _, _) in hostile.EXPECTED.items():
+        folder = root / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        build(folder)
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
+              if p.is_file() and ("submitted" in p.parts or "source" in p.parts)}
+    settings = Settings(root=root, workers=2, cell_timeout=60, timeout=600)
+    outcomes = grade_all(settings, progress=False)
+    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in before if p.is_file()}
+    table = exercise_points(settings.db_url, students=list(outcomes))
+    return root, settings, outcomes, table, before, after
+
+
+def _points(table, student):
+    return tuple(int(table.get(student, {}).get(n, (0, 0))[0]) for n in EXERCISES)
+
+
+def test_every_wrong_implementation_loses_points_where_it_should(graded_class):
+    _, _, outcomes, table, _, _ = graded_class
+    caught, problems = 0, []
+    for entry in catalogue.WRONG:
+        got = _points(table, entry.name)
+        ok = outcomes[entry.name].graded and all(
+            (got[n - 1] < 10) if n in entry.loses else (got[n - 1] == 10) for n in EXERCISES)
+        caught += ok
+        if not ok:
+            problems.append((entry.name, entry.loses, got, outcomes[entry.name].status))
+    print(f"\ncatalogue: {caught} of {len(catalogue.WRONG)} wrong implementations caught")
+    assert len(catalogue.WRONG) >= 30
+    assert not problems
+
+
+def test_every_equivalent_implementation_gets_full_marks(graded_class):
+    _, _, outcomes, table, _, _ = graded_class
+    passed = [e.name for e in catalogue.EQUIVALENT if _points(table, e.name) == (10, 10, 10)]
+    print(f"\ncatalogue: {len(passed)} of {len(catalogue.EQUIVALENT)} equivalent implementations got full marks")
+    assert len(catalogue.EQUIVALENT) >= 12
+    assert sorted(passed) == sorted(e.name for e in catalogue.EQUIVALENT), \
+        [(e.name, _points(table, e.name), outcomes[e.name].status) for e in catalogue.EQUIVALENT if e.name not in passed]
+
+
+@pytest.mark.parametrize("student", sorted(hostile.EXPECTED))
+def test_hostile_submission_gets_its_outcome(graded_class, student):
+    _, _, outcomes, table, _, _ = graded_class
+    _, status, points = hostile.EXPECTED[student]
+    outcome = outcomes[student]
+    assert outcome.status == status, (outcome.status, outcome.reason)
+    assert outcome.reason or status == "graded"
+    if points is not None:
+        assert _points(table, student) == points
+
+
+def test_submitted_files_and_source_are_never_modified(graded_class):
+    _, _, _, _, before, after = graded_class
+    assert after == before
+
+
+def test_the_vandal_was_refused_everywhere(graded_class):
+    root = graded_class[0]
+    notebook = nbformat.read(root / "autograded" / "h_vandal" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    attempts, refused = map(int, re.search(r"attempts=(\d+) refused=(\d+)", printed).groups())
+    assert attempts > 0 and attempts == refused
+
+
+def test_gradebook_survives_and_counts_every_graded_student(graded_class):
+    _, settings, outcomes, _, _, _ = graded_class
+    with Gradebook(settings.db_url) as gradebook:
+        graded = {s.student.id for s in gradebook.find_assignment(ASSIGNMENT).submissions}
+    assert {s for s, o in outcomes.items() if o.graded} <= graded
+
+
+def test_flagged_submission_says_why_in_the_gradebook(graded_class):
+    _, settings, _, _, _, _ = graded_class
+    with Gradebook(settings.db_url) as gradebook:
+        notebook = gradebook.find_submission_notebook(NOTEBOOK_ID, ASSIGNMENT, "h_patches_grader_loader")
+        assert notebook.score == 0
+        assert any("runpy.run_path" in (c.manual_comment or "") for c in notebook.comments)
+
+
+def test_parallel_grades_equal_serial_nbgrader_autograde(graded_class, graded_course):
+    """The examples, graded serially by plain `nbgrader autograde` (graded_course), get the
+    same score in every graded cell."""
+    def cell_scores(db_url, student):
+        with Gradebook(db_url) as gradebook:
+            notebook = gradebook.find_submission_notebook(NOTEBOOK_ID, ASSIGNMENT, student)
+            return {g.name: g.score for g in notebook.grades}
+    _, settings, _, _, _, _ = graded_class
+    for student in EXAMPLES:
+        assert cell_scores(settings.db_url, student) == cell_scores(f"sqlite:///{graded_course / 'gradebook.db'}", student)
