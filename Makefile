@@ -13,8 +13,9 @@ export PATH := $(BIN):$(PATH)
 .PHONY: run test system-packages
 
 # Debian packages the grader and its tests use: bubblewrap sandboxes graded kernels,
-# PostgreSQL serves the multi-grader gradebook test. Installed when missing and root.
-SYSTEM_COMMANDS := bwrap:bubblewrap pg_ctlcluster:postgresql
+# PostgreSQL serves the multi-grader gradebook test, Chromium runs the browser tests
+# (Playwright cannot download a browser here). Installed when missing and root.
+SYSTEM_COMMANDS := bwrap:bubblewrap pg_ctlcluster:postgresql chromium:chromium
 system-packages:
 	@missing=""; for pair in $(SYSTEM_COMMANDS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \

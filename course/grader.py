@@ -123,9 +123,9 @@ def _zero_for_tampering(settings, student, reasons):
         for grade in notebook.grades:
             if grade.max_score:
                 grade.manual_score = 0.0
-        for comment_row in notebook.comments:
-            if comment_row.name.startswith("grade_"):
-                comment_row.manual_comment = comment
+        notebook.flagged = True  # shown as "flagged" in nbgrader's formgrader
+        for comment_row in notebook.comments:  # one per cell students write code in
+            comment_row.manual_comment = comment
         gradebook.db.commit()
 
 

@@ -43,6 +43,9 @@ def write_kernelspec(jupyter_path, workdir, scratch, memory_bytes, sandbox=True)
         "argv": kernel_argv(workdir, scratch, memory_bytes, sandbox),
         "display_name": "Python 3 (sandboxed grading)",
         "language": "python",
+        # Interrupt through the kernel's control channel: a signal sent to bwrap would not
+        # reach the kernel inside, and a cell that runs too long could not be stopped.
+        "interrupt_mode": "message",
         "env": {"TMPDIR": str(scratch), "IPYTHONDIR": str(scratch / "ipython"),
                 "MPLCONFIGDIR": str(scratch / "matplotlib"), "MPLBACKEND": "Agg"},
     }

@@ -119,8 +119,8 @@ def test_flagged_submission_says_why_in_the_gradebook(graded_class):
     _, settings, _, _, _, _ = graded_class
     with Gradebook(settings.db_url) as gradebook:
         notebook = gradebook.find_submission_notebook(NOTEBOOK_ID, ASSIGNMENT, "h_patches_grader_loader")
-        assert notebook.score == 0
-        assert any("runpy.run_path" in (c.manual_comment or "") for c in notebook.comments)
+        assert notebook.score == 0 and notebook.flagged
+        assert notebook.comments and all("runpy.run_path" in c.manual_comment for c in notebook.comments)
 
 
 def test_parallel_grades_equal_serial_nbgrader_autograde(graded_class, graded_course):

@@ -211,6 +211,27 @@ def _report(problems, name):
     print(f"\033[92mAll tests passed for {name}.\033[0m")
 
 
+def assert_implemented(function):
+    """Fail with a clear message while `function` is still the stub of the release."""
+    name = getattr(function, "__name__", "this function")
+    if not callable(function):
+        raise CheckFailed(f"{name} is not a function: run the cell that defines it")
+    if "NotImplementedError" in getattr(getattr(function, "__code__", None), "co_names", ()):
+        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code")
+
+
+def _call(function, *args, **kwargs):
+    """Call the student's function; a stub or a crash becomes a message, not a traceback."""
+    assert_implemented(function)
+    try:
+        return function(*args, **kwargs)
+    except NotImplementedError:
+        raise CheckFailed(f"{function.__name__} is not implemented yet (it raised NotImplementedError)") from None
+    except Exception as error:
+        raise CheckFailed(f"{function.__name__}{args[1:] if len(args) > 1 else ''} raised "
+                          f"{type(error).__name__}: {error}") from error
+
+
 def _pair(result, name):
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         raise CheckFailed(f"{name} must return two tensors (next_layer, skip_connection), "
@@ -226,7 +247,7 @@ def test_conv_block(conv_block):
     """conv_block at the sizes the U-Net uses: with pooling, and without pooling plus dropout."""
     problems = []
     inputs = tf.keras.Input((96, 128, 3))
-    next_layer, skip = _pair(conv_block(inputs, n_filters=32), "conv_block")
+    next_layer, skip = _pair(_call(conv_block, inputs, n_filters=32), "conv_block")
     if _shape(next_layer) != (None, 48, 64, 32):
         problems.append(f"next_layer: expected shape (None, 48, 64, 32), got {_shape(next_layer)}")
     if _shape(skip) != (None, 96, 128, 32):
@@ -236,7 +257,7 @@ def test_conv_block(conv_block):
                             "skip_connection (the tensor before pooling)")
 
     inputs = tf.keras.Input((12, 16, 256))
-    next_layer, skip = _pair(conv_block(inputs, 512, dropout_prob=0.3, max_pooling=False), "conv_block")
+    next_layer, skip = _pair(_call(conv_block, inputs, 512, dropout_prob=0.3, max_pooling=False), "conv_block")
     expected = [conv(512), conv(512), dropout(0.3)]
     problems += differences(layer_list(next_layer), expected, "with dropout_prob=0.3, max_pooling=False")
     if next_layer is not skip:
@@ -248,7 +269,7 @@ def test_upsampling_block(upsampling_block):
     """upsampling_block joining a 12x16 expansive input with a 24x32 skip connection."""
     expansive = tf.keras.Input((12, 16, 256))
     contractive = tf.keras.Input((24, 32, 128))
-    output = upsampling_block(expansive, contractive, n_filters=64)
+    output = _call(upsampling_block, expansive, contractive, n_filters=64)
     problems = []
     if _shape(output) != (None, 24, 32, 64):
         problems.append(f"output: expected shape (None, 24, 32, 64), got {_shape(output)}")
@@ -282,7 +303,7 @@ def unet_layer_kinds(n_filters=32, n_classes=23):
 
 def test_unet_model(unet_model):
     """unet_model at its default arguments: shape, parameter count, layers, logits."""
-    model = unet_model((96, 128, 3), n_filters=32, n_classes=23)
+    model = _call(unet_model, (96, 128, 3), n_filters=32, n_classes=23)
     problems = []
     if not isinstance(model, tf.keras.Model):
         raise CheckFailed(f"unet_model must return a tf.keras.Model, got {type(model).__name__}")

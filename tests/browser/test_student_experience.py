@@ -1,0 +1,125 @@
+"""What a student sees in JupyterLab: the released notebook opens, diagrams load, cells run,
+public tests explain what is missing, figures render, and nbgrader's Validate button works."""
+
+import re
+
+import nbformat
+import pytest
+
+from course.examples import solved
+from course.layout import ASSIGNMENT, NOTEBOOK
+
+from lab_server import TOKEN, browser, lab, page, screenshots  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.browser
+
+STUB_ERRORS = ("NotImplementedError", "CheckFailed")
+
+
+def open_notebook(page, url, name):
+    page.goto(f"{url}/lab/tree/{ASSIGNMENT}/{name}?token={TOKEN}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+    return page.locator(".jp-NotebookPanel .jp-Notebook > .jp-Cell")
+
+
+def run_every_cell(page, cells):
+    """Shift+Enter through the notebook, one cell at a time, so that an error in one cell does
+    not cancel the cells after it (Run All stops at the first error)."""
+    cells.first.click()
+    page.keyboard.press("Escape")
+    for _ in range(cells.count()):
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_function(
+            "() => ![...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'))",
+            timeout=300_000)
+
+
+def errors_by_cell(cells):
+    found = {}
+    for index in range(cells.count()):
+        text = " ".join(cells.nth(index).locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+                        .all_inner_texts())
+        names = re.findall(r"^(\w+(?:Error|Failed|Exception))\b", text, re.M)
+        if names:
+            found[index] = (names, text)
+    return found
+
+
+def cell_with(cells, text):
+    return cells.filter(has_text=text).first
+
+
+def test_released_notebook_opens_and_its_diagrams_load(lab, page, screenshots):
+    url, _ = lab
+    cells = open_notebook(page, url, NOTEBOOK)
+    images = page.locator(".jp-MarkdownOutput img")
+    assert images.count() == 3
+    for index in range(images.count()):
+        images.nth(index).scroll_into_view_if_needed()
+        page.wait_for_function("(img) => img.complete", arg=images.nth(index).element_handle())
+        assert images.nth(index).evaluate("img => img.naturalWidth") > 500
+    diagram = cell_with(cells, "U-Net (Ronneberger")
+    diagram.scroll_into_view_if_needed()
+    diagram.screenshot(path=str(screenshots / "architecture_diagram.png"))
+
+
+def test_untouched_release_runs_with_helpful_public_test_failures(lab, page, screenshots):
+    url, _ = lab
+    cells = open_notebook(page, url, NOTEBOOK)
+    run_every_cell(page, cells)
+    errors = errors_by_cell(cells)
+    unexpected = {i: names for i, (names, _) in errors.items() if not set(names) <= set(STUB_ERRORS)}
+    assert not unexpected
+    texts = " ".join(text for _, text in errors.values())
+    for name in ("conv_block", "upsampling_block", "unet_model"):
+        assert f"{name} is not implemented yet" in texts
+    failing = cell_with(cells, "unet_checks.test_conv_block(conv_block)")
+    failing.scroll_into_view_if_needed()
+    failing.screenshot(path=str(screenshots / "public_test_failure.png"))
+    exploration = cell_with(cells, "N_EXAMPLES = 3")
+    assert exploration.locator(".jp-OutputArea-output img").count() == 1
+    exploration.screenshot(path=str(screenshots / "exploration_figure.png"))
+
+
+def test_solved_notebook_runs_clean_and_shows_its_figures(lab, page, screenshots):
+    url, work = lab
+    nbformat.write(solved((1, 2, 3)), work / ASSIGNMENT / "solved.ipynb")
+    cells = open_notebook(page, url, "solved.ipynb")
+    run_every_cell(page, cells)
+    assert errors_by_cell(cells) == {}
+    text = page.locator(".jp-NotebookPanel").inner_text()
+    for name in ("conv_block", "upsampling_block", "unet_model"):
+        assert f"All tests passed for {name}." in text
+    assert "trained 1 epoch(s)" in text
+    assert page.locator(".jp-NotebookPanel .jp-OutputArea-output img").count() >= 5
+    predictions = cell_with(cells, "def create_mask")
+    assert predictions.locator("img").count() == 1
+    predictions.scroll_into_view_if_needed()
+    predictions.screenshot(path=str(screenshots / "predictions.png"))
+
+
+def _validate(page):
+    """Click nbgrader's Validate button; returns the text of the dialog it opens when done."""
+    page.locator(".validate-button").first.click()
+    page.wait_for_selector(".jp-Dialog .validation-success, .jp-Dialog .validation-failed", timeout=300_000)
+    return page.locator(".jp-Dialog").inner_text()
+
+
+def test_validate_button_passes_the_solved_notebook(lab, page, screenshots):
+    url, work = lab
+    nbformat.write(solved((1, 2, 3)), work / ASSIGNMENT / "validate_solved.ipynb")
+    open_notebook(page, url, "validate_solved.ipynb")
+    report = _validate(page)
+    page.screenshot(path=str(screenshots / "validate_success.png"))
+    assert "Success" in report, report
+
+
+def test_validate_button_names_the_failing_cells_of_the_blank(lab, page, screenshots):
+    url, work = lab
+    nbformat.write(solved(()), work / ASSIGNMENT / "validate_blank.ipynb")
+    open_notebook(page, url, "validate_blank.ipynb")
+    report = _validate(page)
+    page.screenshot(path=str(screenshots / "validate_failure.png"))
+    assert "Success" not in report
+    assert "not implemented yet" in report, report
