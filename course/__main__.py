@@ -12,6 +12,7 @@
 
 import argparse
 import os
+import shutil
 import sys
 
 from .layout import ASSIGNMENT, ROOT, nbgrader
@@ -68,6 +69,11 @@ def run():
     from roadscenes.dataset import DEFAULT_DIR, generate
     from roadscenes.preview import write_preview
 
+    # The demo starts from a clean slate: a gradebook holding earlier example grades would
+    # stop nbgrader from releasing a source notebook whose cells have changed since.
+    for produced in ("gradebook.db", "autograded", "feedback", "submitted"):
+        path = ROOT / produced
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     print("1/4 data set")
     generate(DEFAULT_DIR)
     print(f"    preview: {write_preview(DEFAULT_DIR, DEFAULT_DIR / 'preview.png')}")

@@ -14,21 +14,26 @@ from lab_server import TOKEN, browser, lab, page, screenshots  # noqa: F401 (fix
 pytestmark = pytest.mark.browser
 
 STUB_ERRORS = ("NotImplementedError", "CheckFailed")
+# The notebook on screen: JupyterLab restores tabs opened by earlier tests behind it.
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
 
 def open_notebook(page, url, name):
-    page.goto(f"{url}/lab/tree/{ASSIGNMENT}/{name}?token={TOKEN}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
+    page.goto(f"{url}/lab/tree/{ASSIGNMENT}/{name}?token={TOKEN}&reset")
+    page.wait_for_selector(f"{PANEL} .jp-Cell", timeout=90_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-    return page.locator(".jp-NotebookPanel .jp-Notebook > .jp-Cell")
+    return page.locator(f"{PANEL} .jp-Cell")
 
 
 def run_every_cell(page, cells):
     """Shift+Enter through the notebook, one cell at a time, so that an error in one cell does
     not cancel the cells after it (Run All stops at the first error)."""
-    cells.first.click()
+    first_code = page.locator(f"{PANEL} .jp-CodeCell").first
+    first_code.scroll_into_view_if_needed()
+    first_code.locator(".jp-InputPrompt").click()
     page.keyboard.press("Escape")
-    for _ in range(cells.count()):
+    start = int(first_code.get_attribute("data-windowed-list-index") or 0)
+    for _ in range(cells.count() - start):
         page.keyboard.press("Shift+Enter")
         page.wait_for_function(
             "() => ![...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'))",
@@ -53,6 +58,7 @@ def cell_with(cells, text):
 def test_released_notebook_opens_and_its_diagrams_load(lab, page, screenshots):
     url, _ = lab
     cells = open_notebook(page, url, NOTEBOOK)
+    page.wait_for_function("() => document.querySelectorAll('.jp-MarkdownOutput img').length >= 3", timeout=30_000)
     images = page.locator(".jp-MarkdownOutput img")
     assert images.count() == 3
     for index in range(images.count()):
@@ -88,11 +94,11 @@ def test_solved_notebook_runs_clean_and_shows_its_figures(lab, page, screenshots
     cells = open_notebook(page, url, "solved.ipynb")
     run_every_cell(page, cells)
     assert errors_by_cell(cells) == {}
-    text = page.locator(".jp-NotebookPanel").inner_text()
+    text = page.locator(PANEL).inner_text()
     for name in ("conv_block", "upsampling_block", "unet_model"):
         assert f"All tests passed for {name}." in text
     assert "trained 1 epoch(s)" in text
-    assert page.locator(".jp-NotebookPanel .jp-OutputArea-output img").count() >= 5
+    assert page.locator(f"{PANEL} .jp-OutputArea-output img").count() >= 5
     predictions = cell_with(cells, "def create_mask")
     assert predictions.locator("img").count() == 1
     predictions.scroll_into_view_if_needed()
@@ -101,7 +107,7 @@ def test_solved_notebook_runs_clean_and_shows_its_figures(lab, page, screenshots
 
 def _validate(page):
     """Click nbgrader's Validate button; returns the text of the dialog it opens when done."""
-    page.locator(".validate-button").first.click()
+    page.locator(f"{PANEL} .validate-button").click()
     page.wait_for_selector(".jp-Dialog .validation-success, .jp-Dialog .validation-failed", timeout=300_000)
     return page.locator(".jp-Dialog").inner_text()
 
