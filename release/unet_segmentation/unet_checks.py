@@ -8,6 +8,7 @@ got 32" rather than a bare assertion. Equivalent spellings give the same descrip
 layer of its own.
 """
 
+import functools
 import sys
 
 import numpy as np
@@ -207,6 +208,17 @@ class CheckFailed(AssertionError):
     """A public test found something to fix; the message says what."""
 
 
+def public_test(test):
+    """Show a failed check as its message, without the frames of this module's internals."""
+    @functools.wraps(test)
+    def run(function):
+        try:
+            return test(function)
+        except CheckFailed as failure:
+            raise failure.with_traceback(None) from None
+    return run
+
+
 def _report(problems, name):
     if problems:
         raise CheckFailed(f"{name} needs work:\n  - " + "\n  - ".join(problems))
@@ -259,6 +271,7 @@ def _pair(result, name):
 # The public tests
 # ---------------------------------------------------------------------------------------
 
+@public_test
 def test_conv_block(conv_block):
     """conv_block at the sizes the U-Net uses: with pooling, and without pooling plus dropout."""
     problems = []
@@ -281,6 +294,7 @@ def test_conv_block(conv_block):
     _report(problems, "conv_block")
 
 
+@public_test
 def test_upsampling_block(upsampling_block):
     """upsampling_block joining a 12x16 expansive input with a 24x32 skip connection."""
     expansive = tf.keras.Input((12, 16, 256))
@@ -317,6 +331,7 @@ def unet_layer_kinds(n_filters=32, n_classes=23):
     return layers
 
 
+@public_test
 def test_unet_model(unet_model):
     """unet_model at its default arguments: shape, parameter count, layers, logits."""
     model = _call(unet_model, (96, 128, 3), n_filters=32, n_classes=23)
