@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
 sys.path.insert(0, str(HERE))
 
 import catalogue  # noqa: E402

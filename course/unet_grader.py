@@ -255,8 +255,7 @@ def unet_model_defaults(namespace):
 def unet_model_arguments(namespace):
     student = _function(namespace, "unet_model")
     first = _check_unet(student, namespace, (64, 96, 4), 8, 5)
-    _check_unet(student, namespace, (128, 160, 3), 16, 11)
-    _check_unet(student, namespace, (32, 32, 1), 4, 2)
+    _check_unet(student, namespace, (32, 48, 1), 4, 2)
     again = _check_unet(student, namespace, (64, 96, 4), 8, 5)
     if again is first or {id(layer) for layer in again.layers} & {id(layer) for layer in first.layers}:
         raise GradingError("unet_model returns a model built before: build a new model on each call")
