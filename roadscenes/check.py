@@ -27,25 +27,27 @@ def _open(path):
         return None, f"unreadable or truncated PNG ({error})"
 
 
-def _check_frame(path, size):
+def _open_sized(path, size):
+    """(image or None, problems): a readable PNG of the expected size has no problems."""
     image, error = _open(path)
     if error:
-        return [error]
-    problems = []
+        return None, [error]
     if image.size != size:
-        problems.append(f"wrong size {image.size[0]}x{image.size[1]}, expected {size[0]}x{size[1]}")
-    if image.mode not in COLOUR_MODES:
+        return image, [f"wrong size {image.size[0]}x{image.size[1]}, expected {size[0]}x{size[1]}"]
+    return image, []
+
+
+def _check_frame(path, size):
+    image, problems = _open_sized(path, size)
+    if image is not None and image.mode not in COLOUR_MODES:
         problems.append(f"mode {image.mode}, expected RGB or RGBA")
     return problems
 
 
 def _check_mask(path, size):
-    image, error = _open(path)
-    if error:
-        return [error]
-    problems = []
-    if image.size != size:
-        problems.append(f"wrong size {image.size[0]}x{image.size[1]}, expected {size[0]}x{size[1]}")
+    image, problems = _open_sized(path, size)
+    if image is None:
+        return problems
     if image.mode not in COLOUR_MODES:
         return problems + [f"mode {image.mode}, expected RGB or RGBA with the class id in the red channel"]
     pixels = np.asarray(image)

@@ -135,7 +135,7 @@ EQUIVALENT = [
          ("    up = Conv2DTranspose", "    import keras\n    up = keras.layers.Conv2DTranspose"),
          ("Concatenate(axis=3)", "keras.layers.Concatenate(axis=-1)")),
     same("eq_renamed_locals_and_prints", "conv_block", ("conv", "x"), ("    return next_layer", "    print('conv_block', x.shape)\n    return next_layer"),
-         ("def x_block", "def conv_block"), ("x = Conv2D", "x = Conv2D"), ("skip_connection = x", "skip_connection = x")),
+         ("def x_block", "def conv_block")),
     same("eq_dropout_zero_always_applied", "conv_block", ("    if dropout_prob > 0:\n        conv = Dropout(dropout_prob)(conv)",
                                                           "    conv = Dropout(dropout_prob)(conv)")),
     Entry("eq_unet_with_loops", {"unet_model": '''def unet_model(input_size=(96, 128, 3), n_filters=32, n_classes=23):
