@@ -2,24 +2,27 @@
 
 Each submission is checked and repaired first (see preflight.py), copied into a private
 staging course folder, and graded there by nbgrader's own `autograde` in a separate
-process, with a sandboxed kernel (sandbox.py), a time limit for the whole submission and a
-memory limit. Grades go to the one gradebook given by `db_url` (SQLite by default,
+process, each notebook's kernel in a sandbox of its own (sandbox.py) with a memory limit,
+and a time limit per submission. Submissions go through nbgrader a few at a time (its
+start-up costs seconds); any that does not come out graded is graded again alone, which
+isolates it and names what went wrong. Grades go to the one gradebook given by `db_url` (SQLite by default,
 PostgreSQL for many graders), so the results are what a serial `nbgrader autograde` would
 record. A submission that is broken, hostile or too slow gets a status and a reason; it
 never stops the others.
 """
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 from tqdm import tqdm
 
 from .layout import ASSIGNMENT, NOTEBOOK, ROOT, nbgrader
@@ -69,35 +72,46 @@ def students(root):
     return sorted(p.name for p in folder.iterdir() if (p / ASSIGNMENT).is_dir()) if folder.is_dir() else []
 
 
-def _stage(settings, student, notebook):
-    """A private course folder: the source (linked), this submission (repaired copy), a kernel."""
-    staging = settings.root / ".grading" / student
+def _stage(settings, name, submissions):
+    """A private course folder `.grading/<name>`: the source (linked), the (repaired) copies of
+    the given submissions {student: notebook}, and the sandboxed kernel specification."""
+    staging = settings.root / ".grading" / name
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "source").mkdir(parents=True)
     (staging / "source" / ASSIGNMENT).symlink_to(settings.root / "source" / ASSIGNMENT)
-    submitted = settings.root / "submitted" / student / ASSIGNMENT
-    target = staging / "submitted" / student / ASSIGNMENT
-    shutil.copytree(submitted, target, symlinks=True)
-    nbformat.write(notebook, target / NOTEBOOK)
-    graded_dir = staging / "autograded" / student / ASSIGNMENT
-    graded_dir.mkdir(parents=True)
-    write_kernelspec(staging / "jupyter", graded_dir, staging / "scratch", settings.memory_mb * 2**20,
-                     settings.sandbox)
+    for student, notebook in submissions.items():
+        target = staging / "submitted" / student / ASSIGNMENT
+        shutil.copytree(settings.root / "submitted" / student / ASSIGNMENT, target, symlinks=True)
+        nbformat.write(notebook, target / NOTEBOOK)
+    threads = max(1, (os.cpu_count() or 1) // max(1, settings.workers))
+    write_kernelspec(staging / "jupyter", staging / "scratch", settings.memory_mb * 2**20, settings.sandbox, threads)
     return staging
 
 
-def _autograde(settings, student, staging):
-    """Run nbgrader autograde for one student; returns (exit code or None on timeout, log)."""
-    args = ["autograde", ASSIGNMENT, "--student", student, "--force",
-            f"--CourseDirectory.root={staging}", f"--CourseDirectory.db_url={settings.db_url}",
-            f"--Execute.timeout={settings.cell_timeout}", f"--Execute.kernel_name={KERNEL_NAME}"]
-    env = {"JUPYTER_PATH": str(staging / "jupyter")}
+def _autograde(settings, staging, count, student=None):
+    """Run nbgrader autograde on the staging folder (one student, or all of it); returns
+    (exit code, or None when it ran out of time and was killed, log)."""
+    args = ["autograde", ASSIGNMENT, "--force", f"--CourseDirectory.root={staging}",
+            f"--CourseDirectory.db_url={settings.db_url}", f"--Execute.timeout={settings.cell_timeout}",
+            f"--Execute.kernel_name={KERNEL_NAME}"] + (["--student", student] if student else [])
     try:
-        result = nbgrader(*args, root=settings.root, check=False, capture=True, timeout=settings.timeout,
-                          extra_env=env)
+        result = nbgrader(*args, root=settings.root, check=False, capture=True, timeout=settings.timeout * count,
+                          extra_env={"JUPYTER_PATH": str(staging / "jupyter")})
     except subprocess.TimeoutExpired:
         return None, ""
     return result.returncode, (result.stdout or "") + (result.stderr or "")
+
+
+def _collect(settings, staging, student):
+    """Move a graded notebook folder into autograded/; returns whether there was one."""
+    graded = staging / "autograded" / student
+    if not (graded / ASSIGNMENT / NOTEBOOK).is_file():
+        return False
+    final = settings.root / "autograded" / student
+    shutil.rmtree(final, ignore_errors=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(graded), final)
+    return True
 
 
 def _cell_problems(notebook_path):
@@ -129,37 +143,9 @@ def _zero_for_tampering(settings, student, reasons):
         gradebook.db.commit()
 
 
-def grade_one(settings, student, known):
-    started = time.perf_counter()
-    outcome = Outcome(student)
-    path = settings.root / "submitted" / student / ASSIGNMENT / NOTEBOOK
-    if not path.is_file():
-        outcome.status, outcome.reason = "invalid notebook", f"no {NOTEBOOK} in the submission"
-        return outcome
-    checked = check_submission(path, known)
-    if checked.notebook is None:
-        outcome.status, outcome.reason = "invalid notebook", checked.problem
-        return outcome
-    staging = _stage(settings, student, checked.notebook)
-    code, log = _autograde(settings, student, staging)
-    outcome.seconds = time.perf_counter() - started
-    graded_dir = staging / "autograded" / student / ASSIGNMENT
-    final_dir = settings.root / "autograded" / student
-    if (graded_dir / NOTEBOOK).is_file():
-        shutil.rmtree(final_dir, ignore_errors=True)
-        final_dir.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(staging / "autograded" / student), final_dir)
-    shutil.rmtree(staging, ignore_errors=True)
-    if code is None:
-        outcome.status, outcome.reason = "timed out", f"grading took over {settings.timeout} s and was stopped"
-        return outcome
-    if code != 0 or not (final_dir / ASSIGNMENT / NOTEBOOK).is_file():
-        died = re.search(r"Kernel died[^\n]*", log)
-        outcome.status = "kernel died" if died else "failed"
-        last = [line for line in log.splitlines() if "ERROR" in line or "Error" in line]
-        outcome.reason = (died.group(0) if died else (last[-1] if last else f"nbgrader exited with {code}"))[:200]
-        return outcome
-    timed_out, memory = _cell_problems(final_dir / ASSIGNMENT / NOTEBOOK)
+def _conclude(settings, outcome, checked):
+    """Status of a graded submission from its notebook and its preflight."""
+    timed_out, memory = _cell_problems(settings.root / "autograded" / outcome.student / ASSIGNMENT / NOTEBOOK)
     if checked.repairs:
         outcome.status, outcome.reason = "graded (repaired)", checked.repairs[0]
         outcome.notes += checked.repairs
@@ -168,42 +154,90 @@ def grade_one(settings, student, known):
     if timed_out:
         outcome.status, outcome.reason = "cell timed out", f"over {settings.cell_timeout} s in {', '.join(timed_out[:3])}"
     if checked.tampering:
-        _zero_for_tampering(settings, student, checked.tampering)
+        _zero_for_tampering(settings, outcome.student, checked.tampering)
         outcome.status, outcome.reason = "flagged", checked.tampering[0]
         outcome.notes += checked.tampering
     return outcome
 
 
-def _student_known(settings, student):
-    with Gradebook(settings.db_url) as gradebook:
-        try:
-            gradebook.find_submission_notebook(NOTEBOOK_ID, ASSIGNMENT, student)
-            return True
-        except MissingEntry:
-            return False
+def grade_alone(settings, student, checked):
+    """Grade one submission in an nbgrader process of its own, and say what happened."""
+    started = time.perf_counter()
+    outcome = Outcome(student)
+    staging = _stage(settings, student, {student: checked.notebook})
+    code, log = _autograde(settings, staging, 1, student)
+    outcome.seconds = time.perf_counter() - started
+    graded = _collect(settings, staging, student)
+    shutil.rmtree(staging, ignore_errors=True)
+    if code is None:
+        outcome.status, outcome.reason = "timed out", f"grading took over {settings.timeout} s and was stopped"
+    elif code != 0 or not graded:
+        died = re.search(r"Kernel died[^\n]*", log)
+        errors = [line for line in log.splitlines() if "ERROR" in line or "Error" in line]
+        outcome.status = "kernel died" if died else "failed"
+        outcome.reason = (died.group(0) if died else (errors[-1] if errors else f"nbgrader exited with {code}"))[:200]
+    else:
+        _conclude(settings, outcome, checked)
+    return outcome
 
 
-def grade_all(settings, only=None, progress=True):
+def grade_batch(settings, name, batch):
+    """Grade several submissions {student: preflight} with one nbgrader process (its start-up
+    costs seconds); each kernel is still sandboxed on its own. Whatever did not come out
+    graded is graded again alone, which isolates it and says why."""
+    started = time.perf_counter()
+    staging = _stage(settings, name, {student: checked.notebook for student, checked in batch.items()})
+    _autograde(settings, staging, len(batch))
+    graded = {student for student in batch if _collect(settings, staging, student)}
+    shutil.rmtree(staging, ignore_errors=True)
+    share = (time.perf_counter() - started) / len(batch)
+    outcomes = {}
+    for student, checked in batch.items():
+        if student in graded:
+            outcomes[student] = _conclude(settings, Outcome(student, seconds=share), checked)
+        else:
+            outcomes[student] = grade_alone(settings, student, checked)
+    return outcomes
+
+
+def _preflight(settings, student, known):
+    path = settings.root / "submitted" / student / ASSIGNMENT / NOTEBOOK
+    if not path.is_file():
+        return None, Outcome(student, "invalid notebook", f"no {NOTEBOOK} in the submission")
+    checked = check_submission(path, known)
+    if checked.notebook is None:
+        return None, Outcome(student, "invalid notebook", checked.problem)
+    return checked, None
+
+
+def grade_all(settings, only=None, progress=True, batch_size=4):
     """Grade every submission (or those in `only`); returns {student: Outcome}."""
     ids = [s for s in students(settings.root) if not only or s in only]
     before = digest_tree(settings.root / "submitted")
     known = source_metadata()
-    outcomes = {}
-    bar = tqdm(total=len(ids), desc="grading", unit="submission", disable=not progress)
+    outcomes, ready = {}, {}
+    for student in ids:
+        checked, refused = _preflight(settings, student, known)
+        if refused:
+            outcomes[student] = refused
+        else:
+            ready[student] = checked
+    names = list(ready)
+    batches = [{s: ready[s] for s in names[i:i + batch_size]} for i in range(0, len(names), batch_size)]
+    bar = tqdm(total=len(ids), initial=len(outcomes), desc="grading", unit="submission", disable=not progress)
     with ThreadPoolExecutor(max_workers=max(1, settings.workers)) as pool:
-        futures = {pool.submit(grade_one, settings, student, known): student for student in ids}
-        for future in futures:
-            student = futures[future]
+        futures = {pool.submit(grade_batch, settings, f"batch{i:03d}", batch): batch for i, batch in enumerate(batches)}
+        for future in as_completed(futures):
             try:
-                outcomes[student] = future.result()
+                outcomes.update(future.result())
             except Exception as error:  # a bug here must not stop the class
-                outcomes[student] = Outcome(student, "failed", f"{type(error).__name__}: {error}")
-            bar.update()
+                outcomes.update({s: Outcome(s, "failed", f"{type(error).__name__}: {error}") for s in futures[future]})
+            bar.update(len(futures[future]))
     bar.close()
     shutil.rmtree(settings.root / ".grading", ignore_errors=True)
     if digest_tree(settings.root / "submitted") != before:
         raise RuntimeError("submitted files changed during grading: this must never happen")
-    return outcomes
+    return dict(sorted(outcomes.items()))
 
 
 def sandbox_note(settings):
