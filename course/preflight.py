@@ -160,7 +160,8 @@ def check_submission(path, known=None):
     if not all(isinstance(cell, dict) and "cell_type" in cell for cell in raw["cells"]):
         return Preflight(problem=f"invalid notebook: {path.name} has cells without a type")
     repairs = repair_metadata(raw["cells"], known)
-    repairs += restore_deleted_cells(raw["cells"], release_cells())
+    template = release_cells()
+    repairs += restore_deleted_cells(raw["cells"], template)
     try:
         with warnings.catch_warnings():  # a copied cell repeats its cell id: nbformat renames it
             warnings.simplefilter("ignore")
@@ -168,7 +169,11 @@ def check_submission(path, known=None):
     except Exception as error:  # nbformat raises several types
         return Preflight(problem=f"invalid notebook: {path.name} cannot be read as a notebook ({error})")
     result = Preflight(notebook=notebook, repairs=repairs)
-    code = [c.source for c in notebook.cells if c.cell_type == "code" and not c.metadata.get("nbgrader", {}).get("locked")]
+    # Copies of the course's own cells (a copied test cell, say) are not student code.
+    provided = {"".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                for cell in template}
+    code = [c.source for c in notebook.cells if c.cell_type == "code"
+            and not c.metadata.get("nbgrader", {}).get("locked") and c.source not in provided]
     aliases = {}
     for source in code:
         try:
