@@ -11,7 +11,6 @@ layer of its own.
 import functools
 import sys
 
-import numpy as np
 import tensorflow as tf
 
 # ---------------------------------------------------------------------------------------
@@ -356,10 +355,3 @@ def test_unet_model(unet_model):
         problems.append(f"the last layer must output logits (no activation), got activation "
                         f"{layers[-1].get('activation')!r}")
     _report(problems, "unet_model")
-
-
-def assert_close(actual, expected, what, atol=1e-5):
-    """np.allclose with a message; used when comparing outputs of two networks."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    if actual.shape != expected.shape or not np.allclose(actual, expected, atol=atol):
-        raise CheckFailed(f"{what}: the outputs differ")
