@@ -1,0 +1,304 @@
+"""The judge: scores graded cells from evidence, in the nbgrader process, never in a kernel.
+
+Two nbgrader preprocessors, configured in nbgrader_config.py around Execute:
+
+- `Challenge` (before Execute) draws fresh argument values for each graded cell
+  (challenges.py) and writes them into the cell's hidden line, which asks the kernel
+  (unet_evidence.py) to describe what the student's function builds for them;
+- `Judge` (after Execute) reads that description, checks it (evidence_format.py), turns it
+  into layer specifications through a whitelist (specs.py), compares them with the reference
+  solution (reference.py) built here, rebuilds and runs both networks, and replaces the
+  cell's outputs with the verdict: a message in the student's terms and the points.
+
+Whatever the kernel printed or returned in a graded cell is discarded, so only evidence
+that is right for arguments drawn at grading time earns points.
+"""
+
+import sys
+
+import numpy as np
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+from . import challenges, evidence_format
+from .evidence_format import EvidenceInvalid
+from .layout import EXERCISES, SOURCE
+from .specs import Problem, canonical, layers_to, spec_graph
+
+FUNCTION_OF = {cell: function for function, cells in EXERCISES.values() for cell in cells}
+OUTPUT_NAMES = {"conv_block": ("next_layer", "skip_connection"), "upsampling_block": ("output",),
+                "unet_model": ("output",)}
+HIDDEN_CALL = '__import__("unet_evidence").record({function!r}, globals(), challenge={challenge!r})'
+
+
+# ---------------------------------------------------------------------------------------
+# Messages
+# ---------------------------------------------------------------------------------------
+
+WORDS = {"filters": "filters", "kernel_size": "kernel size", "strides": "strides", "padding": "padding",
+         "activation": "activation", "initializer": "kernel initializer", "bias_initializer": "bias initializer",
+         "rate": "dropout rate", "pool_size": "pool size", "use_bias": "use_bias", "axis": "axis",
+         "dilation_rate": "dilation rate", "groups": "groups", "n_filters": "n_filters",
+         "dropout_prob": "dropout_prob", "max_pooling": "max_pooling"}
+FREE = {"Conv2DTranspose": {"initializer"}}  # settings the exercises leave open
+
+
+def _describe(spec):
+    if spec["kind"] in ("conv_block", "upsampling_block"):
+        return f"{spec['kind']} with n_filters={spec['n_filters']}"
+    if "filters" in spec:
+        return f"{spec['kind']} with {spec['filters']} filters"
+    if "rate" in spec:
+        return f"Dropout with rate {spec['rate']}"
+    return spec["kind"]
+
+
+def differences(got, expected, what):
+    """The first way the layer list `got` differs from `expected`, in the student's terms."""
+    for number, (g, e) in enumerate(zip(got, expected), start=1):
+        label = "block" if e["kind"] in ("conv_block", "upsampling_block") else "layer"
+        if g["kind"] != e["kind"]:
+            return f"{what}, {label} {number}: expected {_describe(e)}, got {_describe(g)}"
+        for key, value in e.items():
+            if key != "kind" and g.get(key) != value:
+                return (f"{what}, {label} {number} ({e['kind']}): expected {WORDS.get(key, key)} {value!r}, "
+                        f"got {g.get(key)!r}")
+    if len(got) != len(expected):
+        listed = ", ".join(_describe(s) for s in got[:12]) or "no layers"
+        return f"{what}: expected {len(expected)} layers, got {len(got)} ({listed})"
+    return f"{what} is computed from the wrong tensors (the layers are wired differently)"
+
+
+def _free(order):
+    """Drop the settings the exercises leave open, e.g. the initializer of a 1x1 convolution."""
+    result = []
+    for spec, parents in order:
+        spec = dict(spec)
+        for key in FREE.get(spec["kind"], ()):
+            spec.pop(key, None)
+        if spec["kind"] == "Conv2D" and spec.get("kernel_size") == (1, 1):
+            spec.pop("initializer", None)
+        result.append((spec, parents))
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# The reference, described the same way as the student's work
+# ---------------------------------------------------------------------------------------
+
+def _modules():
+    """TensorFlow, the reference and the describer are imported on first use: nbgrader
+    commands that never judge do not pay for TensorFlow."""
+    if str(SOURCE) not in sys.path:
+        sys.path.insert(0, str(SOURCE))
+    import tensorflow as tf
+    import unet_evidence
+
+    from . import reference
+    return tf, reference, unet_evidence
+
+
+def input_shapes(function, case):
+    if function != "unet_model":
+        return [tuple(shape) for shape in case["inputs"]]
+    size = case["args"][0] if case.get("args") else case.get("kwargs", {}).get("input_size", (96, 128, 3))
+    return [tuple(size)]
+
+
+def reference_description(function, case):
+    tf, reference, evidence = _modules()
+    if function == "unet_model":
+        blocks = (evidence.stand_in_conv_block, evidence.stand_in_upsampling_block)
+        model = reference.unet_model(*case.get("args", []), **case.get("kwargs", {}), blocks=blocks)
+        return evidence.describe(model.inputs, model.outputs)
+    inputs = [tf.keras.Input(shape) for shape in case["inputs"]]
+    outputs = reference.FUNCTIONS[function](*inputs, **case.get("kwargs", {}))
+    return evidence.describe(inputs, list(outputs) if isinstance(outputs, tuple) else [outputs])
+
+
+# ---------------------------------------------------------------------------------------
+# Rebuilding and running
+# ---------------------------------------------------------------------------------------
+
+def build(order, ends, shapes):
+    """A Keras model rebuilt from specifications (blocks are the reference blocks)."""
+    tf, reference, _ = _modules()
+    layers, tensors = tf.keras.layers, []
+    for spec, parents in order:
+        xs = [tensors[p] for p in parents]
+        kind = spec["kind"]
+        if kind == "InputLayer":
+            tensor = tf.keras.Input(shapes[spec["position"]])
+        elif kind == "Output":
+            tensor = xs[0][spec["index"]]
+        elif kind == "conv_block":
+            pair = reference.conv_block(xs[0], spec["n_filters"], spec["dropout_prob"], spec["max_pooling"])
+            tensor = pair if spec["max_pooling"] else pair[0]
+        elif kind == "upsampling_block":
+            tensor = reference.upsampling_block(xs[0], xs[1], spec["n_filters"])
+        elif kind in ("Conv2D", "Conv2DTranspose"):
+            options = dict(strides=spec["strides"], padding=spec["padding"], dilation_rate=spec["dilation_rate"],
+                           activation=spec["activation"], use_bias=spec["use_bias"])
+            if kind == "Conv2D":
+                options["groups"] = spec["groups"]
+            tensor = getattr(layers, kind)(spec["filters"], spec["kernel_size"], **options)(xs[0])
+        elif kind == "MaxPooling2D":
+            tensor = layers.MaxPooling2D(spec["pool_size"], spec["strides"], spec["padding"])(xs[0])
+        elif kind == "Dropout":
+            tensor = layers.Dropout(spec["rate"])(xs[0])
+        elif kind == "Concatenate":
+            tensor = layers.Concatenate(axis=spec["axis"])(xs)
+        else:
+            raise Problem(f"a {kind} layer cannot be rebuilt")
+        tensors.append(tensor)
+    return tf.keras.Model([tensors[i] for i, (s, _) in enumerate(order) if s["kind"] == "InputLayer"],
+                          [tensors[e] for e in ends])
+
+
+def _concat_order(order, text):
+    """For each Concatenate: the canonical texts of its inputs in the order used."""
+    return [[text(p) for p in parents] for spec, parents in order if spec["kind"] == "Concatenate"]
+
+
+def same_computation(student, reference_graph, shapes, text_student, text_reference):
+    """Rebuild both networks, give them the same weights, and compare their outputs."""
+    got, want = build(*student, shapes), build(*reference_graph, shapes)
+    mine = [layer for layer in got.layers if layer.weights]
+    theirs = [layer for layer in want.layers if layer.weights]
+    if len(mine) != len(theirs):
+        return False
+    swaps = [a != b for a, b in zip(_concat_order(student[0], text_student),
+                                    _concat_order(reference_graph[0], text_reference))]
+    rng = np.random.default_rng(7)
+    for source, target in zip(theirs, mine):
+        weights = [rng.standard_normal(w.shape).astype("float32") * 0.2 for w in source.get_weights()]
+        source.set_weights(weights)
+        weights = [w.copy() for w in weights]
+        inbound = target._inbound_nodes[0].input_tensors
+        producer = inbound[0]._keras_history[0] if inbound else None
+        if swaps and type(producer).__name__ == "Concatenate" and swaps.pop(0):
+            parts = [t.shape[-1] for t in producer._inbound_nodes[0].input_tensors]
+            first = weights[0].shape[2] - parts[0]  # the reference's first part is the student's second
+            weights[0] = np.concatenate([weights[0][:, :, first:], weights[0][:, :, :first]], axis=2)
+        if [w.shape for w in weights] != [w.shape for w in target.get_weights()]:
+            return False
+        target.set_weights(weights)
+    inputs = [np.random.default_rng(3).standard_normal((1,) + tuple(s)).astype("float32") for s in shapes]
+    outputs = zip(_list(got(inputs, training=False)), _list(want(inputs, training=False)))
+    return all(np.allclose(np.asarray(a), np.asarray(b), atol=1e-4, rtol=1e-3) for a, b in outputs)
+
+
+def _list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+# ---------------------------------------------------------------------------------------
+# Verdicts
+# ---------------------------------------------------------------------------------------
+
+def _call_text(function, case, shapes):
+    arguments = [repr(a) for a in case.get("args", [])] + [f"{k}={v!r}" for k, v in case.get("kwargs", {}).items()]
+    text = f"{function}({', '.join(arguments)})"
+    if function != "unet_model":
+        text += " on inputs of shape " + " and ".join(str(s) for s in shapes)
+    return text
+
+
+def judge_case(function, case, asked):
+    """None when the description is right for the asked case, else what is wrong."""
+    shapes = input_shapes(function, asked)
+    what = _call_text(function, asked, shapes)
+    if "error" in case:
+        return f"{what}: {case['error']}"
+    names = OUTPUT_NAMES[function]
+    if len(case["outputs"]) != len(names):
+        return f"{what} must give {len(names)} output(s), got {len(case['outputs'])}"
+    try:
+        student = spec_graph(case, shapes)
+    except Problem as problem:
+        return f"{what}: {problem}"
+    reference_graph = spec_graph(reference_description(function, asked), shapes)
+    student, reference_graph = (_free(student[0]), student[1]), (_free(reference_graph[0]), reference_graph[1])
+    got, text_student = canonical(*student)
+    want, text_reference = canonical(*reference_graph)
+    for name, g, w, s_end, r_end in zip(names, got, want, student[1], reference_graph[1]):
+        if g != w:
+            return f"{what}: " + differences(layers_to(student[0], s_end), layers_to(reference_graph[0], r_end), name)
+    if not same_computation(student, reference_graph, shapes, text_student, text_reference):
+        return f"{what}: the network does not compute what the exercise asks for"
+    return None
+
+
+def verdict(grade_id, challenge, evidence):
+    """(passed, message) for one graded cell."""
+    function = FUNCTION_OF[grade_id]
+    try:
+        evidence_format.check(evidence, function, challenge)
+    except EvidenceInvalid as invalid:
+        return False, f"no valid evidence: {invalid}"
+    if "error" in evidence:
+        return False, str(evidence["error"])[:300]
+    for case, asked in zip(evidence["cases"], challenge["cases"]):
+        problem = judge_case(function, case, asked)
+        if problem:
+            return False, problem
+    return True, f"{function}: right for {len(challenge['cases'])} set(s) of arguments drawn at grading time"
+
+
+# ---------------------------------------------------------------------------------------
+# The nbgrader preprocessors
+# ---------------------------------------------------------------------------------------
+
+def _graded_id(cell):
+    meta = cell.metadata.get("nbgrader", {})
+    return meta.get("grade_id") if meta.get("grade") and meta.get("grade_id") in FUNCTION_OF else None
+
+
+class Challenge(NbGraderPreprocessor):
+    """Writes freshly drawn arguments into each graded cell's hidden call (before Execute)."""
+
+    def preprocess(self, nb, resources):
+        drawn = resources.setdefault("unet_challenges", {})
+        for cell in nb.cells:
+            grade_id = _graded_id(cell)
+            if cell.cell_type != "code" or grade_id is None:
+                continue
+            drawn[grade_id] = challenges.draw(grade_id)
+            call = HIDDEN_CALL.format(function=FUNCTION_OF[grade_id], challenge=drawn[grade_id])
+            lines = cell.source.splitlines()
+            at = [i for i, line in enumerate(lines) if "unet_evidence" in line]
+            if at:
+                lines[at[0]:at[-1] + 1] = [call]  # inside the hidden-test markers
+            else:
+                lines.append(call)
+            cell.source = "\n".join(lines)
+        return nb, resources
+
+
+class Judge(NbGraderPreprocessor):
+    """Replaces each graded cell's outputs with the verdict on its evidence (after Execute)."""
+
+    def preprocess(self, nb, resources):
+        drawn = resources.get("unet_challenges", {})
+        for cell in nb.cells:
+            grade_id = _graded_id(cell)
+            if cell.cell_type != "code" or grade_id is None:
+                continue
+            points = cell.metadata["nbgrader"].get("points", 0)
+            try:
+                if grade_id not in drawn:
+                    raise EvidenceInvalid("the grader drew no arguments for this cell (is Challenge configured?)")
+                passed, message = verdict(grade_id, drawn[grade_id], evidence_format.find(cell.get("outputs", [])))
+            except EvidenceInvalid as invalid:
+                passed, message = False, f"no valid evidence: {invalid}"
+            except Exception as error:  # never let one notebook stop the class
+                self.log.warning("judging %s failed: %r", grade_id, error)
+                passed, message = False, f"the evidence could not be judged ({type(error).__name__})"
+            score = points if passed else 0
+            text = f"{'passed' if passed else 'failed'}: {message}\n"
+            cell.outputs = [new_output("stream", name="stdout", text=text),
+                            new_output("execute_result", data={"text/plain": f"{score:g}"},
+                                       execution_count=cell.get("execution_count"))]
+            # The hidden call with its arguments goes; the gradebook keeps the cell's source.
+            cell.source = "\n".join(line for line in cell.source.splitlines() if "unet_evidence" not in line)
+        return nb, resources
