@@ -1,19 +1,41 @@
 """nbgrader configuration of the U-Net segmentation course. Run nbgrader from this folder."""
 
 import os
+import sys
 from pathlib import Path
 
-c = get_config()  # noqa: F821 (provided by nbgrader)
-
 COURSE_ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(COURSE_ROOT))  # the course package: judge and sandbox
+
+from course.judge import Challenge, Judge  # noqa: E402
+from course.sandbox import SandboxedExecute  # noqa: E402
+
+c = get_config()  # noqa: F821 (provided by nbgrader)
 
 c.CourseDirectory.course_id = "unet-segmentation"
 c.CourseDirectory.root = str(COURSE_ROOT)
 
-# The hidden checks live outside the assignment folder, so they never reach students; the
-# graded cells find them through this variable, which kernels started by nbgrader inherit.
-os.environ["UNET_GRADER"] = str(COURSE_ROOT / "course" / "unet_grader.py")
-# Quiet TensorFlow in graded kernels: anything on stderr in a test cell scores 0.
+# Student code only produces evidence; the judge, in this nbgrader process, decides every
+# score. Challenge writes argument values drawn now into the graded cells; each kernel runs
+# in a sandbox of its own (course/sandbox.py); Judge replaces the graded cells' outputs with
+# its verdict on their evidence, which is what SaveAutoGrades records.
+c.Autograde.autograde_preprocessors = [
+    Challenge,
+    SandboxedExecute,
+    "nbgrader.preprocessors.IgnorePattern",
+    Judge,
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# Limits of each graded kernel (see course/sandbox.py).
+c.SandboxedKernelManager.memory_mb = 4096
+c.SandboxedKernelManager.max_processes = 512
+c.SandboxedKernelManager.cpu_seconds = 900
+c.SandboxedKernelManager.disk_mb = 256
+# Quiet TensorFlow in the judge and in graded kernels.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
