@@ -41,11 +41,15 @@ def report():
 
 
 def grade(args):
-    from .grader import Settings, grade_all, sandbox_note
+    from .grader import Settings, grade_all, sandbox_note, sandbox_refusal
     from .report import exercise_points, format_table, write_csv
 
     settings = Settings(db_url=args.db, workers=args.workers, timeout=args.timeout, cell_timeout=args.cell_timeout,
                         memory_mb=args.memory_mb, sandbox=not args.no_sandbox)
+    refusal = sandbox_refusal(settings)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     print(f"grading with {settings.workers} worker(s), {sandbox_note(settings)}, memory {settings.memory_mb} MB, "
           f"{settings.cell_timeout} s per cell, {settings.timeout} s per submission")
     outcomes = grade_all(settings, only=args.student)
@@ -96,10 +100,10 @@ def parse(argv):
     grading.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions at a time")
     grading.add_argument("--timeout", type=int, default=900, help="seconds for a whole submission (900)")
     grading.add_argument("--cell-timeout", type=int, default=300, help="seconds for one cell (300)")
-    grading.add_argument("--memory-mb", type=int, default=8192, help="address space of a kernel (8192)")
+    grading.add_argument("--memory-mb", type=int, default=4096, help="memory of all of a kernel's processes (4096)")
     grading.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
     grading.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    grading.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap")
+    grading.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (unsafe)")
     grading.add_argument("--no-feedback", action="store_true", help="skip generate_feedback")
     return parser.parse_args(argv)
 

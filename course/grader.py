@@ -1,9 +1,10 @@
 """`python -m course grade`: grade every submission, each in its own process, N at a time.
 
-Each submission is checked and repaired first (see preflight.py), copied into a private
-staging course folder, and graded there by nbgrader's own `autograde` in a separate
-process, each notebook's kernel in a sandbox of its own (sandbox.py) with a memory limit,
-and a time limit per submission. Submissions go through nbgrader a few at a time (its
+Each submission is checked and repaired first (see preflight.py); its regular files are
+copied into a private staging course folder (links, pipes, devices and sockets are refused
+by name, never followed), and graded there by nbgrader's own `autograde` in a separate
+process, with the course's nbgrader_config.py: each kernel in a sandbox of its own
+(sandbox.py), every score decided by the judge (judge.py), and a time limit per submission. Submissions go through nbgrader a few at a time (its
 start-up costs seconds); any that does not come out graded is graded again alone, which
 isolates it and names what went wrong. Grades go to the one gradebook given by `db_url` (SQLite by default,
 PostgreSQL for many graders), so the results are what a serial `nbgrader autograde` would
@@ -15,6 +16,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -25,12 +27,12 @@ import nbformat
 from nbgrader.api import Gradebook
 from tqdm import tqdm
 
-from .layout import ASSIGNMENT, NOTEBOOK, ROOT, nbgrader
-from .preflight import check_submission, source_metadata
+from .layout import ASSIGNMENT, NOTEBOOK, ROOT, nbgrader, walk
+from .preflight import check_submission, refused_entries, source_metadata
 from .report import NOTEBOOK_ID
-from .sandbox import KERNEL_NAME, bwrap_available, write_kernelspec
+from .sandbox import bwrap_available, copy_regular_files
 
-GRADED_STATES = ("graded", "graded (repaired)", "cell timed out", "out of memory in a cell", "flagged")
+GRADED_STATES = ("graded", "graded (repaired)", "cell timed out", "out of memory in a cell")
 
 
 @dataclass
@@ -53,7 +55,7 @@ class Settings:
     workers: int = 2
     timeout: int = 900  # seconds for a whole submission
     cell_timeout: int = 300  # seconds for one cell
-    memory_mb: int = 8192  # address space of a kernel
+    memory_mb: int = 4096  # memory of all the processes of one kernel
     sandbox: bool = True
 
     def __post_init__(self):
@@ -64,12 +66,13 @@ class Settings:
 def digest_tree(folder):
     """sha256 of every file under `folder`, by relative path."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+            for p in walk(folder) if stat.S_ISREG(p.lstat().st_mode)}
 
 
 def students(root):
     folder = Path(root) / "submitted"
-    return sorted(p.name for p in folder.iterdir() if (p / ASSIGNMENT).is_dir()) if folder.is_dir() else []
+    return sorted(p.name for p in folder.iterdir() if not p.is_symlink() and (p / ASSIGNMENT).is_dir()
+                  and not (p / ASSIGNMENT).is_symlink()) if folder.is_dir() else []
 
 
 def _stage(settings, name, submissions):
@@ -81,10 +84,9 @@ def _stage(settings, name, submissions):
     (staging / "source" / ASSIGNMENT).symlink_to(settings.root / "source" / ASSIGNMENT)
     for student, notebook in submissions.items():
         target = staging / "submitted" / student / ASSIGNMENT
-        shutil.copytree(settings.root / "submitted" / student / ASSIGNMENT, target, symlinks=True)
+        target.mkdir(parents=True)
+        copy_regular_files(settings.root / "submitted" / student / ASSIGNMENT, target)
         nbformat.write(notebook, target / NOTEBOOK)
-    threads = max(1, (os.cpu_count() or 1) // max(1, settings.workers))
-    write_kernelspec(staging / "jupyter", staging / "scratch", settings.memory_mb * 2**20, settings.sandbox, threads)
     return staging
 
 
@@ -93,10 +95,17 @@ def _autograde(settings, staging, count, student=None):
     (exit code, or None when it ran out of time and was killed, log)."""
     args = ["autograde", ASSIGNMENT, "--force", f"--CourseDirectory.root={staging}",
             f"--CourseDirectory.db_url={settings.db_url}", f"--Execute.timeout={settings.cell_timeout}",
-            f"--Execute.kernel_name={KERNEL_NAME}"] + (["--student", student] if student else [])
+            f"--SandboxedKernelManager.memory_mb={settings.memory_mb}",
+            f"--SandboxedKernelManager.cpu_seconds={settings.timeout}"] + (["--student", student] if student else [])
+    if not settings.sandbox:
+        args += ["--SandboxedExecute.allow_unsandboxed=True", "--SandboxedKernelManager.sandbox=False"]
+    # Kernels graded side by side share the cores: TensorFlow's thread pools, sized for the
+    # whole machine by default, would fight each other.
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, settings.workers)))
+    env = {name: threads for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
     try:
         result = nbgrader(*args, root=settings.root, check=False, capture=True, timeout=settings.timeout * count,
-                          extra_env={"JUPYTER_PATH": str(staging / "jupyter")})
+                          extra_env=env)
     except subprocess.TimeoutExpired:
         return None, ""
     return result.returncode, (result.stdout or "") + (result.stderr or "")
@@ -129,20 +138,6 @@ def _cell_problems(notebook_path):
     return timed_out, memory
 
 
-def _zero_for_tampering(settings, student, reasons):
-    """Autograded points of a flagged submission are set to 0 by hand, with the reason."""
-    comment = "Automatic check: student code changes what the grading relies on: " + "; ".join(reasons[:5])
-    with Gradebook(settings.db_url) as gradebook:
-        notebook = gradebook.find_submission_notebook(NOTEBOOK_ID, ASSIGNMENT, student)
-        for grade in notebook.grades:
-            if grade.max_score:
-                grade.manual_score = 0.0
-        notebook.flagged = True  # shown as "flagged" in nbgrader's formgrader
-        for comment_row in notebook.comments:  # one per cell students write code in
-            comment_row.manual_comment = comment
-        gradebook.db.commit()
-
-
 def _conclude(settings, outcome, checked):
     """Status of a graded submission from its notebook and its preflight."""
     timed_out, memory = _cell_problems(settings.root / "autograded" / outcome.student / ASSIGNMENT / NOTEBOOK)
@@ -153,10 +148,9 @@ def _conclude(settings, outcome, checked):
         outcome.status, outcome.reason = "out of memory in a cell", f"MemoryError in {', '.join(memory[:3])}"
     if timed_out:
         outcome.status, outcome.reason = "cell timed out", f"over {settings.cell_timeout} s in {', '.join(timed_out[:3])}"
-    if checked.tampering:
-        _zero_for_tampering(settings, outcome.student, checked.tampering)
-        outcome.status, outcome.reason = "flagged", checked.tampering[0]
-        outcome.notes += checked.tampering
+    # The judge decides every score from evidence, so code that patches the kernel cannot
+    # earn points; what the scan finds is only a note for the instructor.
+    outcome.notes += [f"advisory: {reason}" for reason in checked.advisories]
     return outcome
 
 
@@ -201,12 +195,14 @@ def grade_batch(settings, name, batch):
 
 
 def _preflight(settings, student, known):
-    path = settings.root / "submitted" / student / ASSIGNMENT / NOTEBOOK
-    if not path.is_file():
+    folder = settings.root / "submitted" / student / ASSIGNMENT
+    path = folder / NOTEBOOK
+    if not path.is_symlink() and not path.exists():
         return None, Outcome(student, "invalid notebook", f"no {NOTEBOOK} in the submission")
     checked = check_submission(path, known)
     if checked.notebook is None:
         return None, Outcome(student, "invalid notebook", checked.problem)
+    checked.repairs += [f"refused, not copied: {entry}" for entry in refused_entries(folder)]
     return checked, None
 
 
@@ -242,5 +238,13 @@ def grade_all(settings, only=None, progress=True, batch_size=4):
 
 def sandbox_note(settings):
     if not settings.sandbox:
-        return "sandbox off (--no-sandbox)"
-    return "sandbox: bubblewrap" if bwrap_available() else "sandbox: bubblewrap NOT installed (memory limit only)"
+        return "SANDBOX OFF (--no-sandbox): student code runs with the grader's rights"
+    return "sandbox: bubblewrap"
+
+
+def sandbox_refusal(settings):
+    """Why grading must not start (bubblewrap missing and the sandbox not waived), or ''."""
+    if settings.sandbox and not bwrap_available():
+        return ("bubblewrap (bwrap) is not installed, so student code cannot be sandboxed: grading refused. "
+                "Install it (apt-get install bubblewrap), or pass --no-sandbox to grade without one at your own risk.")
+    return ""

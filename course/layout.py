@@ -23,6 +23,14 @@ EXERCISES = {
 }
 
 
+def walk(folder):
+    """Every path under `folder`, sorted, without following symbolic links."""
+    found = []
+    for top, folders, files in os.walk(folder, followlinks=False):
+        found += [Path(top) / name for name in folders + files]
+    return sorted(found)
+
+
 def exercise_of(grade_id):
     for number, (_, cells) in EXERCISES.items():
         if grade_id in cells:

@@ -6,17 +6,23 @@ nbgrader metadata. Here the submission is read as plain JSON, and its graded cel
 matched with the source notebook: the first cell carrying a known `grade_id` gets the
 source's metadata back, later copies and cells with metadata that nbgrader cannot read
 become ordinary cells, and deleted cells come back from the release. The repaired copy is what gets graded; the submitted file is never
-touched. Student code is also scanned for changes to modules the grading relies on.
+touched. Any bytes give a status: a notebook that cannot be read is refused with a reason,
+never an exception for the class. Student code is also scanned for changes to modules the
+grading relied on before the judge existed; since student code can no longer set a score,
+what the scan finds is only an advisory note for the instructor.
 """
 
 import ast
 import json
+import stat
 import warnings
 from dataclasses import dataclass, field
 
 import nbformat
 
-from .layout import NOTEBOOK, RELEASE, SOURCE
+from pathlib import Path
+
+from .layout import NOTEBOOK, RELEASE, SOURCE, walk
 
 # Modules whose attributes a student cell must not replace: the grading relies on them.
 GUARDED = {"numpy", "tensorflow", "keras", "runpy", "builtins", "sys", "importlib", "unet_checks",
@@ -30,7 +36,7 @@ class Preflight:
     notebook: object = None  # the nbformat notebook to grade, or None if it cannot be graded
     problem: str = ""  # why it cannot be graded
     repairs: list = field(default_factory=list)
-    tampering: list = field(default_factory=list)
+    advisories: list = field(default_factory=list)
 
 
 def source_metadata():
@@ -40,19 +46,30 @@ def source_metadata():
             for cell in notebook.cells if "nbgrader" in cell.metadata}
 
 
+MAX_NOTEBOOK_BYTES = 50 * 2**20
+
+
 def _readable(meta):
     return (isinstance(meta, dict) and meta.get("schema_version") == 3 and isinstance(meta.get("grade_id"), str)
             and all(isinstance(meta.get(k, False), bool) for k in ("grade", "solution", "locked", "task")))
+
+
+def _grade_id(meta):
+    grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
 
 
 def repair_metadata(raw_cells, known):
     """Give each known graded cell its source metadata once; strip the rest. Returns notes."""
     seen, notes = set(), []
     for index, cell in enumerate(raw_cells):
-        meta = cell.get("metadata", {}).get("nbgrader") if isinstance(cell.get("metadata"), dict) else None
+        if not isinstance(cell.get("metadata", {}), dict):
+            notes.append(f"cell {index + 1}: unreadable cell metadata removed")
+            cell["metadata"] = {}
+        meta = cell.get("metadata", {}).get("nbgrader")
         if meta is None:
             continue
-        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        grade_id = _grade_id(meta)
         if grade_id in known and grade_id not in seen:
             if not _readable(meta) or any(meta.get(k) != v for k, v in known[grade_id].items() if k != "checksum"):
                 notes.append(f"cell {index + 1}: nbgrader metadata of {grade_id!r} restored from the source")
@@ -80,8 +97,7 @@ def restore_deleted_cells(raw_cells, template):
     precedes it in the release. (nbgrader's own add_missing_cells crashes when that cell is not
     a graded one.) Returns notes."""
     def grade_id(cell):
-        meta = cell.get("metadata", {}).get("nbgrader")
-        return meta.get("grade_id") if isinstance(meta, dict) else None
+        return _grade_id(cell.get("metadata", {}).get("nbgrader"))
 
     notes = []
     for position, cell in enumerate(template):
@@ -118,7 +134,7 @@ def scan_code(source, aliases):
     """Reasons why `source` may tamper with the grading (empty when it looks honest)."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError):
         return []  # it will fail to run; nothing to tamper with
     reasons = []
     known = {**{m: m for m in GUARDED}, **{k: v for k, v in aliases.items() if v in GUARDED}}
@@ -148,17 +164,54 @@ def scan_code(source, aliases):
     return reasons
 
 
-def check_submission(path, known=None):
-    """Read and repair the notebook at `path`; never raises for a bad notebook."""
-    known = known if known is not None else source_metadata()
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        return Preflight(problem=f"invalid notebook: {path.name} is not valid JSON ({error})")
+def refused_entries(folder):
+    """Entries of a submission folder that are not regular files or folders: links, pipes,
+    devices and sockets, by name. They are never followed nor copied."""
+    refused = []
+    for path in walk(folder):
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            refused.append(f"{path.relative_to(folder)} (a symbolic link)")
+        elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            refused.append(f"{path.relative_to(folder)} (not a regular file)")
+    return refused
+
+
+def _cells_problem(raw, name):
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
-        return Preflight(problem=f"invalid notebook: {path.name} has no list of cells")
-    if not all(isinstance(cell, dict) and "cell_type" in cell for cell in raw["cells"]):
-        return Preflight(problem=f"invalid notebook: {path.name} has cells without a type")
+        return f"invalid notebook: {name} has no list of cells"
+    for number, cell in enumerate(raw["cells"], start=1):
+        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
+            return f"invalid notebook: cell {number} of {name} has no type"
+        source = cell.get("source", "")
+        if not (isinstance(source, str) or (isinstance(source, list) and all(isinstance(s, str) for s in source))):
+            return f"invalid notebook: cell {number} of {name} has no readable source"
+    return ""
+
+
+def check_submission(path, known=None):
+    """Read and repair the notebook at `path`; never raises, whatever the bytes."""
+    try:
+        return _check_submission(Path(path), known)
+    except Exception as error:  # noqa: BLE001 - any bytes must give a status
+        return Preflight(problem=f"invalid notebook: {Path(path).name} cannot be read ({type(error).__name__})")
+
+
+def _check_submission(path, known):
+    known = known if known is not None else source_metadata()
+    mode = path.lstat().st_mode
+    if not stat.S_ISREG(mode):
+        kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+        return Preflight(problem=f"invalid notebook: {path.name} is {kind}")
+    if path.lstat().st_size > MAX_NOTEBOOK_BYTES:
+        return Preflight(problem=f"invalid notebook: {path.name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
+    try:
+        raw = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        return Preflight(problem=f"invalid notebook: {path.name} is not valid JSON ({str(error)[:120]})")
+    problem = _cells_problem(raw, path.name)
+    if problem:
+        return Preflight(problem=problem)
     repairs = repair_metadata(raw["cells"], known)
     template = release_cells()
     repairs += restore_deleted_cells(raw["cells"], template)
@@ -166,8 +219,9 @@ def check_submission(path, known=None):
         with warnings.catch_warnings():  # a copied cell repeats its cell id: nbformat renames it
             warnings.simplefilter("ignore")
             notebook = nbformat.reads(json.dumps(raw), as_version=4)
+            nbformat.validate(notebook)
     except Exception as error:  # nbformat raises several types
-        return Preflight(problem=f"invalid notebook: {path.name} cannot be read as a notebook ({error})")
+        return Preflight(problem=f"invalid notebook: {path.name} cannot be read as a notebook ({str(error)[:120]})")
     result = Preflight(notebook=notebook, repairs=repairs)
     # Copies of the course's own cells (a copied test cell, say) are not student code.
     provided = {"".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
@@ -178,8 +232,8 @@ def check_submission(path, known=None):
     for source in code:
         try:
             aliases.update(_module_aliases(ast.parse(source)))
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError):
             pass
     for number, source in enumerate(code, start=1):
-        result.tampering += [f"code cell {number}: {reason}" for reason in scan_code(source, aliases)]
+        result.advisories += [f"code cell {number}: {reason}" for reason in scan_code(source, aliases)]
     return result

@@ -35,6 +35,8 @@ from jupyter_client.manager import AsyncKernelManager
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, Unicode
 
+from .layout import walk
+
 NOBODY = 65534
 WORKDIR = "/home/student/assignment"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -83,7 +85,7 @@ def copy_regular_files(folder, target, submitted=None):
     file (nbgrader's own copy follows links). Returns the names left out and why."""
     left_out, total = [], 0
     folder, target = Path(folder), Path(target)
-    for path in sorted(folder.rglob("*")):
+    for path in walk(folder):
         relative = path.relative_to(folder)
         if ".ipynb_checkpoints" in relative.parts:
             continue
@@ -134,6 +136,9 @@ def bwrap_argv(private, disk_bytes, env, kernel):
             argv += ["--ro-bind", str(link), str(link)]
     for path in python_paths():
         argv += _parents_with_perms(path) + ["--ro-bind", str(path), str(path)]
+    for shared in ("/etc/fonts", "/etc/ld.so.cache", "/etc/localtime"):
+        if os.path.exists(shared):  # fonts and the library cache: nothing secret
+            argv += ["--ro-bind", shared, shared]
     argv += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--size", str(disk_bytes), "--tmpfs", "/tmp",
              "--perms", "0755", "--dir", "/home",

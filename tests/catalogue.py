@@ -79,6 +79,13 @@ WRONG = [
     wrong("conv_three_convolutions", "conv_block", (f"    conv = {CONV}(conv)\n", f"    conv = {CONV}(conv)\n" * 2)),
     wrong("conv_pool_3x3_stride_2", "conv_block", (POOL, 'MaxPooling2D(3, strides=2, padding="same")(conv)')),
     wrong("conv_average_pooling", "conv_block", (POOL, "tf.keras.layers.AveragePooling2D(2)(conv)")),
+    wrong("conv_frozen_layers", "conv_block", ('kernel_initializer="he_normal")(conv)',
+                                               'kernel_initializer="he_normal", trainable=False)(conv)')),
+    wrong("conv_sigmoid_named_relu", "conv_block", ("    conv = Conv2D", "    def relu(x):\n        return tf.sigmoid(x)\n"
+                                                                      "    conv = Conv2D", 1),
+          ('activation="relu"', "activation=relu")),
+    wrong("conv_dilated", "conv_block", ('kernel_initializer="he_normal")(inputs)',
+                                         'kernel_initializer="he_normal", dilation_rate=2)(inputs)')),
     # --- exercise 2: upsampling_block -------------------------------------------------------
     wrong("up_kernel_2x2", "upsampling_block", ("Conv2DTranspose(n_filters, 3,", "Conv2DTranspose(n_filters, 2,")),
     wrong("up_no_stride", "upsampling_block", ("strides=(2, 2)", "strides=(1, 1)")),
@@ -111,6 +118,10 @@ WRONG = [
     wrong("unet_input_size_hard_coded", "unet_model", ("inputs = Input(input_size)", "inputs = Input((96, 128, 3))")),
     wrong("unet_no_head_convolution", "unet_model", ("(ublock9)", "(ublock9)\n    conv9 = ublock9")),
     wrong("unet_head_3x3_logits", "unet_model", ("Conv2D(n_classes, 1,", "Conv2D(n_classes, 3,")),
+    wrong("unet_dilated_head", "unet_model", ('Conv2D(n_classes, 1, padding="same")',
+                                              'Conv2D(n_classes, 1, padding="same", dilation_rate=2)')),
+    wrong("unet_frozen_head", "unet_model", ('Conv2D(n_classes, 1, padding="same")',
+                                             'Conv2D(n_classes, 1, padding="same", trainable=False)')),
     wrong("unet_bottleneck_pooled", "unet_model", ("dropout_prob=0.3, max_pooling=False", "dropout_prob=0.3")),
     Entry("unet_cached_model", {"unet_model": edit("unet_model", ("    inputs = Input(input_size)\n",
                                                                   "    global _CACHED\n    if '_CACHED' in globals():\n"
@@ -156,6 +167,28 @@ EQUIVALENT = [
     same("eq_fully_qualified_layers", "upsampling_block", ("Conv2DTranspose(", "tf.keras.layers.Conv2DTranspose("),
          ("= Conv2D(", "= tf.keras.layers.Conv2D(")),
     same("eq_valid_padding_logits", "unet_model", ('Conv2D(n_classes, 1, padding="same")', 'Conv2D(n_classes, 1, padding="valid")')),
+    same("eq_debug_print_to_stderr", "conv_block", ("    return next_layer",
+                                                    "    import sys\n    print('conv_block:', next_layer.shape, file=sys.stderr)\n"
+                                                    "    return next_layer")),
+    same("eq_model_with_lists", "unet_model", ("tf.keras.Model(inputs=inputs, outputs=outputs)",
+                                               "tf.keras.Model(inputs=[inputs], outputs=[outputs])")),
+    same("eq_relu_layer_as_activation", "conv_block", ('activation="relu"', "activation=tf.keras.layers.ReLU()")),
+    same("eq_variance_scaling_he_normal", "conv_block",
+         ('kernel_initializer="he_normal"',
+          'kernel_initializer=tf.keras.initializers.VarianceScaling(2.0, "fan_in", "truncated_normal")')),
+    Entry("eq_nested_sequential", {"conv_block": '''def conv_block(inputs=None, n_filters=32, dropout_prob=0, max_pooling=True):
+    convolutions = tf.keras.Sequential([
+        Conv2D(n_filters, 3, activation="relu", padding="same", kernel_initializer="he_normal"),
+        Conv2D(n_filters, 3, activation="relu", padding="same", kernel_initializer="he_normal"),
+    ])
+    conv = convolutions(inputs)
+    if dropout_prob > 0:
+        conv = Dropout(dropout_prob)(conv)
+    next_layer = MaxPooling2D(2)(conv) if max_pooling else conv
+    return next_layer, conv'''}),
+    same("eq_own_relu_function", "conv_block", ("    conv = Conv2D", "    def relu(x):\n        return tf.maximum(x, 0.0)\n"
+                                                                  "    conv = Conv2D", 1),
+         ('activation="relu"', "activation=relu")),
 ]
 
 ENTRIES = WRONG + EQUIVALENT

@@ -46,6 +46,12 @@ def graded_course(tmp_path_factory):
         "reference": (1, 2, 3), "untouched_release": (), "only_exercise_1": (1,),
         "only_exercise_2": (2,), "only_exercise_3": (3,),
     })
+    import hostile  # the in-kernel tricks, to compare plain nbgrader with `course grade`
+
+    for student in hostile.IN_KERNEL:
+        folder = root / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        hostile.EXPECTED[student][0](folder)
     nbgrader("autograde", ASSIGNMENT, root=root, capture=True)
     nbgrader("generate_feedback", ASSIGNMENT, root=root, capture=True)
     return root

@@ -5,6 +5,7 @@ the points per exercise (1, 2, 3) the grader must report.
 """
 
 import json
+import os
 
 import nbformat
 
@@ -99,49 +100,228 @@ def always_equal(folder):
     nbformat.write(notebook, folder / NOTEBOOK)
 
 
-def patches_numpy(folder):
-    patch = "import numpy as np\nnp.allclose = lambda *args, **kwargs: True"
-    nbformat.write(_with_cell(solved((1, 2, 3)), "conv_block", patch), folder / NOTEBOOK)
+TRANSFORMER = """ip = get_ipython()
+def skip_grading(lines):
+    text = "".join(lines)
+    return ["pass\\n"] if "unet_evidence" in text or "flag_stub" in text else lines
+ip.input_transformers_cleanup.append(skip_grading)"""
 
 
-def patches_grader_loader(folder):
-    """The blank release, with runpy replaced by a fake grader that gives full points."""
-    patch = ("import runpy\n"
-             "runpy.run_path = lambda *args, **kwargs: {'grade': lambda check, namespace, points: points}")
-    nbformat.write(_with_cell(solved(()), "conv_block", patch), folder / NOTEBOOK)
+def input_transformer(folder):
+    """The blank release, with every graded cell turned into `pass` before it runs."""
+    nbformat.write(_with_cell(solved(()), "conv_block", TRANSFORMER), folder / NOTEBOOK)
 
 
-def patches_test_helpers(folder):
-    patch = "import unet_checks\nunet_checks.test_conv_block = lambda function: print('All tests passed')"
-    nbformat.write(_with_cell(solved(()), "conv_block", patch), folder / NOTEBOOK)
+def hides_results(folder):
+    cell = "get_ipython().ast_node_interactivity = 'none'"
+    nbformat.write(_with_cell(solved(()), "conv_block", cell), folder / NOTEBOOK)
 
 
-def points_grader_elsewhere(folder):
-    patch = ("import os\nopen('fake.py', 'w').write('def grade(check, namespace, points):\\n    return points\\n')\n"
-             "os.environ['UNET_GRADER'] = os.path.abspath('fake.py')")
-    nbformat.write(_with_cell(solved(()), "conv_block", patch), folder / NOTEBOOK)
+FAKE_RECORD = """import unet_evidence
+from IPython.display import display
+def fake(name, namespace, challenge=None):
+    evidence = {"version": 1, "function": name, "nonce": (challenge or {}).get("nonce"),
+                "cases": [{"nodes": [{"id": 0, "class": "Input", "position": 0, "shape": [None, 8, 8, 3]}],
+                           "outputs": [0, 0]} for _ in (challenge or {}).get("cases", [])]}
+    display({unet_evidence.MIME: evidence, "text/plain": "evidence"}, raw=True)
+unet_evidence.record = fake
+unet_evidence.__dict__.update(record=fake)"""
 
 
-VANDAL = r'''from pathlib import Path
-attempts = []
-for parent in Path.cwd().resolve().parents:
-    for target in list(parent.glob("submitted/*/unet_segmentation/*.ipynb")) + list(parent.glob("gradebook.db")) \
-            + list(parent.glob("source/unet_segmentation/*.ipynb")):
+def fakes_evidence(folder):
+    """The blank release, with the evidence recorder replaced by one that makes evidence up."""
+    nbformat.write(_with_cell(solved(()), "conv_block", FAKE_RECORD), folder / NOTEBOOK)
+
+
+SHADOW_MODULE = r"""import importlib, pathlib, sys
+pathlib.Path("unet_evidence.py").write_text("def record(*args, **kwargs):\n    print('all good')\n")
+sys.modules.pop("unet_evidence", None)
+importlib.invalidate_caches()"""
+
+
+def shadows_evidence_module(folder):
+    """The blank release, with a file of its own written over the evidence recorder."""
+    nbformat.write(_with_cell(solved(()), "conv_block", SHADOW_MODULE), folder / NOTEBOOK)
+
+
+def snoop_cell(root):
+    """A cell that looks for everything a kernel must not see, and prints what it found."""
+    targets = [str(root / "source" / "unet_segmentation" / NOTEBOOK), str(root / "course" / "reference.py"),
+               str(root / "gradebook.db"), str(root / "submitted" / "reference" / "unet_segmentation" / NOTEBOOK),
+               str(root / "nbgrader_config.py"), "/etc/shadow", "/etc/passwd", "/root/.bashrc", "/etc/hostname"]
+    return f"""import glob, os, socket
+readable = []
+for path in {targets!r} + glob.glob("/tmp/*/kernel*.json") + glob.glob("/tmp/unet-kernel-*"):
+    try:
+        with open(path, "rb") as handle:
+            handle.read(10)
+        readable.append(path)
+    except OSError:
+        pass
+spies = []
+for pid in os.listdir("/proc"):
+    try:
+        command = open(f"/proc/{{pid}}/cmdline", "rb").read().decode(errors="replace")
+    except OSError:
+        continue
+    if "nbgrader" in command or "postgres" in command or "pytest" in command:
+        spies.append(command[:80])
+try:
+    socket.create_connection(("127.0.0.1", 22), timeout=2).close()
+    network = "open"
+except OSError:
+    network = "refused"
+print(f"snoop: readable={{len(readable)}} grader_processes={{len(spies)}} network={{network}} uid={{os.getuid()}}")
+print(readable, spies)"""
+
+
+def snoop(folder):
+    root = folder.parents[2]
+    nbformat.write(_with_cell(solved((1, 2, 3)), "conv_block", snoop_cell(root)), folder / NOTEBOOK)
+
+
+DAEMON = """import os, signal, time
+kernel = os.getpid()
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        # A detached daemon: for three minutes, kill every process it can see.
+        end = time.time() + 180
+        while time.time() < end:
+            for pid in os.listdir("/proc"):
+                if pid.isdigit() and int(pid) not in (os.getpid(), kernel):
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except OSError:
+                        pass
+            time.sleep(0.2)
+        os._exit(0)
+    os._exit(0)
+os.wait()"""
+
+
+def daemon(folder):
+    nbformat.write(_with_cell(solved((1, 2, 3)), "conv_block", DAEMON), folder / NOTEBOOK)
+
+
+FORKED_MEMORY_BOMB = """import os
+children = []
+for _ in range(6):
+    pid = os.fork()
+    if pid == 0:
+        blocks = []
+        for _ in range(40):
+            blocks.append(b"x" * (256 * 2**20))  # touches every page
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+print("forked memory bomb over")"""
+
+
+def forked_memory_bomb(folder):
+    nbformat.write(_with_cell(solved((1, 2, 3)), "conv_block", FORKED_MEMORY_BOMB), folder / NOTEBOOK)
+
+
+FORK_BOMB = """import os, time
+started = 0
+try:
+    for _ in range(100000):
+        if os.fork() == 0:
+            time.sleep(2)
+            os._exit(0)
+        started += 1
+except OSError as error:
+    print("fork refused after", started, type(error).__name__)
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break"""
+
+
+def fork_bomb(folder):
+    nbformat.write(_with_cell(solved((1, 2, 3)), "conv_block", FORK_BOMB), folder / NOTEBOOK)
+
+
+DISK_BOMB = """import os
+for folder in ("/tmp", "."):
+    written = 0
+    try:
+        with open(os.path.join(folder, "filler"), "wb") as handle:
+            while written < 64 * 2**30:
+                handle.write(b"x" * 2**20)
+                written += 2**20
+    except OSError as error:
+        print(folder, "full after", written // 2**20, "MB:", type(error).__name__)
+    os.remove(os.path.join(folder, "filler"))"""
+
+
+def disk_bomb(folder):
+    nbformat.write(_with_cell(solved((1, 2, 3)), "conv_block", DISK_BOMB), folder / NOTEBOOK)
+
+
+def links(folder):
+    """Symbolic links to another student's notebook, to /etc/shadow and to /etc."""
+    nbformat.write(solved((1, 2, 3)), folder / NOTEBOOK)
+    (folder / "friend.ipynb").symlink_to(folder.parents[1] / "reference" / folder.name / NOTEBOOK)
+    (folder / "shadow.txt").symlink_to("/etc/shadow")
+    (folder / "data").symlink_to("/etc")
+
+
+def fifo(folder):
+    nbformat.write(solved((1, 2, 3)), folder / NOTEBOOK)
+    os.mkfifo(folder / "pipe")
+
+
+def notebook_is_a_link(folder):
+    (folder / NOTEBOOK).symlink_to(folder.parents[1] / "reference" / folder.name / NOTEBOOK)
+
+
+def _raw_reference():
+    return json.loads(nbformat.writes(solved((1, 2, 3))))
+
+
+def grade_id_list(folder):
+    notebook = _raw_reference()
+    cell = next(c for c in notebook["cells"]
+                if c["metadata"].get("nbgrader", {}).get("grade_id") == "grade_conv_block_defaults")
+    cell["metadata"]["nbgrader"]["grade_id"] = ["grade_conv_block_defaults"]
+    (folder / NOTEBOOK).write_text(json.dumps(notebook))
+
+
+def metadata_string(folder):
+    notebook = _raw_reference()
+    notebook["cells"][3]["metadata"] = "not a dict"
+    (folder / NOTEBOOK).write_text(json.dumps(notebook))
+
+
+def nested_brackets(folder):
+    (folder / NOTEBOOK).write_text('{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+
+def random_bytes(folder):
+    (folder / NOTEBOOK).write_bytes(bytes(range(256)) * 40)
+
+
+def vandal_cell(root):
+    """A cell that tries to overwrite and delete other submissions, the gradebook and the source."""
+    targets = [str(root / "submitted" / "reference" / "unet_segmentation" / NOTEBOOK), str(root / "gradebook.db"),
+               str(root / "source" / "unet_segmentation" / NOTEBOOK), str(root / "nbgrader_config.py")]
+    return f"""import os
+attempts, refused = 0, 0
+for target in {targets!r}:
+    for action in (lambda: open(target, "w").write("vandalised"), lambda: os.remove(target)):
+        attempts += 1
         try:
-            target.write_text("vandalised")
-            attempts.append(f"wrote {target}")
-        except OSError as error:
-            attempts.append(f"refused: {type(error).__name__}")
-        try:
-            target.unlink()
-            attempts.append(f"deleted {target}")
+            action()
         except OSError:
-            pass
-print(f"attempts={len(attempts)} refused={sum(a.startswith('refused') for a in attempts)}")'''
+            refused += 1
+print(f"attempts={{attempts}} refused={{refused}}")"""
 
 
 def vandal(folder):
-    nbformat.write(_with_cell(solved((1, 2, 3)), "conv_block", VANDAL), folder / NOTEBOOK)
+    nbformat.write(_with_cell(solved((1, 2, 3)), "conv_block", vandal_cell(folder.parents[2])), folder / NOTEBOOK)
 
 
 FULL, NONE = (10, 10, 10), (0, 0, 0)
@@ -159,9 +339,28 @@ EXPECTED = {
     "h_kills_kernel": (kills_kernel, "kernel died", None),
     "h_output_floods": (output_floods, "graded", FULL),
     "h_always_equal": (always_equal, "graded", (0, 10, 0)),
-    "h_patches_numpy": (patches_numpy, "flagged", NONE),
-    "h_patches_grader_loader": (patches_grader_loader, "flagged", NONE),
-    "h_patches_test_helpers": (patches_test_helpers, "flagged", NONE),
-    "h_points_grader_elsewhere": (points_grader_elsewhere, "flagged", NONE),
     "h_vandal": (vandal, "graded", FULL),
+    # in-kernel tricks: only evidence counts
+    "h_input_transformer": (input_transformer, "graded", NONE),
+    "h_hides_results": (hides_results, "graded", NONE),
+    "h_fakes_evidence": (fakes_evidence, "graded", NONE),
+    "h_shadows_evidence_module": (shadows_evidence_module, "graded", NONE),
+    # the sandbox
+    "h_snoop": (snoop, "graded", FULL),
+    "h_daemon": (daemon, "graded", FULL),
+    "h_forked_memory_bomb": (forked_memory_bomb, "graded", FULL),
+    "h_fork_bomb": (fork_bomb, "graded", FULL),
+    "h_disk_bomb": (disk_bomb, "graded", FULL),
+    # files and bytes
+    "h_links": (links, "graded (repaired)", FULL),
+    "h_fifo": (fifo, "graded (repaired)", FULL),
+    "h_notebook_is_a_link": (notebook_is_a_link, "invalid notebook", None),
+    "h_grade_id_list": (grade_id_list, "graded (repaired)", FULL),
+    "h_metadata_string": (metadata_string, "graded (repaired)", FULL),
+    "h_nested_brackets": (nested_brackets, "invalid notebook", None),
+    "h_random_bytes": (random_bytes, "invalid notebook", None),
 }
+
+#: cases whose tricks run in the kernel: plain `nbgrader autograde` must give them the same points
+IN_KERNEL = ["h_edited_test_cells", "h_always_equal", "h_input_transformer", "h_hides_results",
+             "h_fakes_evidence", "h_shadows_evidence_module", "h_snoop", "h_vandal"]

@@ -34,9 +34,9 @@ def test_every_submission_was_autograded(graded_course):
 
 def test_feedback_never_shows_hidden_test_source(graded_course):
     pages = sorted((graded_course / "feedback").rglob("*.html"))
-    assert len(pages) == 5
+    assert len(pages) >= 5
     for page in pages:
         html = page.read_text()
-        for secret in ("HIDDEN TESTS", "UNET_GRADER", "unet_grader", "run_path"):
+        for secret in ("HIDDEN TESTS", "unet_evidence", "record(", "nonce", "reference.py"):
             assert secret not in html, (page, secret)
         assert "Exercise 1, graded" in html  # the visible part of the graded cells is there

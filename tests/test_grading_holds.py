@@ -6,6 +6,7 @@ import hashlib
 import re
 
 import nbformat
+import psutil
 import pytest
 from nbgrader.api import Gradebook
 
@@ -100,12 +101,44 @@ def test_submitted_files_and_source_are_never_modified(graded_class):
     assert after == before
 
 
+def _printed(root, student):
+    notebook = nbformat.read(root / "autograded" / student / ASSIGNMENT / NOTEBOOK, as_version=4)
+    return "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+
+
 def test_the_vandal_was_refused_everywhere(graded_class):
+    attempts, refused = map(int, re.search(r"attempts=(\d+) refused=(\d+)", _printed(graded_class[0], "h_vandal")).groups())
+    assert attempts == 8 and refused == attempts
+
+
+def test_the_kernel_sees_nothing_of_the_machine(graded_class):
+    """No course file, other submission, gradebook, secret, grader process or network."""
+    printed = _printed(graded_class[0], "h_snoop")
+    assert "snoop: readable=0 grader_processes=0 network=refused uid=65534" in printed, printed[-2000:]
+
+
+def test_no_student_process_outlives_grading(graded_class):
+    """The detached daemon (and every fork of the bombs) ended with its kernel."""
+    left = [p.info for p in psutil.process_iter(["pid", "uids", "cmdline"])
+            if p.info["uids"] and p.info["uids"].real == 65534]
+    assert not left, left
+
+
+def test_links_and_pipes_are_refused_by_name_and_never_copied(graded_class):
+    root, _, outcomes, _, _, _ = graded_class
+    assert "friend.ipynb (a symbolic link)" in " ".join(outcomes["h_links"].notes)
+    assert "shadow.txt (a symbolic link)" in " ".join(outcomes["h_links"].notes)
+    assert "pipe (not a regular file)" in " ".join(outcomes["h_fifo"].notes)
+    graded = root / "autograded" / "h_links" / ASSIGNMENT
+    assert not any((graded / name).exists() for name in ("friend.ipynb", "shadow.txt", "data"))
+    assert not (root / "autograded" / "h_fifo" / ASSIGNMENT / "pipe").exists()
+
+
+def test_bombs_were_contained(graded_class):
     root = graded_class[0]
-    notebook = nbformat.read(root / "autograded" / "h_vandal" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
-    attempts, refused = map(int, re.search(r"attempts=(\d+) refused=(\d+)", printed).groups())
-    assert attempts > 0 and attempts == refused
+    assert "fork refused after" in _printed(root, "h_fork_bomb")
+    disk = _printed(root, "h_disk_bomb")
+    assert disk.count("full after") == 2 and all(int(mb) <= 256 for mb in re.findall(r"full after (\d+) MB", disk))
 
 
 def test_gradebook_survives_and_counts_every_graded_student(graded_class):
@@ -115,21 +148,13 @@ def test_gradebook_survives_and_counts_every_graded_student(graded_class):
     assert {s for s, o in outcomes.items() if o.graded} <= graded
 
 
-def test_flagged_submission_says_why_in_the_gradebook(graded_class):
-    _, settings, _, _, _, _ = graded_class
-    with Gradebook(settings.db_url) as gradebook:
-        notebook = gradebook.find_submission_notebook(NOTEBOOK_ID, ASSIGNMENT, "h_patches_grader_loader")
-        assert notebook.score == 0 and notebook.flagged
-        assert notebook.comments and all("runpy.run_path" in c.manual_comment for c in notebook.comments)
-
-
 def test_parallel_grades_equal_serial_nbgrader_autograde(graded_class, graded_course):
-    """The examples, graded serially by plain `nbgrader autograde` (graded_course), get the
-    same score in every graded cell."""
+    """The examples and the in-kernel tricks, graded serially by plain `nbgrader autograde`
+    (graded_course), get the same score in every graded cell."""
     def cell_scores(db_url, student):
         with Gradebook(db_url) as gradebook:
             notebook = gradebook.find_submission_notebook(NOTEBOOK_ID, ASSIGNMENT, student)
             return {g.name: g.score for g in notebook.grades}
     _, settings, _, _, _, _ = graded_class
-    for student in EXAMPLES:
+    for student in list(EXAMPLES) + hostile.IN_KERNEL:
         assert cell_scores(settings.db_url, student) == cell_scores(f"sqlite:///{graded_course / 'gradebook.db'}", student)

@@ -10,8 +10,8 @@ from course.layout import ASSIGNMENT, NOTEBOOK, RELEASE, SOURCE, nbgrader
 
 from conftest import ROOT, copy_course
 
-SECRETS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "UNET_GRADER",
-           "unet_grader", "run_path")
+SECRETS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "course/reference",
+           "reference.py", "judge.py", "course.judge")
 
 
 def solution_lines():

@@ -1,0 +1,291 @@
+"""Evidence for the autograder: what your functions build, described as plain data.
+
+While the notebook is graded, each graded cell calls `record` with argument values that the
+grader chooses at grading time. `record` calls your function with them and describes the
+network it builds: every layer's class and settings, what its activation computes, and
+how the layers are wired. The description is shown as one output of the cell; the grader,
+which runs outside your notebook, compares it with what the exercise asks for and writes
+the cell's score and a message. Nothing else a graded cell prints or returns counts.
+
+For `unet_model`, `conv_block` and `upsampling_block` are replaced by stand-ins while it
+runs: they record how your network uses the blocks, so a mistake in a block costs only
+that block's exercise.
+"""
+
+import math
+import sys
+import traceback
+
+import numpy as np
+import tensorflow as tf
+
+MIME = "application/vnd.unet-evidence+json"
+VERSION = 1
+# Values on which every activation is evaluated: the grader judges activations by what they
+# compute, not by their names.
+PROBE = [-3.0, -1.0, -0.25, 0.0, 0.25, 1.0, 3.0]
+MAX_NODES = 400
+FUNCTIONS = ("conv_block", "upsampling_block", "unet_model")
+
+
+class EvidenceError(Exception):
+    """The function's result cannot be described; the message says why."""
+
+
+# ---------------------------------------------------------------------------------------
+# Plain data
+# ---------------------------------------------------------------------------------------
+
+def _plain(value, depth=0):
+    """`value` as JSON-safe data; objects become {"object": class name}."""
+    if depth > 8:
+        return {"object": "too deeply nested"}
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in value[:64]]
+    if isinstance(value, dict):
+        return {str(k): _plain(v, depth + 1) for k, v in list(value.items())[:64]}
+    return {"object": type(value).__name__}
+
+
+def _probe(function):
+    """What an elementwise function computes on PROBE, or the reason it cannot be evaluated."""
+    try:
+        values = np.asarray(function(tf.constant([PROBE], dtype=tf.float32)), dtype=np.float64).reshape(-1)
+        return [round(float(v), 6) if math.isfinite(v) else str(v) for v in values]
+    except Exception as error:  # a student's activation may be anything
+        return {"error": f"{type(error).__name__}: {error}"[:200]}
+
+
+# ---------------------------------------------------------------------------------------
+# Describing a network
+# ---------------------------------------------------------------------------------------
+
+class _Graph:
+    """Nodes in the order they are first needed: inputs first, outputs last."""
+
+    def __init__(self, inputs):
+        self.nodes, self.ids = [], {}
+        for position, tensor in enumerate(inputs):
+            self.ids[id(tensor)] = self._add({"class": "Input", "position": position, "shape": _shape(tensor)})
+
+    def _add(self, node):
+        if len(self.nodes) >= MAX_NODES:
+            raise EvidenceError(f"the network has more than {MAX_NODES} layers")
+        node["id"] = len(self.nodes)
+        self.nodes.append(node)
+        return node["id"]
+
+    def tensor(self, tensor, bound=None):
+        """Node id of the tensor; `bound` maps tensors of a nested model to outer node ids."""
+        bound = bound or {}
+        if id(tensor) in bound:
+            return bound[id(tensor)]
+        if id(tensor) in self.ids:
+            return self.ids[id(tensor)]
+        history = getattr(tensor, "_keras_history", None)
+        if history is None:
+            raise EvidenceError(f"expected a Keras tensor (the output of a layer), got {type(tensor).__name__}")
+        operation, node_index, tensor_index = history[0], history[1], history[2]
+        node = operation._inbound_nodes[node_index]
+        if not node.input_tensors:
+            raise EvidenceError("the network uses an input that is not one of the function's arguments")
+        parents = [self.tensor(t, bound) for t in node.input_tensors]
+        if isinstance(operation, tf.keras.Model):
+            outputs = self._nested(operation, parents)
+            self.ids[id(tensor)] = outputs[tensor_index]
+            return outputs[tensor_index]
+        key = (id(operation), node_index, tuple(parents))  # a nested model may be called twice
+        if key not in self.ids:
+            self.ids[key] = self._add(_layer(operation, parents, _shapes(node.output_tensors)))
+        result = self.ids[key]
+        if len(node.output_tensors) > 1:
+            result = self._add({"class": "Output", "of": result, "index": int(tensor_index),
+                                "shape": _shape(tensor), "inputs": [result]})
+        if bound:
+            bound[id(tensor)] = result
+        else:
+            self.ids[id(tensor)] = result
+        return result
+
+    def _nested(self, model, parents):
+        """Expand a model used as a layer (a Sequential, say) into its layers."""
+        if isinstance(model, tf.keras.Sequential):
+            current = parents[0]
+            for layer in model.layers:
+                if isinstance(layer, tf.keras.Model):
+                    current = self._nested(layer, [current])[0]
+                else:
+                    current = self._add(_layer(layer, [current], None))
+            return [current]
+        inner = list(model.inputs)
+        if len(inner) != len(parents):
+            raise EvidenceError(f"a nested model takes {len(inner)} inputs, called with {len(parents)}")
+        bound = {id(t): p for t, p in zip(inner, parents)}
+        return [self.tensor(t, bound) for t in model.outputs]
+
+
+def _shape(tensor):
+    return [None if d is None else int(d) for d in tensor.shape]
+
+
+def _shapes(tensors):
+    return [_shape(t) for t in tensors]
+
+
+def _layer(operation, parents, output_shapes):
+    node = {"class": type(operation).__name__, "module": type(operation).__module__, "inputs": parents}
+    try:
+        node["config"] = _plain(operation.get_config())
+    except Exception as error:  # an operation without a configuration
+        node["config"] = {"error": f"{type(error).__name__}: {error}"[:200]}
+    activation = getattr(operation, "activation", None)
+    if callable(activation):
+        node["activation_probe"] = _probe(activation)
+    elif type(operation).__name__ in ("ReLU", "LeakyReLU", "ELU", "Softmax"):
+        node["activation_probe"] = _probe(operation)
+    node["weights"] = [[list(map(int, w.shape)), bool(w.trainable)] for w in getattr(operation, "weights", [])]
+    node["trainable"] = bool(getattr(operation, "trainable", True))
+    if output_shapes is not None:
+        node["shapes"] = output_shapes
+    return node
+
+
+def describe(inputs, outputs):
+    """{"nodes": [...], "outputs": [node ids]}: the network from `inputs` to `outputs`."""
+    graph = _Graph(inputs)
+    ends = [graph.tensor(t) for t in outputs]
+    return {"nodes": graph.nodes, "outputs": ends, "output_shapes": _shapes(outputs)}
+
+
+# ---------------------------------------------------------------------------------------
+# Stand-ins for the blocks while unet_model runs
+# ---------------------------------------------------------------------------------------
+
+class BlockCall(tf.keras.layers.Layer):
+    """Records one call of a block; its outputs have the shapes the exercise describes."""
+
+    def __init__(self, block, settings, **kwargs):
+        super().__init__(**kwargs)
+        self.block, self.settings = block, settings
+
+    def call(self, inputs):
+        x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        if self.block == "upsampling_block":
+            x = tf.keras.ops.repeat(tf.keras.ops.repeat(x, 2, axis=1), 2, axis=2)
+        x = tf.keras.ops.repeat(x[..., :1], self.settings["n_filters"], axis=-1)
+        if self.block == "conv_block" and self.settings["max_pooling"]:
+            height, width = (x.shape[1] // 2) * 2, (x.shape[2] // 2) * 2
+            return x[:, :height:2, :width:2, :], x
+        return x
+
+    def get_config(self):
+        return {"block": self.block, **self.settings}
+
+
+def _settings(**values):
+    try:
+        return {"n_filters": int(values["n_filters"]), **{k: v for k, v in values.items() if k != "n_filters"}}
+    except (TypeError, ValueError):
+        raise EvidenceError(f"n_filters must be a whole number, got {values['n_filters']!r}") from None
+
+
+def stand_in_conv_block(inputs=None, n_filters=32, dropout_prob=0, max_pooling=True):
+    settings = _settings(n_filters=n_filters, dropout_prob=float(dropout_prob), max_pooling=bool(max_pooling))
+    result = BlockCall("conv_block", settings)(inputs)
+    return tuple(result) if settings["max_pooling"] else (result, result)
+
+
+def stand_in_upsampling_block(expansive_input, contractive_input, n_filters=32):
+    return BlockCall("upsampling_block", _settings(n_filters=n_filters))([expansive_input, contractive_input])
+
+
+# ---------------------------------------------------------------------------------------
+# Calling the student's function
+# ---------------------------------------------------------------------------------------
+
+def _student_line(error):
+    """The last line of the notebook's own code in the traceback of `error`."""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if frame.filename.startswith("<ipython-input") or "ipykernel" in frame.filename:
+            return f"line {frame.lineno}: {(frame.line or '').strip()}"[:200]
+    return ""
+
+
+def _tensors(result, count, what):
+    if count == 1 and not isinstance(result, (tuple, list)):
+        return [result]
+    if not isinstance(result, (tuple, list)) or len(result) != count:
+        raise EvidenceError(f"{what} must return {count} tensors, got {type(result).__name__}")
+    return list(result)
+
+
+def _case(function, name, case, namespace):
+    inputs = [tf.keras.Input(tuple(shape)) for shape in case.get("inputs", [])]
+    kwargs = dict(case.get("kwargs", {}))
+    if name == "conv_block":
+        outputs = _tensors(function(*inputs, **kwargs), 2, name)
+        return describe(inputs, outputs)
+    if name == "upsampling_block":
+        outputs = _tensors(function(*inputs, **kwargs), 1, name)
+        return describe(inputs, outputs)
+    saved = {block: namespace.get(block) for block in ("conv_block", "upsampling_block")}
+    namespace.update(conv_block=stand_in_conv_block, upsampling_block=stand_in_upsampling_block)
+    try:
+        model = function(*case.get("args", []), **kwargs)
+    finally:
+        for block, value in saved.items():
+            if value is None:
+                namespace.pop(block, None)
+            else:
+                namespace[block] = value
+    if not isinstance(model, tf.keras.Model):
+        raise EvidenceError(f"unet_model must return a tf.keras.Model, got {type(model).__name__}")
+    evidence = describe(list(model.inputs), list(model.outputs))
+    evidence["model"] = {"inputs": len(model.inputs), "outputs": len(model.outputs)}
+    return evidence
+
+
+def collect(name, namespace, challenge):
+    """The evidence for one graded cell: a description per case, or what went wrong."""
+    evidence = {"version": VERSION, "function": name, "nonce": challenge.get("nonce"), "cases": []}
+    function = namespace.get(name)
+    if name not in FUNCTIONS:
+        evidence["error"] = f"unknown function {name!r}"
+    elif not callable(function):
+        evidence["error"] = f"{name} is not defined: run the cell that defines it"
+    else:
+        for case in challenge.get("cases", []):
+            try:
+                evidence["cases"].append(_case(function, name, case, namespace))
+            except NotImplementedError:
+                evidence["cases"].append({"error": f"{name} is not implemented yet"})
+            except EvidenceError as error:
+                evidence["cases"].append({"error": str(error)})
+            except Exception as error:  # whatever the student's code raised
+                line = _student_line(error)
+                evidence["cases"].append({"error": f"{name} raised {type(error).__name__}: {error}"[:300]
+                                          + (f" ({line})" if line else "")})
+    return evidence
+
+
+DEFAULT_CHALLENGE = {  # used only when the notebook runs outside the grader
+    "conv_block": {"cases": [{"inputs": [[96, 128, 3]], "kwargs": {}}]},
+    "upsampling_block": {"cases": [{"inputs": [[12, 16, 256], [24, 32, 128]], "kwargs": {"n_filters": 64}}]},
+    "unet_model": {"cases": [{"args": [], "kwargs": {}}]},
+}
+
+
+def record(name, namespace, challenge=None):
+    """Describe what `name` builds for the grader's arguments, as one output of the cell."""
+    from IPython.display import display
+
+    challenge = challenge or DEFAULT_CHALLENGE.get(name, {})
+    evidence = collect(name, namespace, challenge)
+    sys.stdout.flush()
+    display({MIME: evidence, "text/plain": f"evidence for {name}: {len(evidence['cases'])} case(s)"}, raw=True)
