@@ -66,9 +66,9 @@ def repair_metadata(raw_cells, known):
         if not isinstance(cell.get("metadata", {}), dict):
             notes.append(f"cell {index + 1}: unreadable cell metadata removed")
             cell["metadata"] = {}
-        meta = cell.get("metadata", {}).get("nbgrader")
-        if meta is None:
+        if "nbgrader" not in cell.get("metadata", {}):
             continue
+        meta = cell["metadata"]["nbgrader"]
         grade_id = _grade_id(meta)
         if grade_id in known and grade_id not in seen:
             if not _readable(meta) or any(meta.get(k) != v for k, v in known[grade_id].items() if k != "checksum"):

@@ -6,7 +6,7 @@ every notebook's kernel with `SandboxedKernelManager`:
 - the kernel and nbgrader talk over Unix sockets (jupyter_client's `transport = "ipc"`) in a
   private folder of that kernel alone, so the kernel needs no network and no other kernel
   can reach its sockets or read its connection file;
-- a launcher (`python sandbox.py`, run as the grader) puts the kernel in cgroups that limit
+- a launcher (`main` below, run as the grader) puts the kernel in cgroups that limit
   the memory and the number of processes of everything it starts, sets per-process limits
   (address space, CPU time, file size), and starts bubblewrap: new PID, network, IPC and UTS
   namespaces; read-only the system's /usr and the Python environment, nothing else of the
@@ -242,7 +242,9 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file, *(extra_arguments or [])]
-        return [sys.executable, str(Path(__file__).resolve()), json.dumps(self.settings), *kernel]
+        start = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r}); "
+                 "from course.sandbox import main; main()")
+        return [sys.executable, "-c", start, json.dumps(self.settings), *kernel]
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
@@ -296,5 +298,6 @@ class SandboxedExecute(Execute):
         return km
 
 
-if __name__ == "__main__":
+def main():
+    """The launcher: `python -c ... SETTINGS KERNEL...` (see format_kernel_cmd)."""
     launch(json.loads(sys.argv[1]), sys.argv[2:])
