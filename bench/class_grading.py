@@ -11,7 +11,6 @@ Target (issue 4): at least 1.6x faster than serial on 2 cores.
 """
 
 import argparse
-import shutil
 import sys
 import tempfile
 import time

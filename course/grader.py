@@ -24,12 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook
 from tqdm import tqdm
 
 from .layout import ASSIGNMENT, NOTEBOOK, ROOT, nbgrader, walk
 from .preflight import check_submission, refused_entries, source_metadata
-from .report import NOTEBOOK_ID
 from .sandbox import bwrap_available, copy_regular_files
 
 GRADED_STATES = ("graded", "graded (repaired)", "cell timed out", "out of memory in a cell")
