@@ -1,0 +1,39 @@
+"""Without bubblewrap, grading refuses to run student code, unless the instructor says so."""
+
+import nbformat
+import pytest
+
+from course import grader, sandbox
+from course.__main__ import main
+
+
+@pytest.fixture
+def no_bwrap(monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name, *args, **kwargs: None)
+
+
+def test_course_grade_refuses_loudly_without_bubblewrap(no_bwrap, tmp_path, capsys):
+    assert main(["grade", "unet_segmentation", "--db", f"sqlite:///{tmp_path / 'gradebook.db'}"]) == 2
+    assert "bubblewrap (bwrap) is not installed" in capsys.readouterr().err
+    assert not grader.sandbox_refusal(grader.Settings(root=tmp_path, sandbox=False))
+
+
+def test_plain_nbgrader_refuses_too_unless_allowed(no_bwrap):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+    with pytest.raises(sandbox.SandboxUnavailable, match="allow_unsandboxed=True"):
+        sandbox.SandboxedExecute().preprocess(notebook, {})
+
+
+def test_the_launcher_drops_everything_it_does_not_need():
+    from course.launcher import bwrap_argv
+
+    argv = bwrap_argv(sandbox.Path("/tmp/unet-kernel-x"), 2**20, {"HOME": "/home/student"}, ["python"])
+    joined = " ".join(argv)
+    for option in ("--unshare-pid", "--unshare-net", "--unshare-ipc", "--die-with-parent", "--new-session",
+                   "--clearenv"):
+        assert option in argv
+    bound = {argv[i + 1] for i, arg in enumerate(argv) if arg in ("--bind", "--ro-bind")}
+    for secret in ("/", "/root", "/etc", "/home", str(sandbox.Path(sandbox.__file__).parent.parent)):
+        assert secret not in bound, secret  # only the Python environment and the kernel's own files
+    if sandbox.is_root():
+        assert "--reuid=65534" in joined and "--no-new-privs" in joined
