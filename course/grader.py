@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from .layout import ASSIGNMENT, NOTEBOOK, ROOT, nbgrader, walk
 from .preflight import check_submission, refused_entries, source_metadata
-from .sandbox import bwrap_available, copy_regular_files
+from .sandbox import bwrap_available, copy_regular_files, remove_sandbox
 
 GRADED_STATES = ("graded", "graded (repaired)", "cell timed out", "out of memory in a cell")
 
@@ -101,11 +101,18 @@ def _autograde(settings, staging, count, student=None):
     # whole machine by default, would fight each other.
     threads = str(max(1, (os.cpu_count() or 1) // max(1, settings.workers)))
     env = {name: threads for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+    # The kernels' private folders go under the staging folder, so that the sandboxes of an
+    # nbgrader killed on timeout (which cannot clean up) are found and removed here.
+    (staging / "tmp").mkdir(exist_ok=True)
+    env["TMPDIR"] = str(staging / "tmp")
     try:
         result = nbgrader(*args, root=settings.root, check=False, capture=True, timeout=settings.timeout * count,
                           extra_env=env)
     except subprocess.TimeoutExpired:
         return None, ""
+    finally:
+        for private in (staging / "tmp").glob("unet-kernel-*"):
+            remove_sandbox(private)
     return result.returncode, (result.stdout or "") + (result.stderr or "")
 
 

@@ -74,7 +74,8 @@ def bwrap_argv(private, disk_bytes, env, kernel):
              "--perms", "0755", "--dir", "/home",
              "--perms", "1777", "--size", str(disk_bytes), "--tmpfs", "/home/student",
              "--ro-bind", str(private / "files"), "/home/.submission"]
-    argv += _parents_with_perms(private) + ["--bind", str(private), str(private), "--chdir", "/home/student",
+    sockets = private / "ipc"  # the kernel's sockets and connection file, at the same path as outside
+    argv += _parents_with_perms(sockets) + ["--bind", str(sockets), str(sockets), "--chdir", "/home/student",
                                              "--clearenv"]
     for name, value in env.items():
         argv += ["--setenv", name, value]

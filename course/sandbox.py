@@ -25,6 +25,7 @@ import os
 import shutil
 import signal
 import stat
+import subprocess
 import sys
 import tempfile
 import time
@@ -108,13 +109,21 @@ class SandboxedKernelManager(AsyncKernelManager):
         workdir = Path(kw.get("cwd") or os.getcwd())
         (self.private / "files").mkdir()
         self.left_out = copy_regular_files(workdir, self.private / "files", submitted_counterpart(workdir))
+        # The one folder the kernel may write outside its own tmpfs: its sockets and connection
+        # file. As root it is a tiny tmpfs of its own, so it cannot fill the machine's disk.
+        sockets = self.private / "ipc"
+        sockets.mkdir()
         if is_root():
+            try:
+                mount_tmpfs(sockets, "1m")
+            except (OSError, subprocess.CalledProcessError) as error:  # a container without mounts
+                self.log.warning("socket folder of the sandbox not size-limited: %s", error)
             for path in [self.private, *self.private.rglob("*")]:
                 os.lchown(path, NOBODY, NOBODY)
         self.private.chmod(0o700)
         self.transport = "ipc"
-        self.connection_file = str(self.private / "kernel.json")
-        self.ip = str(self.private / "socket")
+        self.connection_file = str(sockets / "kernel.json")
+        self.ip = str(sockets / "socket")
         self.settings = {"private": str(self.private), "workdir": str(workdir), "sandbox": self.sandbox,
                          "memory_bytes": self.memory_mb * 2**20, "max_processes": self.max_processes,
                          "cpu_seconds": self.cpu_seconds, "disk_bytes": self.disk_mb * 2**20,
@@ -144,6 +153,12 @@ class SandboxedKernelManager(AsyncKernelManager):
     cleanup_resources = _async_cleanup_resources
 
 
+def mount_tmpfs(folder, size):
+    """Mount an empty tmpfs of `size` owned by the kernel's user on `folder` (root only)."""
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700,uid={NOBODY},gid={NOBODY}",
+                    "tmpfs", str(folder)], check=True, capture_output=True)
+
+
 def remove_sandbox(private):
     """Kill whatever the kernel left running, remove its cgroups and its private folder."""
     for folder in cgroup_paths(Path(private).name):
@@ -160,6 +175,8 @@ def remove_sandbox(private):
                 folder.rmdir()
             except OSError:
                 time.sleep(0.1)
+    if os.path.ismount(Path(private) / "ipc"):
+        subprocess.run(["umount", "-l", str(Path(private) / "ipc")], check=False)
     shutil.rmtree(private, ignore_errors=True)
 
 

@@ -151,7 +151,10 @@ def snoop_cell(root):
                str(root / "nbgrader_config.py"), "/etc/shadow", "/etc/passwd", "/root/.bashrc", "/etc/hostname"]
     return f"""import glob, os, socket
 readable = []
-for path in {targets!r} + glob.glob("/tmp/*/kernel*.json") + glob.glob("/tmp/unet-kernel-*"):
+from ipykernel.connect import get_connection_file
+own = os.path.realpath(get_connection_file())
+others = glob.glob("/tmp/**/kernel*.json", recursive=True) + glob.glob("/tmp/unet-kernel-*")
+for path in {targets!r} + [p for p in others if os.path.realpath(p) != own]:
     try:
         with open(path, "rb") as handle:
             handle.read(10)
