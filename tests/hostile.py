@@ -161,20 +161,22 @@ for path in {targets!r} + [p for p in others if os.path.realpath(p) != own]:
         readable.append(path)
     except OSError:
         pass
-spies = []
+spies, visible = [], 0
 for pid in os.listdir("/proc"):
     try:
-        command = open(f"/proc/{{pid}}/cmdline", "rb").read().decode(errors="replace")
+        program = open(f"/proc/{{pid}}/cmdline", "rb").read().decode(errors="replace").split("\\x00")[:3]
     except OSError:
         continue
-    if "nbgrader" in command or "postgres" in command or "pytest" in command:
-        spies.append(command[:80])
+    visible += 1
+    if any(os.path.basename(word) in ("nbgrader", "pytest", "postgres", "jupyter-lab") for word in program):
+        spies.append(" ".join(program))
 try:
     socket.create_connection(("127.0.0.1", 22), timeout=2).close()
     network = "open"
 except OSError:
     network = "refused"
 print(f"snoop: readable={{len(readable)}} grader_processes={{len(spies)}} network={{network}} uid={{os.getuid()}}")
+print(f"processes in sight: {{visible}}")
 print(readable, spies)"""
 
 
