@@ -3,13 +3,14 @@
 Each submission is checked and repaired first (see preflight.py); its regular files are
 copied into a private staging course folder (links, pipes, devices and sockets are refused
 by name, never followed), and graded there by nbgrader's own `autograde` in a separate
-process, with the course's nbgrader_config.py: each kernel in a sandbox of its own
-(sandbox.py), every score decided by the judge (judge.py), and a time limit per submission. Submissions go through nbgrader a few at a time (its
-start-up costs seconds); any that does not come out graded is graded again alone, which
-isolates it and names what went wrong. Grades go to the one gradebook given by `db_url` (SQLite by default,
-PostgreSQL for many graders), so the results are what a serial `nbgrader autograde` would
-record. A submission that is broken, hostile or too slow gets a status and a reason; it
-never stops the others.
+process with the course's nbgrader_config.py: each kernel in a sandbox of its own
+(sandbox.py), every score decided by the judge (judge.py), and a time limit per
+submission. Submissions go through nbgrader a few at a time (its start-up costs seconds);
+any that does not come out graded is graded again alone, which isolates it and names what
+went wrong. Grades go to the one gradebook given by `db_url` (SQLite by default, PostgreSQL
+for many graders), so the results are what a serial `nbgrader autograde` would record. A
+submission that is broken, hostile or too slow gets a status and a reason; it never stops
+the others.
 """
 
 import hashlib
