@@ -64,16 +64,18 @@ def bwrap_argv(private, disk_bytes, env, kernel):
             argv += ["--symlink", os.readlink(link), str(link)]
         elif link.is_dir():
             argv += ["--ro-bind", str(link), str(link)]
+    # The empty folders first: a bind made before a tmpfs mounted above it would be hidden
+    # (a course under /tmp, say).
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(disk_bytes), "--tmpfs", "/tmp",
+             "--perms", "0755", "--dir", "/home",
+             "--perms", "1777", "--size", str(disk_bytes), "--tmpfs", "/home/student"]
     for path in python_paths():
         argv += _parents_with_perms(path) + ["--ro-bind", str(path), str(path)]
     for shared in ("/etc/fonts", "/etc/ld.so.cache", "/etc/localtime"):
         if os.path.exists(shared):  # fonts and the library cache: nothing secret
             argv += ["--ro-bind", shared, shared]
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(disk_bytes), "--tmpfs", "/tmp",
-             "--perms", "0755", "--dir", "/home",
-             "--perms", "1777", "--size", str(disk_bytes), "--tmpfs", "/home/student",
-             "--ro-bind", str(private / "files"), "/home/.submission"]
+    argv += ["--ro-bind", str(private / "files"), "/home/.submission"]
     sockets = private / "ipc"  # the kernel's sockets and connection file, at the same path as outside
     argv += _parents_with_perms(sockets) + ["--bind", str(sockets), str(sockets), "--chdir", "/home/student",
                                              "--clearenv"]

@@ -35,5 +35,9 @@ def test_the_launcher_drops_everything_it_does_not_need():
     bound = {argv[i + 1] for i, arg in enumerate(argv) if arg in ("--bind", "--ro-bind")}
     for secret in ("/", "/root", "/etc", "/home", str(sandbox.Path(sandbox.__file__).parent.parent)):
         assert secret not in bound, secret  # only the Python environment and the kernel's own files
+    # Every bind comes after the tmpfs mounts that could hide it (a course folder under /tmp).
+    last_tmpfs = max(i for i, arg in enumerate(argv) if arg == "--tmpfs")
+    first_bind = min(i for i, arg in enumerate(argv) if arg in ("--bind", "--ro-bind") and argv[i + 1] != "/usr")
+    assert last_tmpfs < first_bind
     if sandbox.is_root():
         assert "--reuid=65534" in joined and "--no-new-privs" in joined
