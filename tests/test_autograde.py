@@ -33,10 +33,13 @@ def test_every_submission_was_autograded(graded_course):
 
 
 def test_feedback_never_shows_hidden_test_source(graded_course):
-    pages = sorted((graded_course / "feedback").rglob("*.html"))
-    assert len(pages) >= 5
+    """The hidden call, the arguments drawn and the nonce never reach a student. (Only the
+    examples' pages: hostile students' own cells may name unet_evidence themselves.)"""
+    examples = ("reference", "untouched_release", "only_exercise_1", "only_exercise_2", "only_exercise_3")
+    pages = [graded_course / "feedback" / student / ASSIGNMENT / "Image_segmentation_Unet.html" for student in examples]
     for page in pages:
         html = page.read_text()
         for secret in ("HIDDEN TESTS", "unet_evidence", "record(", "nonce", "reference.py"):
             assert secret not in html, (page, secret)
         assert "Exercise 1, graded" in html  # the visible part of the graded cells is there
+        assert "arguments drawn at grading time" in html or "no valid evidence" in html or "not implemented" in html
