@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from .layout import ASSIGNMENT, NOTEBOOK, ROOT, nbgrader, walk
 from .preflight import check_submission, refused_entries, source_metadata
-from .sandbox import bwrap_available, copy_regular_files, remove_sandbox
+from .sandbox import copy_regular_files, remove_sandbox, sandbox_problem
 
 GRADED_STATES = ("graded", "graded (repaired)", "cell timed out", "out of memory in a cell")
 
@@ -250,7 +250,9 @@ def sandbox_note(settings):
 
 def sandbox_refusal(settings):
     """Why grading must not start (bubblewrap missing and the sandbox not waived), or ''."""
-    if settings.sandbox and not bwrap_available():
-        return ("bubblewrap (bwrap) is not installed, so student code cannot be sandboxed: grading refused. "
-                "Install it (apt-get install bubblewrap), or pass --no-sandbox to grade without one at your own risk.")
+    problem = sandbox_problem() if settings.sandbox else ""
+    if problem:
+        return (f"{problem}, so student code cannot be sandboxed: grading refused. Install bubblewrap "
+                "(apt-get install bubblewrap) where namespaces are allowed, or pass --no-sandbox to grade "
+                "without one at your own risk.")
     return ""

@@ -50,6 +50,26 @@ def bwrap_available():
     return shutil.which("bwrap") is not None
 
 
+_PROBE = []
+
+
+def sandbox_problem():
+    """Why no sandbox can be made here ('' when one can): bubblewrap missing, or the kernel
+    refusing the namespaces it needs. Tried once per process."""
+    if not bwrap_available():
+        return "bubblewrap (bwrap) is not installed"
+    if not _PROBE:
+        probe = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--ro-bind", "/usr", "/usr",
+                 "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+                 "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
+        if not is_root():
+            probe.insert(1, "--unshare-user")
+        result = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+        _PROBE.append("" if result.returncode == 0 else
+                      f"bubblewrap cannot create namespaces here ({result.stderr.strip()[:200]})")
+    return _PROBE[0]
+
+
 # ---------------------------------------------------------------------------------------
 # The kernel's own files
 # ---------------------------------------------------------------------------------------
@@ -191,16 +211,17 @@ class SandboxedExecute(Execute):
         super().__init__(*args, **kwargs)
 
     def preprocess(self, nb, resources=None, km=None):
-        if not bwrap_available() and not self.allow_unsandboxed:
+        problem = sandbox_problem()
+        if problem and not self.allow_unsandboxed:
             raise SandboxUnavailable(
-                "bubblewrap (bwrap) is not installed, so student code cannot be sandboxed: grading refused. "
-                "Install it (apt-get install bubblewrap), or pass --SandboxedExecute.allow_unsandboxed=True "
-                "to grade without a sandbox at your own risk.")
+                f"{problem}, so student code cannot be sandboxed: grading refused. Install bubblewrap "
+                "(apt-get install bubblewrap) where namespaces are allowed, or pass "
+                "--SandboxedExecute.allow_unsandboxed=True to grade without a sandbox at your own risk.")
         return super().preprocess(nb, resources, km)
 
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
-        km.sandbox = km.sandbox and bwrap_available()
+        km.sandbox = km.sandbox and not sandbox_problem()
         return km
 
 

@@ -12,6 +12,20 @@ def no_bwrap(monkeypatch):
     monkeypatch.setattr(sandbox.shutil, "which", lambda name, *args, **kwargs: None)
 
 
+def test_namespaces_that_cannot_be_made_are_refused_loudly(monkeypatch):
+    monkeypatch.setattr(sandbox, "_PROBE", [])
+    failed = sandbox.subprocess.CompletedProcess([], 1, "", "bwrap: No permissions to create new namespace")
+    monkeypatch.setattr(sandbox.subprocess, "run", lambda *args, **kwargs: failed)
+    assert "cannot create namespaces here (bwrap: No permissions" in sandbox.sandbox_problem()
+    with pytest.raises(sandbox.SandboxUnavailable, match="cannot create namespaces"):
+        sandbox.SandboxedExecute().preprocess(nbformat.v4.new_notebook(), {})
+
+
+def test_the_sandbox_works_here():
+    """The machines this course runs on (and CI) can sandbox: grading must not refuse there."""
+    assert sandbox.sandbox_problem() == ""
+
+
 def test_course_grade_refuses_loudly_without_bubblewrap(no_bwrap, tmp_path, capsys):
     assert main(["grade", "unet_segmentation", "--db", f"sqlite:///{tmp_path / 'gradebook.db'}"]) == 2
     assert "bubblewrap (bwrap) is not installed" in capsys.readouterr().err
