@@ -1,5 +1,6 @@
 """The source notebook runs top to bottom (smoke settings), on data in the real CARLA layout."""
 
+import copy
 import os
 import re
 
@@ -8,8 +9,11 @@ import pytest
 from nbclient import NotebookClient
 from PIL import Image
 
+from course.judge import Challenge, Judge
 from course.layout import NOTEBOOK, SOURCE
 from roadscenes.dataset import FRAMES, MASKS
+
+CHALLENGES = {}  # grade_id -> the arguments drawn for the run below
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +40,11 @@ def executed(carla_layout, tmp_path_factory):
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
-                       ).execute()
+        # The graded cells get arguments drawn now, as under nbgrader; the judge scores them below.
+        resources = {"metadata": {"path": str(workdir)}}
+        notebook, resources = Challenge().preprocess(notebook, resources)
+        CHALLENGES.update(resources["unet_challenges"])
+        NotebookClient(notebook, timeout=600, kernel_name="python3", resources=resources).execute()
     finally:
         for key, value in saved.items():
             if value is None:
@@ -75,8 +82,9 @@ def test_public_tests_pass_on_the_reference(executed):
 
 
 def test_graded_cells_give_full_points(executed):
+    judged, _ = Judge().preprocess(copy.deepcopy(executed), {"unet_challenges": CHALLENGES})
     scores = [(cell.metadata.nbgrader.grade_id, cell.outputs[-1].data["text/plain"])
-              for cell in executed.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+              for cell in judged.cells if cell.metadata.get("nbgrader", {}).get("grade")]
     assert scores and all(text == str(cell_points) for (_, text), cell_points in
                           zip(scores, [4, 6, 4, 6, 4, 6])), scores
 
