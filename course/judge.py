@@ -302,9 +302,6 @@ class Challenge(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         prefetch()
-        for future in _REFERENCES.values():  # left by a notebook that never reached Judge
-            future.cancel()
-        _REFERENCES.clear()
         drawn = resources.setdefault("unet_challenges", {})
         for cell in nb.cells:
             grade_id = _graded_id(cell)
@@ -314,7 +311,7 @@ class Challenge(NbGraderPreprocessor):
             function = FUNCTION_OF[grade_id]
             for case in drawn[grade_id]["cases"]:
                 prepare_reference(function, case, input_shapes(function, case))
-            call = HIDDEN_CALL.format(function=function, challenge=drawn[grade_id])
+            call = HIDDEN_CALL.format(function=FUNCTION_OF[grade_id], challenge=drawn[grade_id])
             lines = cell.source.splitlines()
             at = [i for i, line in enumerate(lines) if "unet_evidence" in line]
             if at:
