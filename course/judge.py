@@ -14,9 +14,8 @@ Whatever the kernel printed or returned in a graded cell is discarded, so only e
 that is right for arguments drawn at grading time earns points.
 """
 
-import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
 
 import numpy as np
 from nbformat.v4 import new_output
@@ -88,18 +87,6 @@ def _free(order):
 # The reference, described the same way as the student's work
 # ---------------------------------------------------------------------------------------
 
-# All Keras work of the judge happens on this one thread: the reference side of each case
-# is built on it while the kernel runs (the arguments are known before Execute), and the
-# verdicts after it.
-_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge")
-_REFERENCES = {}  # (function, case as JSON) -> Future of the reference's spec graph
-
-
-def prefetch():
-    """Import TensorFlow for the judge now, beside nbgrader's start-up and the kernel's."""
-    _WORKER.submit(_modules)
-
-
 def _modules():
     """TensorFlow, the reference and the describer are imported on first use: nbgrader
     commands that never judge do not pay for TensorFlow."""
@@ -117,27 +104,6 @@ def input_shapes(function, case):
         return [tuple(shape) for shape in case["inputs"]]
     size = case["args"][0] if case.get("args") else case.get("kwargs", {}).get("input_size", (96, 128, 3))
     return [tuple(size)]
-
-
-def _key(function, case):
-    return function, json.dumps(case, sort_keys=True)
-
-
-def prepare_reference(function, case, shapes):
-    _REFERENCES[_key(function, case)] = _WORKER.submit(_reference_graph, function, case, shapes)
-
-
-def _reference_graph(function, case, shapes):
-    order, ends = spec_graph(reference_description(function, case), shapes)
-    return _free(order), ends
-
-
-def reference_graph(function, case, shapes):
-    """The reference's spec graph for `case`: prepared while the kernel ran, or built now."""
-    future = _REFERENCES.pop(_key(function, case), None)
-    if future is not None and (future.done() or not future.cancel()):
-        return future.result()
-    return _reference_graph(function, case, shapes)
 
 
 def reference_description(function, case):
@@ -252,17 +218,17 @@ def judge_case(function, case, asked):
         student = spec_graph(case, shapes)
     except Problem as problem:
         return f"{what}: {problem}"
-    student = (_free(student[0]), student[1])
-    expected = reference_graph(function, asked, shapes)
+    reference_graph = spec_graph(reference_description(function, asked), shapes)
+    student, reference_graph = (_free(student[0]), student[1]), (_free(reference_graph[0]), reference_graph[1])
     got, text_student = canonical(*student)
-    want, text_reference = canonical(*expected)
-    for name, g, w, s_end, r_end in zip(names, got, want, student[1], expected[1]):
+    want, text_reference = canonical(*reference_graph)
+    for name, g, w, s_end, r_end in zip(names, got, want, student[1], reference_graph[1]):
         if g != w:
-            return f"{what}: " + differences(layers_to(student[0], s_end), layers_to(expected[0], r_end), name)
+            return f"{what}: " + differences(layers_to(student[0], s_end), layers_to(reference_graph[0], r_end), name)
     # The full-size U-Net (8.6 million weights) is judged by its structure; U-Nets are rebuilt
     # and run at the small sizes of the arguments cell.
     full_size = function == "unet_model" and not asked.get("args")
-    if not full_size and not same_computation(student, expected, shapes, text_student, text_reference):
+    if not full_size and not same_computation(student, reference_graph, shapes, text_student, text_reference):
         return f"{what}: the network does not compute what the exercise asks for"
     return None
 
@@ -301,16 +267,14 @@ class Challenge(NbGraderPreprocessor):
     """Writes freshly drawn arguments into each graded cell's hidden call (before Execute)."""
 
     def preprocess(self, nb, resources):
-        prefetch()
+        # TensorFlow is imported for the judge while the kernel runs, not after it.
+        threading.Thread(target=_modules, daemon=True).start()
         drawn = resources.setdefault("unet_challenges", {})
         for cell in nb.cells:
             grade_id = _graded_id(cell)
             if cell.cell_type != "code" or grade_id is None:
                 continue
             drawn[grade_id] = challenges.draw(grade_id)
-            function = FUNCTION_OF[grade_id]
-            for case in drawn[grade_id]["cases"]:
-                prepare_reference(function, case, input_shapes(function, case))
             call = HIDDEN_CALL.format(function=FUNCTION_OF[grade_id], challenge=drawn[grade_id])
             lines = cell.source.splitlines()
             at = [i for i, line in enumerate(lines) if "unet_evidence" in line]
@@ -335,8 +299,7 @@ class Judge(NbGraderPreprocessor):
             try:
                 if grade_id not in drawn:
                     raise EvidenceInvalid("the grader drew no arguments for this cell (is Challenge configured?)")
-                evidence = evidence_format.find(cell.get("outputs", []))
-                passed, message = _WORKER.submit(verdict, grade_id, drawn[grade_id], evidence).result()
+                passed, message = verdict(grade_id, drawn[grade_id], evidence_format.find(cell.get("outputs", [])))
             except EvidenceInvalid as invalid:
                 passed, message = False, f"no valid evidence: {invalid}"
             except Exception as error:  # never let one notebook stop the class
