@@ -15,7 +15,6 @@ that is right for arguments drawn at grading time earns points.
 """
 
 import sys
-import threading
 
 import numpy as np
 from nbformat.v4 import new_output
@@ -89,7 +88,9 @@ def _free(order):
 
 def _modules():
     """TensorFlow, the reference and the describer are imported on first use: nbgrader
-    commands that never judge do not pay for TensorFlow."""
+    commands that never judge do not pay for TensorFlow. All of the judge's work happens on
+    nbgrader's main thread: an import on another thread once deadlocked in a garbage-collected
+    zmq context of the kernel client."""
     if str(SOURCE) not in sys.path:
         sys.path.insert(0, str(SOURCE))
     import tensorflow as tf
@@ -267,8 +268,6 @@ class Challenge(NbGraderPreprocessor):
     """Writes freshly drawn arguments into each graded cell's hidden call (before Execute)."""
 
     def preprocess(self, nb, resources):
-        # TensorFlow is imported for the judge while the kernel runs, not after it.
-        threading.Thread(target=_modules, daemon=True).start()
         drawn = resources.setdefault("unet_challenges", {})
         for cell in nb.cells:
             grade_id = _graded_id(cell)
