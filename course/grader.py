@@ -19,6 +19,7 @@ import re
 import shutil
 import stat
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -102,18 +103,19 @@ def _autograde(settings, staging, count, student=None):
     # whole machine by default, would fight each other.
     threads = str(max(1, (os.cpu_count() or 1) // max(1, settings.workers)))
     env = {name: threads for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
-    # The kernels' private folders go under the staging folder, so that the sandboxes of an
-    # nbgrader killed on timeout (which cannot clean up) are found and removed here.
-    (staging / "tmp").mkdir(exist_ok=True)
-    env["TMPDIR"] = str(staging / "tmp")
+    # The kernels' private folders go into a folder of this batch (short: socket paths are
+    # limited), so that the sandboxes of an nbgrader killed on timeout are found and removed.
+    sandboxes = Path(tempfile.mkdtemp(prefix="unet-batch-"))
+    env["UNET_SANDBOX_DIR"] = str(sandboxes)
     try:
         result = nbgrader(*args, root=settings.root, check=False, capture=True, timeout=settings.timeout * count,
                           extra_env=env)
     except subprocess.TimeoutExpired:
         return None, ""
     finally:
-        for private in (staging / "tmp").glob("unet-kernel-*"):
+        for private in sandboxes.glob("unet-kernel-*"):
             remove_sandbox(private)
+        shutil.rmtree(sandboxes, ignore_errors=True)
     return result.returncode, (result.stdout or "") + (result.stderr or "")
 
 

@@ -125,7 +125,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     sandbox = Bool(True, help="run the kernel under bubblewrap").tag(config=True)
 
     async def _async_pre_start_kernel(self, **kw):
-        self.private = Path(tempfile.mkdtemp(prefix="unet-kernel-"))
+        self.private = Path(tempfile.mkdtemp(prefix="unet-kernel-", dir=_sandbox_base()))
         workdir = Path(kw.get("cwd") or os.getcwd())
         (self.private / "files").mkdir()
         self.left_out = copy_regular_files(workdir, self.private / "files", submitted_counterpart(workdir))
@@ -171,6 +171,18 @@ class SandboxedKernelManager(AsyncKernelManager):
             await asyncio.get_running_loop().run_in_executor(None, remove_sandbox, private)
 
     cleanup_resources = _async_cleanup_resources
+
+
+SOCKET_PATH_LIMIT = 100  # a Unix socket's path has at most 107 bytes
+
+
+def _sandbox_base():
+    """Where kernels' private folders go: $UNET_SANDBOX_DIR (course grade sets one per batch,
+    to sweep after), else the temporary folder; /tmp when either would make socket paths
+    too long."""
+    base = os.environ.get("UNET_SANDBOX_DIR") or tempfile.gettempdir()
+    longest = Path(base) / "unet-kernel-xxxxxxxx" / "ipc" / "socket-65535"
+    return base if len(str(longest)) <= SOCKET_PATH_LIMIT else "/tmp"
 
 
 def mount_tmpfs(folder, size):

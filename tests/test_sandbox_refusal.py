@@ -55,3 +55,13 @@ def test_the_launcher_drops_everything_it_does_not_need():
     assert last_tmpfs < first_bind
     if sandbox.is_root():
         assert "--reuid=65534" in joined and "--no-new-privs" in joined
+
+
+def test_socket_paths_stay_short_under_a_long_temporary_folder(monkeypatch, tmp_path):
+    """A Unix socket path has at most 107 bytes: kernels of a course deep in the file system
+    (pytest's folders, say) must still get short ones."""
+    deep = tmp_path / ("a-long-folder-name-" * 6)
+    monkeypatch.setenv("UNET_SANDBOX_DIR", str(deep))
+    assert sandbox._sandbox_base() == "/tmp"
+    monkeypatch.setenv("UNET_SANDBOX_DIR", "/tmp/unet-batch-x")
+    assert sandbox._sandbox_base() == "/tmp/unet-batch-x"
