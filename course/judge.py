@@ -267,9 +267,12 @@ def verdict(grade_id, challenge, evidence):
 # The nbgrader preprocessors
 # ---------------------------------------------------------------------------------------
 
-def _graded_id(cell):
-    meta = cell.metadata.get("nbgrader", {})
-    return meta.get("grade_id") if meta.get("grade") and meta.get("grade_id") in FUNCTION_OF else None
+def _graded_cells(nb):
+    """(cell, grade_id) for each graded code cell of the three exercises."""
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and meta.get("grade_id") in FUNCTION_OF:
+            yield cell, meta["grade_id"]
 
 
 class Challenge(NbGraderPreprocessor):
@@ -277,10 +280,7 @@ class Challenge(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         drawn = resources.setdefault("unet_challenges", {})
-        for cell in nb.cells:
-            grade_id = _graded_id(cell)
-            if cell.cell_type != "code" or grade_id is None:
-                continue
+        for cell, grade_id in _graded_cells(nb):
             drawn[grade_id] = challenges.draw(grade_id)
             call = HIDDEN_CALL.format(function=FUNCTION_OF[grade_id], challenge=drawn[grade_id])
             lines = cell.source.splitlines()
@@ -298,10 +298,7 @@ class Judge(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         drawn = resources.get("unet_challenges", {})
-        for cell in nb.cells:
-            grade_id = _graded_id(cell)
-            if cell.cell_type != "code" or grade_id is None:
-                continue
+        for cell, grade_id in _graded_cells(nb):
             points = cell.metadata["nbgrader"].get("points", 0)
             try:
                 if grade_id not in drawn:
