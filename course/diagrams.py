@@ -4,7 +4,8 @@ Writes three PNG files into ``source/unet_segmentation/images/``:
 
 * ``unet_architecture.png``: the whole network of the assignment, in the classic U shape;
 * ``encoder_block.png``: one ``conv_block`` (an encoder level);
-* ``decoder_block.png``: one ``upsampling_block`` (a decoder level).
+* ``decoder_block.png``: one ``upsampling_block`` (a decoder level);
+* ``fcn.png``: a classifier beside a fully convolutional network, the idea U-Net refines.
 
 Run from the repository root with ``python -m course.diagrams`` or ``python course/diagrams.py``.
 
@@ -321,7 +322,8 @@ def draw_decoder_block(path):
     fig, ax = _canvas(13, height)
     expansive = _tensor(ax, 0.3, y, 1.6, "expansive_input\n6×8×512")
     up = _layer(ax, _follow(ax, expansive, y), y, 1.75,
-                "Conv2DTranspose\n3×3, stride 2\n'same', n_filters", "up", "12×16×256")
+                "Conv2DTranspose\n3×3, stride 2, 'same'\nn_filters", "up", "12×16×256",
+                "no activation,\ndefault initializer")
     concat = _layer(ax, _follow(ax, up, y), y, 1.6, "Concatenate\naxis=3 (channels)", "skip",
                     "12×16×512")
 
@@ -348,6 +350,51 @@ def draw_decoder_block(path):
     return _save(fig, path)
 
 
+# ---------------------------------------------------------------------------------------
+# 4. Classifier and fully convolutional network
+# ---------------------------------------------------------------------------------------
+
+def _shrinking_maps(ax, left, y, color):
+    """Five feature maps that shrink and deepen, as an encoder's pooled levels; returns the
+    right edge."""
+    x = left
+    for level, (rows, _) in enumerate(SIZES):
+        w, h = 0.16 + 0.07 * level, 1.5 * rows / 96 + 0.25
+        _box(ax, x + w / 2, y, w, h, face=_tint(color), edge=color)
+        x += w + 0.12
+    _text(ax, (left + x) / 2, y - 1.05, "convolutions and pooling\n96×128 → 3×4", size=9)
+    return x
+
+
+def draw_fcn(path):
+    height = 5.6
+    fig, ax = _canvas(13, height)
+    rows = [(3.75, "classifier"), (1.35, "fully convolutional network")]
+    for y, name in rows:
+        _text(ax, 0.3, y + 1.0, name, size=11, color=TEXT, ha="left", weight="bold")
+    # The classifier: the maps are flattened into one vector, which forgets positions.
+    y = rows[0][0]
+    picture = _tensor(ax, 0.3, y, 1.3, "picture\n96×128×3")
+    maps = _shrinking_maps(ax, _follow(ax, picture, y), y, COLORS["conv"])
+    dense = _layer(ax, maps + 0.6, y, 1.6, "Flatten\n+ Dense", "conv1x1", h=0.8)
+    _arrow(ax, (maps, y), (dense[0], y), color=MUTED)
+    label = _tensor(ax, _follow(ax, dense, y), y, 1.6, "one label\n\"street\"")
+    _text(ax, label[1] + 0.15, y, "flattening throws away\nwhere each feature was", ha="left")
+    # The FCN: only convolutions, a coarse map of class scores, one big upsampling.
+    y = rows[1][0]
+    picture = _tensor(ax, 0.3, y, 1.3, "picture\n96×128×3")
+    maps = _shrinking_maps(ax, _follow(ax, picture, y), y, COLORS["conv"])
+    scores = _layer(ax, maps + 0.6, y, 1.6, "Conv2D 1×1\nclass scores", "conv1x1", "3×4×23", h=0.8)
+    _arrow(ax, (maps, y), (scores[0], y), color=MUTED)
+    up = _layer(ax, _follow(ax, scores, y), y, 1.7, "upsample ×32\nin one step", "up", "96×128×23", h=0.8)
+    mask = _tensor(ax, _follow(ax, up, y), y, 1.6, "coarse mask")
+    _text(ax, mask[1] + 0.15, y, "each cell of the 3×4 map\nstands for a 32×32 patch:\nright about what,\nrough about where",
+          ha="left")
+    width = _fit_width(ax, max(label[1], mask[1]) + 2.3)
+    _title(ax, width, height - 0.15, "From classification to fully convolutional segmentation")
+    return _save(fig, path)
+
+
 def main(out_dir=DEFAULT_DIR):
     """Write the three diagrams into ``out_dir`` and return their paths."""
     out_dir = Path(out_dir)
@@ -355,6 +402,7 @@ def main(out_dir=DEFAULT_DIR):
         draw_architecture(out_dir / "unet_architecture.png"),
         draw_encoder_block(out_dir / "encoder_block.png"),
         draw_decoder_block(out_dir / "decoder_block.png"),
+        draw_fcn(out_dir / "fcn.png"),
     ]
 
 

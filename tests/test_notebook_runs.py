@@ -36,7 +36,7 @@ def executed(carla_layout, tmp_path_factory):
     for item in SOURCE.iterdir():
         if item.suffix != ".ipynb":
             os.symlink(item, workdir / item.name)
-    env = {"UNET_SMOKE": "1", "UNET_DATA_DIR": str(carla_layout)}
+    env = {"UNET_SMOKE": "1", "UNET_DATA_DIR": str(carla_layout), "UNET_STATIC_VIEWS": "1"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
