@@ -1,5 +1,7 @@
 """The public tests students run say what is wrong in their terms, and pass correct code."""
 
+import itertools
+import linecache
 import os
 import sys
 
@@ -9,18 +11,54 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "source", "unet_segmentation"))
 
 import unet_checks  # noqa: E402
-from catalogue import REFERENCE, edit  # noqa: E402
+from catalogue import EQUIVALENT, REFERENCE, WRONG, edit  # noqa: E402
+
+IMPORTS = ("import tensorflow as tf\nfrom tensorflow.keras.layers import Concatenate, Conv2D, Conv2DTranspose, "
+           "Dropout, Input, MaxPooling2D\n")
+_CELLS = itertools.count()
+TESTS = {"conv_block": unet_checks.test_conv_block, "upsampling_block": unet_checks.test_upsampling_block,
+         "unet_model": unet_checks.test_unet_model}
 
 
-def define(source):
+def define(*cells):
+    """Run each source as a notebook cell of its own: compiled under a file name registered in
+    linecache, as IPython does, so that line numbers count from the cell's first line."""
     namespace = {}
-    exec("import tensorflow as tf\nfrom tensorflow.keras.layers import Concatenate, Conv2D, Conv2DTranspose, "
-         "Dropout, Input, MaxPooling2D\n" + source, namespace)
+    exec(IMPORTS, namespace)
+    for source in cells:
+        filename = f"/tmp/ipykernel_0/cell_{next(_CELLS)}.py"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), namespace)
     return namespace
 
 
 def reference():
-    return define("\n\n".join(REFERENCE.values()))
+    return define(*REFERENCE.values())
+
+
+def with_cells(**sources):
+    """The reference notebook with some exercise cells replaced."""
+    return define(*(sources.get(name, source) for name, source in REFERENCE.items()))
+
+
+def failure_of(function_name, namespace):
+    with pytest.raises(unet_checks.CheckFailed) as failure:
+        TESTS[function_name](namespace[function_name])
+    return str(failure.value)
+
+
+def line_of(source, text):
+    """(number within the cell, stripped line) of the line of `source` that contains `text`."""
+    [(number, line)] = [(n, line.strip()) for n, line in enumerate(source.splitlines(), 1) if text in line]
+    return number, line
+
+
+STUB = {
+    "conv_block": "def conv_block(inputs=None, n_filters=32, dropout_prob=0, max_pooling=True):\n"
+                  "    raise NotImplementedError()",
+    "upsampling_block": "def upsampling_block(expansive_input, contractive_input, n_filters=32):\n"
+                        "    raise NotImplementedError()",
+}
 
 
 def test_reference_passes_every_public_test(capsys):
@@ -32,7 +70,7 @@ def test_reference_passes_every_public_test(capsys):
 
 
 @pytest.mark.parametrize("replacements, message", [
-    ([("Conv2D(n_filters,", "Conv2D(16,")], "next_layer, layer 1 (Conv2D): expected filters 32, got 16"),
+    ([("Conv2D(n_filters,", "Conv2D(16,")], "next_layer, layers 1, 2 (Conv2D): expected 32 filters, got 16"),
     ([("Conv2D(n_filters, 3,", "Conv2D(n_filters, 5,", 1)], "layer 1 (Conv2D): expected kernel size (3, 3), got (5, 5)"),
     ([('padding="same"', 'padding="valid"')], "expected shape (None, 48, 64, 32), got (None, 46, 62, 32)"),
     ([(', kernel_initializer="he_normal"', "")], "expected kernel initializer 'HeNormal', got 'GlorotUniform'"),
@@ -47,8 +85,7 @@ def test_conv_block_messages(replacements, message):
 
 
 def test_stub_gets_a_message_not_a_traceback():
-    ns = define("def conv_block(inputs=None, n_filters=32, dropout_prob=0, max_pooling=True):\n"
-                "    raise NotImplementedError()")
+    ns = define(STUB["conv_block"])
     with pytest.raises(unet_checks.CheckFailed, match="conv_block is not implemented yet") as failure:
         unet_checks.test_conv_block(ns["conv_block"])
     assert failure.value.__traceback__ is not None and failure.value.__cause__ is None
@@ -67,3 +104,143 @@ def test_unet_softmax_is_explained():
     wrong.update(conv_block=ns["conv_block"], upsampling_block=ns["upsampling_block"])
     with pytest.raises(unet_checks.CheckFailed, match="must output logits"):
         unet_checks.test_unet_model(wrong["unet_model"])
+
+
+# --- 1. the function that is still a stub is named -------------------------------------
+
+@pytest.mark.parametrize("stub, exercise", [("upsampling_block", 2), ("conv_block", 1)])
+def test_unet_model_names_the_block_that_is_still_a_stub(stub, exercise):
+    message = failure_of("unet_model", with_cells(**{stub: STUB[stub]}))
+    assert message == (f"unet_model calls {stub}, which is not implemented yet: finish exercise {exercise} "
+                       f"({stub}) first, then run this test again")
+
+
+# --- 2. an error shows the student's own line -------------------------------------------
+
+def test_error_inside_keras_shows_the_students_line():
+    source = edit("conv_block", ('padding="same"', 'padding="smae"', 1))
+    message = failure_of("conv_block", define(source))
+    number, line = line_of(source, '"smae"')
+    assert message.startswith("conv_block raised ValueError: The `padding` argument must be")
+    assert f"\n  at line {number} of your cell: `{line}`\n" in message
+    assert "when the test called conv_block(a tensor of shape (None, 96, 128, 3), n_filters=32)" in message
+    assert "Traceback" not in message and "site-packages" not in message and len(message.splitlines()) == 3
+
+
+def test_error_in_the_students_own_code_shows_their_line():
+    source = edit("conv_block", ("(inputs)\n", "(inputs, foo)\n", 1))
+    message = failure_of("conv_block", define(source))
+    number, line = line_of(source, "(inputs, foo)")
+    assert message.startswith("conv_block raised NameError: name 'foo' is not defined\n")
+    assert f"at line {number} of your cell: `{line}`" in message
+
+
+def test_error_in_a_block_names_the_block_and_the_line_of_unet_model_that_called_it():
+    source = edit("unet_model", ("upsampling_block(ublock8, cblock1[1], n_filters)",
+                                 "upsampling_block(ublock8, cblock1[0], n_filters)"))
+    message = failure_of("unet_model", with_cells(unet_model=source))
+    block_line = line_of(REFERENCE["upsampling_block"], "Concatenate(axis=3)")
+    caller_line = line_of(source, "ublock8, cblock1[0]")
+    assert message.startswith("unet_model calls upsampling_block, which raised ValueError: A `Concatenate` layer "
+                              "requires inputs with matching shapes")
+    assert "at line {} of your upsampling_block cell: `{}`".format(*block_line) in message
+    assert "called from line {} of your unet_model cell: `{}`".format(*caller_line) in message
+
+
+# --- 3. U-Net problems by block ---------------------------------------------------------
+
+@pytest.mark.parametrize("replacements, message", [
+    ([("cblock4[1], n_filters * 8)", "cblock4[1], n_filters * 16)")], "decoder block 1: expected 256 filters, got 512"),
+    ([("(ublock9)", "(ublock9)\n    conv9 = ublock9")],
+     "the convolution before the head: expected a 3x3 Conv2D with 32 filters and ReLU after decoder block 4, got none"),
+    ([(", dropout_prob=0.3)", ")")], "encoder block 4: expected dropout 0.3, got none"),
+    ([(", dropout_prob=0.3, max_pooling=False", ", max_pooling=False")], "encoder block 5: expected dropout 0.3, got none"),
+    ([("Conv2D(n_classes, 1,", "Conv2D(n_classes - 1, 1,")], "the head (1x1 convolution): expected 23 filters, got 22"),
+    ([("conv_block(cblock2[0], n_filters * 4)", "conv_block(cblock2[0], n_filters * 4, dropout_prob=0.3)")],
+     "encoder block 3: expected no dropout, got dropout 0.3"),
+    ([('Conv2D(n_classes, 1, padding="same")', 'Conv2D(n_classes, 1, padding="same", use_bias=False)')],
+     "the head (1x1 convolution): expected use_bias True, got False"),
+    ([("inputs = Input(input_size)", "inputs = Input((96, 128, 1))")],
+     "the model's input: expected shape (None, 96, 128, 3), got (None, 96, 128, 1)"),
+    ([('n_filters, 3, activation="relu", padding="same", kernel_initializer="he_normal")(ublock9)',
+       'n_filters, 3, padding="same", kernel_initializer="he_normal")(ublock9)')],
+     "the convolution before the head: expected activation relu, got no activation"),
+])
+def test_unet_problems_are_reported_by_block(replacements, message):
+    found = failure_of("unet_model", with_cells(unet_model=edit("unet_model", *replacements)))
+    assert f"\n  - {message}" in found
+    assert "parameters" not in found  # the block says it: no parameter count as well
+
+
+def test_unet_model_with_wrong_blocks_is_reported_by_block():
+    found = failure_of("unet_model", with_cells(
+        upsampling_block=edit("upsampling_block", ('strides=(2, 2), padding="same"',
+                                                   'strides=(2, 2), padding="same", activation="relu"'))))
+    assert found == ("unet_model needs work:\n"
+                     "  - the Conv2DTranspose of every decoder block: expected no activation, got relu")
+
+
+def test_parameter_count_is_the_last_resort():
+    # Grouped convolutions change nothing the blocks describe: the count is all there is to say.
+    source = edit("unet_model", ('kernel_initializer="he_normal")(ublock9)', 'kernel_initializer="he_normal", groups=2)(ublock9)'))
+    found = failure_of("unet_model", with_cells(unet_model=source))
+    assert found == "unet_model needs work:\n  - expected 8,640,471 parameters, got 8,635,863"
+
+
+# --- 4. one line per distinct problem ---------------------------------------------------
+
+def test_missing_he_normal_is_one_line_not_six():
+    found = failure_of("conv_block", define(edit("conv_block", (', kernel_initializer="he_normal"', ""))))
+    assert found == ("conv_block needs work:\n"
+                     "  - layers 1, 2 (Conv2D): expected kernel initializer 'HeNormal', got 'GlorotUniform'")
+
+
+def test_missing_he_normal_everywhere_is_one_line_for_the_whole_unet():
+    no_he = (', kernel_initializer="he_normal"', "")
+    found = failure_of("unet_model", with_cells(**{name: edit(name, no_he) for name in REFERENCE}))
+    assert found == ("unet_model needs work:\n"
+                     "  - every Conv2D before the head: expected kernel initializer 'HeNormal', got 'GlorotUniform'")
+
+
+def test_a_mistake_in_conv_block_is_one_line_for_every_encoder_block():
+    found = failure_of("unet_model", with_cells(conv_block=edit("conv_block", ('activation="relu"', 'activation="sigmoid"'))))
+    assert found == "unet_model needs work:\n  - every encoder block: expected activation relu, got sigmoid"
+
+
+# --- 5. no tensor reprs, and the catalogue's verdicts -------------------------------------
+
+@pytest.mark.parametrize("entry", WRONG, ids=lambda entry: entry.name)
+def test_wrong_code_gets_messages_without_tensor_reprs(entry):
+    ns = with_cells(**entry.cells)
+    messages = []
+    for name in dict.fromkeys([*entry.cells, "unet_model"]):
+        try:
+            TESTS[name](ns[name])
+        except unet_checks.CheckFailed as failure:
+            messages.append(str(failure))
+    text = "\n".join(messages)
+    assert "KerasTensor" not in text and "keras_tensor" not in text and "dtype=" not in text, text
+    assert "Traceback" not in text
+
+
+def test_tensor_reprs_are_described_by_shape():
+    text = ("Received: inputs=<KerasTensor shape=(None, 48, 64, 32), dtype=float32, sparse=False, ragged=False, "
+            "name=keras_tensor_7>")
+    assert unet_checks.plain(text) == "Received: inputs=a tensor of shape (None, 48, 64, 32)"
+
+
+def test_wrong_calls_are_described_by_shape():
+    ns = define(edit("upsampling_block", ("strides=(2, 2)", "strides=(1, 1)")))
+    found = failure_of("upsampling_block", ns)
+    assert ("when the test called upsampling_block(a tensor of shape (None, 12, 16, 256), "
+            "a tensor of shape (None, 24, 32, 128), n_filters=64)") in found
+
+
+@pytest.mark.parametrize("entry", EQUIVALENT, ids=lambda entry: entry.name)
+def test_equivalent_code_passes_the_public_tests(entry, capsys):
+    ns = with_cells(**entry.cells)
+    names = list(dict.fromkeys([*entry.cells, "unet_model"]))
+    for name in names:
+        TESTS[name](ns[name])
+    assert capsys.readouterr().out.count("All tests passed") == len(names)
+
