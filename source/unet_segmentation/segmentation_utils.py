@@ -321,6 +321,8 @@ def _frame_figure(frame, masks, titles, class_id=None, shares=True):
         ax.set_xlabel("% of this frame's pixels", fontsize=9)
         ax.set_title("class shares", fontsize=10)
     fig.tight_layout()
+    if not shares:
+        class_legend(fig, np.unique(np.concatenate([np.unique(m) for m in masks])).tolist(), fontsize=8)
     return fig
 
 
