@@ -12,7 +12,7 @@ import numpy as np
 
 from .evidence_format import EvidenceInvalid
 
-PROBE = np.array([-3.0, -1.0, -0.25, 0.0, 0.25, 1.0, 3.0])
+PROBE = np.array([-3.0, -1.0, -0.25, 0.0, 0.25, 1.0, 3.0, 8.0])  # 8: beyond relu6's cap
 
 
 def _softmax(x):

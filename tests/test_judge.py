@@ -53,6 +53,8 @@ def test_the_reference_passes_every_graded_cell():
 @pytest.mark.parametrize("edits, grade_id, expected", [
     ({"conv_block": [('activation="relu"', 'activation="sigmoid"')]}, "grade_conv_block_arguments",
      "layer 1 (Conv2D): expected activation 'relu', got 'sigmoid'"),
+    ({"conv_block": [('activation="relu"', 'activation=tf.nn.relu6')]}, "grade_conv_block_arguments",
+     "layer 1 (Conv2D): expected activation 'relu', got 'relu6'"),
     ({"conv_block": [('kernel_initializer="he_normal")(inputs)', 'kernel_initializer="he_normal", trainable=False)(inputs)')]},
      "grade_conv_block_defaults", "layer 1 (Conv2D) is frozen (trainable=False)"),
     ({"upsampling_block": [('padding="same")(expansive_input)', 'padding="same", activation="relu")(expansive_input)')]},

@@ -1,5 +1,6 @@
 """The public tests students run say what is wrong in their terms, and pass correct code."""
 
+import functools
 import itertools
 import linecache
 import os
@@ -209,16 +210,26 @@ def test_a_mistake_in_conv_block_is_one_line_for_every_encoder_block():
 
 # --- 5. no tensor reprs, and the catalogue's verdicts -------------------------------------
 
-@pytest.mark.parametrize("entry", WRONG, ids=lambda entry: entry.name)
-def test_wrong_code_gets_messages_without_tensor_reprs(entry):
+WRONG_BY_NAME = {entry.name: entry for entry in WRONG}
+
+
+@functools.cache
+def public_failures(entry_name):
+    """{function: message of its failed public test} for a catalogue entry, unet_model included."""
+    entry = WRONG_BY_NAME[entry_name]
     ns = with_cells(**entry.cells)
-    messages = []
+    failures = {}
     for name in dict.fromkeys([*entry.cells, "unet_model"]):
         try:
             TESTS[name](ns[name])
         except unet_checks.CheckFailed as failure:
-            messages.append(str(failure))
-    text = "\n".join(messages)
+            failures[name] = str(failure)
+    return failures
+
+
+@pytest.mark.parametrize("entry", WRONG, ids=lambda entry: entry.name)
+def test_wrong_code_gets_messages_without_tensor_reprs(entry):
+    text = "\n".join(public_failures(entry.name).values())
     assert "KerasTensor" not in text and "keras_tensor" not in text and "dtype=" not in text, text
     assert "Traceback" not in text
 
@@ -244,3 +255,85 @@ def test_equivalent_code_passes_the_public_tests(entry, capsys):
         TESTS[name](ns[name])
     assert capsys.readouterr().out.count("All tests passed") == len(names)
 
+
+
+# --- 6. what only the hidden grading used to catch ------------------------------------------
+
+# WRONG entries that pass every public test (only the hidden grading catches them), with why.
+PASS_PUBLICLY = {}
+
+
+@pytest.mark.parametrize("entry", WRONG, ids=lambda entry: entry.name)
+def test_wrong_code_fails_a_public_test_unless_listed(entry):
+    failures = public_failures(entry.name)
+    if entry.name in PASS_PUBLICLY:
+        assert not failures, f"{entry.name} now fails publicly: remove it from PASS_PUBLICLY"
+    else:
+        assert failures, f"{entry.name} passes every public test"
+
+
+@pytest.mark.parametrize("entry_name, function, message", [
+    ("conv_dilated", "conv_block", "layer 1 (Conv2D): expected dilation rate (1, 1), got (2, 2)"),
+    ("conv_dilated", "unet_model", "the first convolution of every encoder block: expected dilation rate (1, 1), got (2, 2)"),
+    ("unet_dilated_head", "unet_model", "the head (1x1 convolution): expected dilation rate (1, 1), got (2, 2)"),
+    ("conv_frozen_layers", "conv_block",
+     "layer 2 (Conv2D): its weights are frozen (trainable=False); the network must be able to learn them"),
+    ("unet_frozen_head", "unet_model",
+     "the head (1x1 convolution): its weights are frozen (trainable=False); the network must be able to learn them"),
+    ("conv_sigmoid_named_relu", "conv_block", "layers 1, 2 (Conv2D): the activation computes something other than ReLU"),
+    ("conv_sigmoid_named_relu", "unet_model", "every encoder block: the activation computes something other than ReLU"),
+    ("conv_dropout_hard_coded", "conv_block", "with dropout_prob=0.2, layer 3 (Dropout): expected dropout rate 0.2, got 0.3"),
+    ("unet_classes_hard_coded", "unet_model", "with n_classes=5: the head (1x1 convolution): expected 5 filters, got 23"),
+    ("unet_filters_hard_coded", "unet_model", "with n_filters=8: encoder block 1: expected 8 filters, got 32"),
+    ("unet_input_size_hard_coded", "unet_model",
+     "with input_size=(64, 96, 3): the model's input: expected shape (None, 64, 96, 3), got (None, 96, 128, 3) "
+     "(make it Input(input_size))"),
+    ("unet_cached_model", "unet_model",
+     "with input_size=(64, 96, 3), n_filters=8, n_classes=5: unet_model returned the model of its first call "
+     "again; it must build a new model from its arguments on every call"),
+])
+def test_newly_caught_mistakes_are_explained(entry_name, function, message):
+    found = public_failures(entry_name).get(function)
+    assert found is not None, f"{entry_name} passes test_{function}"
+    assert f"\n  - {message}" in found.split("needs work:", 1)[-1] + "\n", found
+
+
+def test_hard_coded_values_are_one_line_each():
+    assert public_failures("unet_classes_hard_coded")["unet_model"] == (
+        "unet_model needs work:\n  - with n_classes=5: the head (1x1 convolution): expected 5 filters, got 23")
+    assert public_failures("conv_dropout_hard_coded")["conv_block"] == (
+        "conv_block needs work:\n  - with dropout_prob=0.2, layer 3 (Dropout): expected dropout rate 0.2, got 0.3")
+
+
+def test_other_arguments_are_tried_only_once_the_first_pass():
+    # Filters written as 32 already fail at the U-Net's sizes: no second line for n_filters=16.
+    found = public_failures("conv_filters_hard_coded")["conv_block"]
+    assert found == ("conv_block needs work:\n"
+                     "  - with dropout_prob=0.3, max_pooling=False, layers 1, 2 (Conv2D): expected 512 filters, got 32")
+
+
+@pytest.mark.parametrize("activation", ["lambda x: tf.maximum(x, 0.0)", "tf.nn.relu", "tf.keras.activations.relu"])
+def test_anything_that_computes_relu_is_relu(activation, capsys):
+    ns = define(edit("conv_block", ('activation="relu"', f"activation={activation}")))
+    unet_checks.test_conv_block(ns["conv_block"])
+    assert "All tests passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("activation, message", [
+    ('"relu6"', "layers 1, 2 (Conv2D): expected activation relu, got relu6"),
+    ('"sigmoid"', "layers 1, 2 (Conv2D): expected activation relu, got sigmoid"),
+])
+def test_activations_that_are_not_relu_keep_their_name(activation, message):
+    found = failure_of("conv_block", define(edit("conv_block", ('activation="relu"', f"activation={activation}"))))
+    assert found == f"conv_block needs work:\n  - {message}"
+
+
+def test_an_identity_named_otherwise_is_no_activation_and_linear_must_be_the_identity():
+    source = edit("upsampling_block", ("    up = ", "    def linear(x):\n        return tf.sigmoid(x)\n    up = "),
+                  ('strides=(2, 2), padding="same"', 'strides=(2, 2), padding="same", activation=linear'))
+    assert failure_of("upsampling_block", define(source)) == (
+        "upsampling_block needs work:\n  - upsampling_block, layer 1 (Conv2DTranspose): expected no activation, "
+        "got a function named linear that computes something other than its input")
+    identity = edit("upsampling_block", ('strides=(2, 2), padding="same"',
+                                         'strides=(2, 2), padding="same", activation=lambda x: x'))
+    unet_checks.test_upsampling_block(define(identity)["upsampling_block"])

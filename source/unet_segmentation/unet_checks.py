@@ -5,7 +5,11 @@ exercise asks for, so that a failure reads like "decoder block 1: expected 256 f
 got 512" rather than a bare assertion. Equivalent spellings give the same description:
 `Concatenate()` or `concatenate`, `kernel_size=3` or `(3, 3)`, `'he_normal'` or
 `HeNormal()`, `MaxPool2D` or `MaxPooling2D`, a ReLU as the convolution's activation or as a
-layer of its own, layers called one by one or through a `Sequential`.
+layer of its own, layers called one by one or through a `Sequential`. Activations are judged
+by the values they compute, not by their name.
+
+Once a function passes at the sizes the U-Net uses, it is called again with other arguments,
+so that a value written where an argument belongs (`Dropout(0.3)`, 23 classes) shows.
 
 When the student's code raises, the message names the function that raised and shows the
 student's own line (the innermost frame that is not TensorFlow, Keras or this module).
@@ -48,14 +52,50 @@ def _name(obj):
     return getattr(obj, "__name__", type(obj).__name__)
 
 
+# Activations are judged by what they compute on these values (the last one tells ReLU from
+# ReLU6), not by their name: a function named `relu` that computes a sigmoid is no ReLU.
+_PROBE = (-3.0, -1.0, -0.25, 0.0, 0.25, 1.0, 3.0, 8.0)
+_COMPUTED = {"relu": tuple(max(v, 0.0) for v in _PROBE), "linear": _PROBE}
+_CLAIMS = {"relu": "ReLU", "linear": "its input"}
+
+
+def _computes(activation):
+    """'relu' or 'linear' when `activation` computes that on the probe values, else None
+    (also when it cannot be evaluated on them)."""
+    try:
+        values = activation(tf.constant(_PROBE, shape=(1, 1, 1, len(_PROBE))))
+        values = tf.reshape(tf.cast(values, tf.float32), [-1]).numpy().tolist()
+    except Exception:  # an activation that takes no tensor of this kind: its name speaks
+        return None
+    for name, expected in _COMPUTED.items():
+        if len(values) == len(expected) and all(abs(v - e) <= 1e-4 * (1 + abs(e)) for v, e in zip(values, expected)):
+            return name
+    return None
+
+
+def _impostor(name):
+    """The description of an activation named `name` ('relu' or 'linear') that computes something else."""
+    return f"a function named {name} that computes something other than {_CLAIMS[name]}"
+
+
 def _activation_name(activation):
-    """'relu' for the relu function and for a plain ReLU() layer used as an activation."""
+    """'relu' for anything that computes ReLU (the relu function, a ReLU() layer, a function of
+    the student's), 'linear' for the identity; otherwise the activation's name."""
     name = _name(activation)
     if name == "ReLU" and (getattr(activation, "max_value", None) is not None
                            or getattr(activation, "negative_slope", 0) or getattr(activation, "threshold", 0)):
         return "ReLU(max_value={}, negative_slope={}, threshold={})".format(
             activation.max_value, activation.negative_slope, activation.threshold)
-    return _ACTIVATION_LAYERS.get(name, name)
+    name = _ACTIVATION_LAYERS.get(name, name)
+    computed = _computes(activation)
+    if computed is not None:
+        return computed
+    return _impostor(name) if name in _CLAIMS else name
+
+
+def _trainable(operation):
+    """False when the layer or one of its weights is frozen."""
+    return bool(operation.trainable) and all(getattr(w, "trainable", True) for w in operation.weights)
 
 
 def _initializer_name(initializer):
@@ -74,8 +114,10 @@ def layer_spec(operation):
     if kind in ("Conv2D", "Conv2DTranspose"):
         spec.update(filters=operation.filters, kernel_size=tuple(operation.kernel_size),
                     strides=tuple(operation.strides), padding=operation.padding,
+                    dilation_rate=tuple(operation.dilation_rate),
                     activation=_activation_name(operation.activation),
-                    initializer=_initializer_name(operation.kernel_initializer), use_bias=operation.use_bias)
+                    initializer=_initializer_name(operation.kernel_initializer), use_bias=operation.use_bias,
+                    trainable=_trainable(operation))
         # The exercises fix the initializer of the 3x3 convolutions only; a 1x1 convolution
         # computes the same with 'same' or 'valid' padding.
         if kind == "Conv2DTranspose" or spec["kernel_size"] == (1, 1):
@@ -209,17 +251,18 @@ def layer_list(outputs):
 
 def conv(filters, kernel_size=(3, 3), activation="relu", initializer="HeNormal", strides=(1, 1)):
     return {"kind": "Conv2D", "filters": filters, "kernel_size": kernel_size, "strides": strides,
-            "padding": "same", "activation": activation, "initializer": initializer, "use_bias": True}
+            "padding": "same", "dilation_rate": (1, 1), "activation": activation, "initializer": initializer,
+            "use_bias": True, "trainable": True}
 
 
 def transposed_conv(filters):
     return {"kind": "Conv2DTranspose", "filters": filters, "kernel_size": (3, 3), "strides": (2, 2),
-            "padding": "same", "activation": "linear", "use_bias": True}
+            "padding": "same", "dilation_rate": (1, 1), "activation": "linear", "use_bias": True, "trainable": True}
 
 
 def logits_conv(n_classes):
     return {"kind": "Conv2D", "filters": n_classes, "kernel_size": (1, 1), "strides": (1, 1),
-            "padding": "same", "activation": "linear", "use_bias": True}
+            "padding": "same", "dilation_rate": (1, 1), "activation": "linear", "use_bias": True, "trainable": True}
 
 
 def max_pool():
@@ -241,7 +284,7 @@ def concatenate():
 _WORDS = {
     "filters": "filters", "kernel_size": "kernel size", "strides": "strides", "padding": "padding",
     "activation": "activation", "initializer": "kernel initializer", "rate": "dropout rate",
-    "pool_size": "pool size", "use_bias": "use_bias", "axis": "axis",
+    "pool_size": "pool size", "use_bias": "use_bias", "axis": "axis", "dilation_rate": "dilation rate",
 }
 
 
@@ -249,7 +292,11 @@ def _phrase(key, expected, got):
     """'expected ..., got ...' for one setting of a layer."""
     if key == "filters":
         return f"expected {expected} filters, got {got}"
+    if key == "trainable" and expected and not got:
+        return "its weights are frozen (trainable=False); the network must be able to learn them"
     if key == "activation":
+        if expected == "relu" and got == _impostor("relu"):
+            return "the activation computes something other than ReLU"
         want = "no activation" if expected == "linear" else f"activation {expected}"
         return f"expected {want}, got {'no activation' if got in ('linear', None) else got}"
     return f"expected {_WORDS.get(key, key)} {expected!r}, got {got!r}"
@@ -275,19 +322,24 @@ def _numbers(noun, numbers):
     return f"{noun}s {', '.join(map(str, numbers))}" if len(numbers) > 1 else f"{noun} {numbers[0]}"
 
 
-def layer_problems(got, expected, what):
-    """How the layer list `got` differs from `expected`, as (what, layer number, kind, sentence)
-    items; the number and kind are None for a problem of the whole list."""
+def _keyed_layer_problems(got, expected, what):
+    """layer_problems, each with the setting it is about ('kind' or 'count' for the layers themselves)."""
     problems = []
     for number, (g, e) in enumerate(zip(got, expected), start=1):
         if g["kind"] != e["kind"]:
-            problems.append((what, number, None, f"expected {_describe(e)}, got {_describe(g)}"))
+            problems.append(("kind", (what, number, None, f"expected {_describe(e)}, got {_describe(g)}")))
             break
-        problems += [(what, number, e["kind"], sentence) for _, sentence in _setting_problems(g, e)]
+        problems += [(key, (what, number, e["kind"], sentence)) for key, sentence in _setting_problems(g, e)]
     if not problems and len(got) != len(expected):
         listed = ", ".join(_describe(s) for s in got) or "no layers"
-        problems.append((what, None, None, f"expected {len(expected)} layers, got {len(got)} ({listed})"))
+        problems.append(("count", (what, None, None, f"expected {len(expected)} layers, got {len(got)} ({listed})")))
     return problems
+
+
+def layer_problems(got, expected, what):
+    """How the layer list `got` differs from `expected`, as (what, layer number, kind, sentence)
+    items; the number and kind are None for a problem of the whole list."""
+    return [problem for _, problem in _keyed_layer_problems(got, expected, what)]
 
 
 def render_layer_problems(problems):
@@ -801,9 +853,43 @@ def _shape(tensor):
 # The public tests
 # ---------------------------------------------------------------------------------------
 
+def _other_arguments(arguments, *names):
+    """'with n_filters=16, dropout_prob=0.2': the arguments named (all of them when none is)."""
+    return "with " + ", ".join(f"{k}={v!r}" for k, v in arguments.items() if k in names or not names)
+
+
+# A second set of arguments, checked once the first passes: it catches values written into the
+# code where an argument belongs (Dropout(0.3) for Dropout(dropout_prob), 23 for n_classes) and
+# a function that returns what it built before instead of building anew.
+CONV_BLOCK_AGAIN = {"n_filters": 16, "dropout_prob": 0.2}
+UNET_AGAIN = {"input_size": (64, 96, 3), "n_filters": 8, "n_classes": 5}
+_ARGUMENT_OF_SETTING = {"filters": "n_filters", "rate": "dropout_prob"}
+
+
+def _conv_block_again(conv_block):
+    """Problems of conv_block with CONV_BLOCK_AGAIN on another input, each naming its argument."""
+    n_filters, rate = CONV_BLOCK_AGAIN["n_filters"], CONV_BLOCK_AGAIN["dropout_prob"]
+    inputs = tf.keras.Input((20, 24, 8))
+    next_layer, skip = _pair(_call(conv_block, inputs, **CONV_BLOCK_AGAIN), "conv_block")
+    _tensor(next_layer, "next_layer")
+    _tensor(skip, "skip_connection")
+    every = _other_arguments(CONV_BLOCK_AGAIN)
+    problems = []
+    for what, tensor, shape in (("next_layer", next_layer, (None, 10, 12, n_filters)),
+                                ("skip_connection", skip, (None, 20, 24, n_filters))):
+        if _shape(tensor) != shape:
+            problems.append(f"{every}, {what}: expected shape {shape}, got {_shape(tensor)}")
+    expected = [conv(n_filters), conv(n_filters), dropout(rate), max_pool()]
+    found = [(_other_arguments(CONV_BLOCK_AGAIN, _ARGUMENT_OF_SETTING[key]) if key in _ARGUMENT_OF_SETTING
+              else every, number, kind, sentence)
+             for key, (_, number, kind, sentence) in _keyed_layer_problems(layer_list(next_layer), expected, every)]
+    return problems + render_layer_problems(found)
+
+
 @public_test
 def test_conv_block(conv_block):
-    """conv_block at the sizes the U-Net uses: with pooling, and without pooling plus dropout."""
+    """conv_block at the sizes the U-Net uses: with pooling, and without pooling plus dropout;
+    then, once those pass, with other arguments (CONV_BLOCK_AGAIN) on another input."""
     problems = []
     inputs = tf.keras.Input((96, 128, 3))
     next_layer, skip = _pair(_call(conv_block, inputs, n_filters=32), "conv_block")
@@ -828,6 +914,8 @@ def test_conv_block(conv_block):
     problems += render_layer_problems(found)
     if next_layer is not skip:
         problems.append("with max_pooling=False, next_layer and skip_connection must be the same tensor")
+    if not problems:
+        problems = _conv_block_again(conv_block)
     _report(problems, "conv_block")
 
 
@@ -855,9 +943,45 @@ def test_upsampling_block(upsampling_block):
 UNET_PARAMETERS = 8_640_471
 
 
+def _unet_model_again(unet_model, first):
+    """Problems of unet_model with UNET_AGAIN (a small model), each naming its argument."""
+    size, n_filters, n_classes = UNET_AGAIN["input_size"], UNET_AGAIN["n_filters"], UNET_AGAIN["n_classes"]
+    model = _call(unet_model, size, n_filters=n_filters, n_classes=n_classes)
+    every = _other_arguments(UNET_AGAIN)
+    if not isinstance(model, tf.keras.Model) or len(model.outputs) != 1:
+        return [f"{every}: unet_model must return a tf.keras.Model with one output, got {type(model).__name__}"]
+    output = model.outputs[0]
+    if model is first or output is first.outputs[0]:
+        return [f"{every}: unet_model returned the model of its first call again; it must build a new model "
+                f"from its arguments on every call"]
+    problems = []
+    if [_shape(t) for t in model.inputs] != [(None, *size)]:
+        got = ", ".join(str(_shape(t)) for t in model.inputs)
+        problems.append(f"{_other_arguments(UNET_AGAIN, 'input_size')}: the model's input: expected shape "
+                        f"{(None, *size)}, got {got} (make it Input(input_size))")
+    try:
+        walk = _UNetWalk(output, n_filters, n_classes)
+        groups = {}
+        for scope, part, sentence in walk.problems():
+            if "filters" in sentence:
+                argument = "n_classes" if scope[0].startswith("the head") else "n_filters"
+                groups.setdefault(_other_arguments(UNET_AGAIN, argument), []).append((scope, part, sentence))
+            else:
+                groups.setdefault(every, []).append((scope, part, sentence))
+        for context, found in groups.items():
+            problems += [f"{context}: {line}"
+                         for line in render_unet_problems(found, len(walk.encoder), len(walk.decoder))]
+    except Exception:  # a network too unusual to cut into blocks: the shapes still speak
+        pass
+    if _shape(output) != (None, *size[:2], n_classes) and not problems:
+        problems.append(f"{every}: output: expected shape {(None, *size[:2], n_classes)}, got {_shape(output)}")
+    return problems
+
+
 @public_test
 def test_unet_model(unet_model):
-    """unet_model at its default arguments: shape, then each block, the last convolution and the head."""
+    """unet_model at its default arguments: shape, then each block, the last convolution and the head;
+    then, once those pass, a small model with other arguments (UNET_AGAIN)."""
     model = _call(unet_model, (96, 128, 3), n_filters=32, n_classes=23)
     if not isinstance(model, tf.keras.Model):
         raise CheckFailed(f"unet_model must return a tf.keras.Model, got {type(model).__name__}")
@@ -877,4 +1001,6 @@ def test_unet_model(unet_model):
     count = int(model.count_params())
     if count != UNET_PARAMETERS and not problems:  # the last resort: nothing more specific to say
         problems.append(f"expected {UNET_PARAMETERS:,} parameters, got {count:,}")
+    if not problems:
+        problems = _unet_model_again(unet_model, model)
     _report(problems, "unet_model")
