@@ -15,6 +15,22 @@ c = get_config()  # noqa: F821 (provided by nbgrader)
 c.CourseDirectory.course_id = "unet-segmentation"
 c.CourseDirectory.root = str(COURSE_ROOT)
 
+# The exchange: `nbgrader release_assignment` puts the assignment there for students to fetch,
+# their submissions wait there for `nbgrader collect`, their feedback for them. By default a
+# folder of the course (exchange/, not committed); UNET_EXCHANGE names a shared one on a
+# course server (README). Created when missing; nbgrader needs every user to be able to write
+# into it (students create files there when they fetch and submit); the sticky bit lets only
+# a file's owner delete it.
+EXCHANGE = Path(os.environ.get("UNET_EXCHANGE") or COURSE_ROOT / "exchange")
+try:
+    EXCHANGE.mkdir(parents=True)
+    EXCHANGE.chmod(0o1777)
+except FileExistsError:
+    pass
+except OSError as error:  # no right to create it here: nbgrader names the folder it cannot use
+    print(f"nbgrader_config.py: cannot create the exchange {EXCHANGE}: {error}", file=sys.stderr)
+c.Exchange.root = str(EXCHANGE)
+
 # Student code only produces evidence; the judge, in this nbgrader process, decides every
 # score. Challenge writes argument values drawn now into the graded cells; each kernel runs
 # in a sandbox of its own (course/sandbox.py); Judge replaces the graded cells' outputs with

@@ -1,4 +1,4 @@
-"""Helpers of the U-Net notebook: finding the data, and the figures.
+"""Helpers of the U-Net notebook: finding the data, the figures and the interactive views.
 
 The parts of the assignment that teach (the input pipeline, the network, training) live in
 the notebook itself; this module holds what would only distract there.
@@ -8,28 +8,83 @@ import os
 import tempfile
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
-from matplotlib.patches import Patch
+# Before TensorFlow is first imported (by the notebook, right after this module): its C++
+# start-up logs would otherwise fill the first cell's output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 try:  # the course's dataset library: class names, palette, and data generation
     from roadscenes import CLASS_NAMES, N_CLASSES, PALETTE
     from roadscenes.dataset import generate
 except ImportError as error:  # pragma: no cover - only without the course's environment
-    raise ImportError("This notebook needs the course's `roadscenes` package: run `make run` (or "
-                      "`pip install -e .`) in the course folder, then restart the kernel.") from error
+    raise ImportError(
+        "This notebook needs the course's Python environment: the packages of the course's "
+        "requirements.txt and its `roadscenes` package (`pip install -r requirements.txt` and "
+        "`pip install <course folder>`, or ask your instructor for the course's environment). "
+        "Install them, then restart the kernel.") from error
 
 FRAMES, MASKS = "CameraRGB", "CameraMask"
-# While nbgrader validates or grades, figures are not drawn: nobody looks at them, and
-# drawing is a good part of the time grading a notebook takes.
-DRAW = "NBGRADER_EXECUTION" not in os.environ
+# nbgrader sets NBGRADER_EXECUTION while it validates or grades a notebook: then a handful of
+# frames is enough, nothing is trained and no figure is drawn (nobody looks at them, and
+# drawing is a good part of the time grading takes). UNET_SMOKE=1 is the course's own quick
+# test run.
+GRADING = "NBGRADER_EXECUTION" in os.environ
+SMOKE = os.environ.get("UNET_SMOKE") == "1"
+DRAW = not GRADING
+FRAME_LIMIT = 8 if GRADING else (16 if SMOKE else None)
+
+
+def epochs_to_train(epochs):
+    """The number of epochs to train now: none while grading, one in the course's quick test."""
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"EPOCHS must be a whole number of epochs, 0 or more; it is {epochs!r}")
+    return 0 if GRADING else (min(epochs, 1) if SMOKE else epochs)
+
+
+# Where each name the later cells use is defined, so that a NameError can say what to run.
+DEFINED_IN = {
+    "su": "section 2 (Packages)", "tf": "section 2 (Packages)", "np": "section 2 (Packages)",
+    "plt": "section 2 (Packages)", "unet_checks": "section 2 (Packages)",
+    "EPOCHS": "the settings cell of section 2", "SEED": "the settings cell of section 2",
+    "N_EXAMPLES": "the settings cell of section 2", "IMAGE_SIZE": "section 2 (Packages)",
+    "N_CLASSES": "section 2 (Packages)", "BATCH_SIZE": "section 2 (Packages)",
+    "DATA_DIR": "section 3", "image_list": "section 3", "mask_list": "section 3",
+    "process_path": "section 4", "preprocess": "section 4", "augment": "section 4",
+    "load": "section 4", "train_frames": "section 4", "val_frames": "section 4",
+    "add_pixel_weights": "section 4", "train_dataset": "section 4", "val_dataset": "section 4",
+    "class_weights": "section 4", "val_idx": "section 4", "train_idx": "section 4",
+    "conv_block": "exercise 1 (section 6)", "upsampling_block": "exercise 2 (section 7)",
+    "unet_model": "exercise 3 (section 8)", "unet": "section 9", "history": "section 9",
+    "create_mask": "section 11",
+}
+
+
+def _explain_name_error(shell, etype, value, tb, tb_offset=None):
+    shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+    name = getattr(value, "name", None)
+    if name in DEFINED_IN:
+        print(f"`{name}` is defined in {DEFINED_IN[name]}: run that cell (and the cells before it) first.")
+
+
+def explain_missing_names():
+    """Make a NameError in this notebook say which cell defines the missing name."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return
+    shell = get_ipython()
+    if shell is not None and not GRADING:
+        shell.set_custom_exc((NameError,), _explain_name_error)
 
 
 def _has_data(folder):
     return (folder / FRAMES).is_dir() and (folder / MASKS).is_dir() and any((folder / FRAMES).glob("*.png"))
 
 
-def find_data_dir(grading=False):
+def find_data_dir(grading=GRADING):
     """The folder holding CameraRGB/ and CameraMask/.
 
     Looks at $UNET_DATA_DIR, then ./data and the data/ folders of the parent directories.
@@ -55,7 +110,7 @@ def find_data_dir(grading=False):
     return here / "data"
 
 
-def list_pairs(data_dir, limit=None):
+def list_pairs(data_dir, limit=FRAME_LIMIT):
     """Paths (frames, masks) of the frames that have a mask, sorted by name."""
     data_dir = Path(data_dir)
     names = sorted(p.name for p in (data_dir / FRAMES).glob("*.png") if (data_dir / MASKS / p.name).exists())
@@ -63,6 +118,30 @@ def list_pairs(data_dir, limit=None):
         raise FileNotFoundError(f"{data_dir}: no frame in {FRAMES}/ has a mask in {MASKS}/")
     names = names[:limit]
     return [str(data_dir / FRAMES / n) for n in names], [str(data_dir / MASKS / n) for n in names]
+
+
+def read_pair(image_path, mask_path):
+    """A frame as floats in [0, 1] (H, W, 3) and its mask of class ids (H, W)."""
+    return plt.imread(image_path)[..., :3], read_mask(mask_path)  # [..., :3]: drop any alpha channel
+
+
+def read_mask(mask_path):
+    """A mask of class ids (H, W)."""
+    return (plt.imread(mask_path)[..., 0] * 255).round().astype(np.uint8)
+
+
+def pixel_shares(masks):
+    """The share of pixels of each class over some masks (arrays of class ids)."""
+    counts = np.zeros(N_CLASSES)
+    for mask in masks:
+        counts += np.bincount(np.asarray(mask).ravel(), minlength=N_CLASSES)[:N_CLASSES]
+    return counts / max(counts.sum(), 1)
+
+
+def _check_first(first, count):
+    if not isinstance(first, int) or not 0 <= first < count:
+        raise ValueError(f"FIRST must be a frame number from 0 to {count - 1} (there are {count} frames); "
+                         f"it is {first!r}")
 
 
 def colorize(mask):
@@ -107,10 +186,8 @@ def show_pairs(rows, titles=("frame", "mask")):
 
 def plot_class_shares(masks):
     """Bar chart of the share of pixels per class over a list of masks (log scale)."""
-    counts = np.zeros(N_CLASSES)
-    for mask in masks:
-        counts += np.bincount(np.asarray(mask).ravel(), minlength=N_CLASSES)[:N_CLASSES]
-    shares = counts / counts.sum()
+    masks = list(masks)
+    shares = pixel_shares(masks)
     if not DRAW:
         return None, shares
     order = np.argsort(shares)[::-1]
@@ -144,11 +221,16 @@ def plot_history(history):
 def confusion_matrix(model, dataset):
     """Counts[true, predicted] over all pixels of a batched (image, mask) dataset."""
     counts = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
-    for images, masks in dataset:
+    for images, masks, *_ in dataset:  # *_: pixel weights, where the dataset has them
         predicted = np.argmax(model.predict(images, verbose=0), axis=-1).ravel()
         truth = np.asarray(masks).ravel()
         counts += np.bincount(truth * N_CLASSES + predicted, minlength=N_CLASSES**2).reshape(N_CLASSES, N_CLASSES)
     return counts
+
+
+def truth_shares(counts):
+    """The share of pixels of each true class, from a confusion matrix."""
+    return counts.sum(axis=1) / max(counts.sum(), 1)
 
 
 def per_class_iou(counts):
@@ -159,19 +241,182 @@ def per_class_iou(counts):
         return np.where(union > 0, hits / union, np.nan)
 
 
-def plot_class_iou(iou, pixel_shares=None):
+def plot_class_iou(iou, shares=None):
     """Horizontal bars of per-class IoU, the classes sorted by IoU."""
     present = [c for c in range(N_CLASSES) if not np.isnan(iou[c])]
     present.sort(key=lambda c: iou[c])
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(present) + 1.2))
     ax.barh(range(len(present)), [iou[c] for c in present], color=[PALETTE[c] / 255 for c in present],
             edgecolor="0.3")
-    labels = [CLASS_NAMES[c] + (f" ({100 * pixel_shares[c]:.2g}% px)" if pixel_shares is not None else "")
+    labels = [CLASS_NAMES[c] + (f" ({100 * shares[c]:.2g}% px)" if shares is not None else "")
               for c in present]
     ax.set_yticks(range(len(present)), labels)
     ax.set_xlim(0, 1)
     ax.set_xlabel("IoU on the validation frames")
     ax.set_title(f"Per-class IoU (mean over {len(present)} classes: {np.nanmean(iou):.3f})")
     ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------
+# Interactive views: ipywidgets in JupyterLab; the same views as static figures while
+# grading, in the course's tests, or where ipywidgets is missing.
+# ---------------------------------------------------------------------------------------
+
+def _widgets():
+    """The ipywidgets module when views can be interactive here, else None."""
+    if not DRAW or os.environ.get("UNET_STATIC_VIEWS") == "1":
+        return None
+    try:
+        import ipywidgets
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return ipywidgets if shell is not None and hasattr(shell, "kernel") else None
+
+
+def highlighted(mask, class_id=None):
+    """Display colours of a mask; with a class id, every other class is greyed out."""
+    colours = colorize(mask)
+    if class_id is None:
+        return colours
+    mask = np.asarray(mask)
+    mask = mask[..., 0] if mask.ndim == 3 else mask
+    grey = (0.35 * colours.mean(axis=-1, keepdims=True) + 0.65 * 235).astype(colours.dtype)
+    return np.where((mask == class_id)[..., None], colours, grey)
+
+
+def frame_iou(truth, predicted):
+    """Mean IoU over the classes present in the truth or the prediction of one frame."""
+    truth, predicted = np.asarray(truth).ravel(), np.asarray(predicted).ravel()
+    scores = []
+    for c in np.union1d(np.unique(truth), np.unique(predicted)):
+        t, p = truth == c, predicted == c
+        scores.append((t & p).sum() / (t | p).sum())
+    return float(np.mean(scores))
+
+
+def _frame_figure(frame, masks, titles, class_id=None, shares=True):
+    """One frame, its masks, and (optionally) the class shares of the first mask."""
+    columns = 1 + len(masks) + int(shares)
+    widths = [1] * (1 + len(masks)) + ([0.8] if shares else [])
+    fig, axes = plt.subplots(1, columns, figsize=(3.6 * (1 + len(masks)) + 3.2 * shares, 2.9),
+                             gridspec_kw={"width_ratios": widths})
+    axes[0].imshow(np.asarray(frame))
+    for ax, mask in zip(axes[1:], masks):
+        ax.imshow(highlighted(mask, class_id), interpolation="nearest")
+    for ax, title in zip(axes, titles):
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    if shares:
+        share = pixel_shares([masks[0]])
+        top = [c for c in np.argsort(share)[::-1][:8] if share[c] > 0]
+        ax = axes[-1]
+        ax.barh(range(len(top)), [100 * share[c] for c in top], color=[PALETTE[c] / 255 for c in top],
+                edgecolor="0.3")
+        ax.set_yticks(range(len(top)), [CLASS_NAMES[c] for c in top], fontsize=9)
+        ax.invert_yaxis()
+        ax.set_xlabel("% of this frame's pixels", fontsize=9)
+        ax.set_title("class shares", fontsize=10)
+    fig.tight_layout()
+    if not shares:
+        class_legend(fig, np.unique(np.concatenate([np.unique(m) for m in masks])).tolist(), fontsize=8)
+    return fig
+
+
+def _browser(widgets, count, first, label, draw):
+    """A frame slider and a class menu driving ``draw(index, class_id)`` in an output area."""
+    from IPython.display import display
+    slider = widgets.IntSlider(value=first, min=0, max=count - 1, description=label, continuous_update=False,
+                               layout=widgets.Layout(width="420px"))
+    menu = widgets.Dropdown(options=[("every class", -1)] + [(f"{c:2d} {n}", c) for c, n in enumerate(CLASS_NAMES)],
+                            value=-1, description="highlight", layout=widgets.Layout(width="260px"))
+    out = widgets.Output()
+
+    def redraw(_=None):
+        with out:
+            out.clear_output(wait=True)
+            draw(slider.value, None if menu.value < 0 else menu.value)
+            plt.show()
+
+    slider.observe(redraw, "value")
+    menu.observe(redraw, "value")
+    display(widgets.VBox([widgets.HBox([slider, menu]), out]))
+    redraw()
+
+
+def browse_frames(image_list, mask_list, examples=3, first=0):
+    """Frames beside their masks: a slider and a class menu in JupyterLab, else ``examples``
+    static rows from frame ``first``."""
+    if not image_list:
+        raise ValueError("there are no frames to show: run the cell of section 3 that lists the data first")
+    _check_first(first, len(image_list))
+    if not DRAW:
+        return None
+    widgets = _widgets()
+    if widgets is None:
+        shown = range(first, min(first + examples, len(image_list)))
+        show_pairs([read_pair(image_list[i], mask_list[i]) for i in shown],
+                   titles=("camera frame", "mask (coloured by class)"))
+        plt.show()
+        return None
+
+    def draw(index, class_id):
+        frame, mask = read_pair(image_list[index], mask_list[index])
+        name = os.path.basename(image_list[index])
+        _frame_figure(frame, [mask], (f"frame {index} ({name})", "mask (coloured by class)"), class_id)
+
+    _browser(widgets, len(image_list), first, "frame", draw)
+
+
+def predict_masks(model, dataset, create_mask):
+    """Frames, true masks and predicted masks (class ids, from ``create_mask`` of the logits) of
+    a batched (image, mask) dataset."""
+    frames, truths, predictions = [], [], []
+    for images, masks, *_ in dataset:  # *_: pixel weights, where the dataset has them
+        frames.append(np.asarray(images))
+        truths.append(np.asarray(masks)[..., 0])
+        predictions.append(np.asarray(create_mask(model.predict(images, verbose=0)))[..., 0])
+    return np.concatenate(frames), np.concatenate(truths), np.concatenate(predictions)
+
+
+def browse_predictions(frames, truths, predictions, examples=3, first=0):
+    """Validation frames, their true masks and the predicted masks, with each frame's IoU:
+    a slider and a class menu in JupyterLab, else ``examples`` static rows."""
+    _check_first(first, len(frames))
+    if not DRAW:
+        return None
+
+    def draw(index, class_id):
+        title = f"predicted (frame IoU {frame_iou(truths[index], predictions[index]):.2f})"
+        _frame_figure(frames[index], [truths[index], predictions[index]],
+                      (f"validation frame {index}", "true mask", title), class_id, shares=False)
+
+    widgets = _widgets()
+    if widgets is None:
+        for index in range(first, min(first + examples, len(frames))):
+            draw(index, None)
+            plt.show()
+        return None
+    _browser(widgets, len(frames), first, "frame", draw)
+
+
+def show_transposed_convolution(inputs, kernel, outputs, title):
+    """The input, kernel and output of a one-channel transposed convolution, values written in."""
+    if not DRAW:
+        return None
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2), gridspec_kw={"width_ratios": [3, 3, 6]})
+    fig.suptitle(title, fontsize=11)
+    for ax, values, name in zip(axes, (inputs, kernel, outputs),
+                                ("input (3×3)", "kernel (3×3)", "output (6×6): stride 2, 'same'")):
+        values = np.asarray(values)
+        ax.imshow(values, cmap="Blues", vmin=0, vmax=max(values.max(), 1))
+        for (row, col), value in np.ndenumerate(values):
+            ax.text(col, row, f"{value:g}", ha="center", va="center", fontsize=10)
+        ax.set_title(name, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
     fig.tight_layout()
     return fig

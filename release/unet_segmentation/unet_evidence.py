@@ -23,7 +23,7 @@ MIME = "application/vnd.unet-evidence+json"
 VERSION = 1
 # Values on which every activation is evaluated: the grader judges activations by what they
 # compute, not by their names.
-PROBE = [-3.0, -1.0, -0.25, 0.0, 0.25, 1.0, 3.0]
+PROBE = [-3.0, -1.0, -0.25, 0.0, 0.25, 1.0, 3.0, 8.0]
 MAX_NODES = 400
 FUNCTIONS = ("conv_block", "upsampling_block", "unet_model")
 

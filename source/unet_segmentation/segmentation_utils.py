@@ -345,7 +345,6 @@ def _browser(widgets, count, first, label, draw):
     menu.observe(redraw, "value")
     display(widgets.VBox([widgets.HBox([slider, menu]), out]))
     redraw()
-    return slider, menu
 
 
 def browse_frames(image_list, mask_list, examples=3, first=0):
@@ -369,7 +368,7 @@ def browse_frames(image_list, mask_list, examples=3, first=0):
         name = os.path.basename(image_list[index])
         _frame_figure(frame, [mask], (f"frame {index} ({name})", "mask (coloured by class)"), class_id)
 
-    return _browser(widgets, len(image_list), first, "frame", draw)
+    _browser(widgets, len(image_list), first, "frame", draw)
 
 
 def predict_masks(model, dataset, create_mask):
@@ -401,7 +400,7 @@ def browse_predictions(frames, truths, predictions, examples=3, first=0):
             draw(index, None)
             plt.show()
         return None
-    return _browser(widgets, len(frames), first, "frame", draw)
+    _browser(widgets, len(frames), first, "frame", draw)
 
 
 def show_transposed_convolution(inputs, kernel, outputs, title):

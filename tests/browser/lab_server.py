@@ -5,6 +5,7 @@ own browser on these machines. The data is a small generated set and UNET_SMOKE=
 training to one short epoch, as in the other notebook tests.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -46,6 +47,45 @@ def screenshots():
     return SCREENSHOTS
 
 
+@contextlib.contextmanager
+def running_lab(base, root, env=None):
+    """A JupyterLab on localhost serving `root`, with its settings, runtime files and log
+    (jupyter.log) in `base`; yields its base url."""
+    settings = base / "settings"
+    for name, value in LAB_SETTINGS.items():
+        (settings / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings / name).write_text(json.dumps(value))
+    port = _free_port()
+    env = dict(os.environ if env is None else env, JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+               PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+               f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", "--allow-root",
+               f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={base / 'workspaces'}"]
+    log = open(base / "jupyter.log", "w")
+    server = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    # Two busy cores: importing the server and its extensions can take a minute.
+    deadline = time.time() + 180
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=5)
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"JupyterLab did not start: see {base / 'jupyter.log'}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     """(base url, workspace folder) of a running JupyterLab."""
@@ -53,36 +93,9 @@ def lab(tmp_path_factory):
     work = base / "work"
     shutil.copytree(RELEASE, work / ASSIGNMENT)
     generate(work / "data", count=12, seed=5, workers=1, progress=False)
-    settings = base / "settings"
-    for name, value in LAB_SETTINGS.items():
-        (settings / name).parent.mkdir(parents=True, exist_ok=True)
-        (settings / name).write_text(json.dumps(value))
-    port = _free_port()
-    env = dict(os.environ, UNET_SMOKE="1", UNET_DATA_DIR=str(work / "data"), JUPYTER_RUNTIME_DIR=str(base / "runtime"),
-               PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-               f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work}", "--allow-root",
-               f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={base / 'workspaces'}"]
-    log = open(base / "jupyter.log", "w")
-    server = subprocess.Popen(command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
-            break
-        except OSError:
-            if time.time() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError(f"JupyterLab did not start: see {base / 'jupyter.log'}")
-            time.sleep(0.5)
-    yield url, work
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+    env = dict(os.environ, UNET_SMOKE="1", UNET_DATA_DIR=str(work / "data"))
+    with running_lab(base, work, env) as url:
+        yield url, work
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +118,54 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+# --- the exchange: an instructor's course folder and a student's own JupyterLab -------------
+
+COURSE_ID = "unet-segmentation"  # c.CourseDirectory.course_id of nbgrader_config.py
+STUDENT = "student1"
+STUDENT_CONFIG = """\
+# A student's ~/.jupyter/nbgrader_config.py: the course's exchange and course id.
+c = get_config()
+c.Exchange.root = {exchange!r}
+c.CourseDirectory.course_id = {course_id!r}
+# nbgrader names a submission after the login name (on JupyterHub, the hub user); these
+# tests run as one user for instructor and student, so the student's id is set here.
+c.CourseDirectory.student_id = {student!r}
+"""
+
+
+@pytest.fixture(scope="session")
+def course(tmp_path_factory):
+    """An instructor's copy of the course folder, the assignment generated into its own
+    gradebook; its exchange is the default, course-local `exchange/`."""
+    from course.layout import ROOT, nbgrader
+
+    # What tests/conftest.py's copy_course copies (a module named conftest cannot be imported
+    # from here: this folder has a conftest.py of its own).
+    root = tmp_path_factory.mktemp("instructor") / "course"
+    for folder in ("source", "release", "course"):
+        shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    # UNET_EXCHANGE="": the course's own exchange/, whatever the caller's environment says.
+    nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, capture=True, timeout=600,
+             extra_env={"UNET_EXCHANGE": ""})
+    return root
+
+
+@pytest.fixture(scope="session")
+def student_lab(tmp_path_factory, course):
+    """(base url, home folder, server log) of a student's JupyterLab: it serves the student's
+    home folder, whose ~/.jupyter/nbgrader_config.py points at the course's exchange."""
+    base = tmp_path_factory.mktemp("student_lab")
+    home = base / STUDENT
+    (home / ".jupyter").mkdir(parents=True)
+    (home / ".jupyter" / "nbgrader_config.py").write_text(STUDENT_CONFIG.format(
+        exchange=str(course / "exchange"), course_id=COURSE_ID, student=STUDENT))
+    # The notebook finds data/ above its folder, as in a student's home on the course server.
+    generate(home / "data", count=12, seed=5, workers=1, progress=False)
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith("JUPYTER") and name not in ("UNET_DATA_DIR", "UNET_EXCHANGE")}
+    env.update(HOME=str(home), UNET_SMOKE="1")
+    with running_lab(base, home, env) as url:
+        yield url, home, base / "jupyter.log"
