@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE))
 
 import catalogue  # noqa: E402
 import hostile  # noqa: E402
-from conftest import copy_course  # noqa: E402
+from course_helpers import copy_course  # noqa: E402
 from grading_speed import floor_seconds  # noqa: E402
 from test_grading_holds import _catalogue_notebook  # noqa: E402
 

@@ -17,7 +17,7 @@ import nbformat
 from nbclient import NotebookClient
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
-from conftest import copy_course  # noqa: E402
+from course_helpers import copy_course  # noqa: E402
 
 from course.examples import write_examples  # noqa: E402
 from course.layout import ASSIGNMENT, nbgrader  # noqa: E402

@@ -2,9 +2,8 @@
 
 import pytest
 
+from course_helpers import SMALL_COUNT, copy_course
 from roadscenes.dataset import generate
-
-SMALL_COUNT = 6
 
 
 @pytest.fixture(scope="session")
@@ -13,24 +12,6 @@ def small_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("roadscenes") / "data"
     generate(out, count=SMALL_COUNT, seed=11, workers=1, progress=False)
     return out
-
-
-# --- a scratch course directory for nbgrader runs ------------------------------------------
-
-import shutil  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def copy_course(destination):
-    """A course directory with this course's source, release, config and grader, nothing else."""
-    destination = Path(destination)
-    for folder in ("source", "release", "course"):
-        shutil.copytree(ROOT / folder, destination / folder,
-                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    shutil.copy(ROOT / "nbgrader_config.py", destination)
-    return destination
 
 
 @pytest.fixture(scope="session")

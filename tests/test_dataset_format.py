@@ -10,7 +10,7 @@ from PIL import Image
 from roadscenes import CLASS_NAMES, N_CLASSES
 from roadscenes.dataset import FRAMES, MANIFEST, MASKS, generate
 
-from conftest import SMALL_COUNT
+from course_helpers import SMALL_COUNT
 
 
 def test_frames_and_masks_pair_up_with_six_digit_names(small_data):

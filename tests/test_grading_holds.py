@@ -17,7 +17,7 @@ from course.report import NOTEBOOK_ID, exercise_points
 
 import catalogue
 import hostile
-from conftest import copy_course
+from course_helpers import copy_course
 
 EXAMPLES = {"reference": (1, 2, 3), "untouched_release": (), "only_exercise_1": (1,), "only_exercise_2": (2,),
             "only_exercise_3": (3,)}

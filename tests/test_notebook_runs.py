@@ -1,14 +1,13 @@
 """The source notebook runs top to bottom (smoke settings), on data in the real CARLA layout."""
 
 import copy
-import os
 import re
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from PIL import Image
 
+from course_helpers import run_source_notebook
 from course.judge import Challenge, Judge
 from course.layout import NOTEBOOK, SOURCE
 from roadscenes.dataset import FRAMES, MASKS
@@ -32,26 +31,10 @@ def carla_layout(small_data, tmp_path_factory):
 @pytest.fixture(scope="module")
 def executed(carla_layout, tmp_path_factory):
     notebook = nbformat.read(SOURCE / NOTEBOOK, as_version=4)
-    workdir = tmp_path_factory.mktemp("run")
-    for item in SOURCE.iterdir():
-        if item.suffix != ".ipynb":
-            os.symlink(item, workdir / item.name)
-    env = {"UNET_SMOKE": "1", "UNET_DATA_DIR": str(carla_layout), "UNET_STATIC_VIEWS": "1"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        # The graded cells get arguments drawn now, as under nbgrader; the judge scores them below.
-        resources = {"metadata": {"path": str(workdir)}}
-        notebook, resources = Challenge().preprocess(notebook, resources)
-        CHALLENGES.update(resources["unet_challenges"])
-        NotebookClient(notebook, timeout=600, kernel_name="python3", resources=resources).execute()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return notebook
+    # The graded cells get arguments drawn now, as under nbgrader; the judge scores them below.
+    notebook, resources = Challenge().preprocess(notebook, {})
+    CHALLENGES.update(resources["unet_challenges"])
+    return run_source_notebook(notebook, tmp_path_factory.mktemp("run"), carla_layout, resources)
 
 
 def _outputs(notebook, output_type):

@@ -17,7 +17,7 @@ from course.grader import Settings, grade_all
 from course.layout import ASSIGNMENT, nbgrader
 from course.report import exercise_points
 
-from conftest import copy_course
+from course_helpers import copy_course
 
 
 def _free_port():

@@ -8,7 +8,7 @@ import pytest
 
 from course.layout import ASSIGNMENT, NOTEBOOK, RELEASE, SOURCE, nbgrader
 
-from conftest import ROOT, copy_course
+from course_helpers import ROOT, copy_course
 
 SECRETS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "course/reference",
            "reference.py", "judge.py", "course.judge")

@@ -139,14 +139,10 @@ c.CourseDirectory.student_id = {student!r}
 def course(tmp_path_factory):
     """An instructor's copy of the course folder, the assignment generated into its own
     gradebook; its exchange is the default, course-local `exchange/`."""
-    from course.layout import ROOT, nbgrader
+    from course.layout import nbgrader
+    from course_helpers import copy_course
 
-    # What tests/conftest.py's copy_course copies (a module named conftest cannot be imported
-    # from here: this folder has a conftest.py of its own).
-    root = tmp_path_factory.mktemp("instructor") / "course"
-    for folder in ("source", "release", "course"):
-        shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    shutil.copy(ROOT / "nbgrader_config.py", root)
+    root = copy_course(tmp_path_factory.mktemp("instructor") / "course")
     # UNET_EXCHANGE="": the course's own exchange/, whatever the caller's environment says.
     nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, capture=True, timeout=600,
              extra_env={"UNET_EXCHANGE": ""})
