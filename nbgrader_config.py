@@ -7,7 +7,7 @@ from pathlib import Path
 COURSE_ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(COURSE_ROOT))  # the course package: judge and sandbox
 
-from course.judge import Challenge, Judge, warm_up  # noqa: E402
+from course.judge import Challenge, Judge  # noqa: E402
 from course.sandbox import SandboxedExecute  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
@@ -46,8 +46,6 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-# The judge imports TensorFlow while the kernel runs its first cell, on nbgrader's own thread.
-c.SandboxedExecute.on_cell_complete = warm_up
 # Limits of each graded kernel (see course/sandbox.py).
 c.SandboxedKernelManager.memory_mb = 4096
 c.SandboxedKernelManager.max_processes = 512

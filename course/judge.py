@@ -7,22 +7,20 @@ Two nbgrader preprocessors, configured in nbgrader_config.py around Execute:
   (unet_evidence.py) to describe what the student's function builds for them;
 - `Judge` (after Execute) reads that description, checks it (evidence_format.py), turns it
   into layer specifications through a whitelist (specs.py), compares them with the reference
-  solution (reference.py) built here, rebuilds and runs both networks, and replaces the
-  cell's outputs with the verdict: a message in the student's terms and the points.
+  solution (reference.py, plain data), runs both networks (network.py, NumPy), and replaces
+  the cell's outputs with the verdict: a message in the student's terms and the points.
+  It needs no TensorFlow.
 
 Whatever the kernel printed or returned in a graded cell is discarded, so only evidence
 that is right for arguments drawn at grading time earns points.
 """
 
-import sys
-
-import numpy as np
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from . import challenges, evidence_format
+from . import challenges, evidence_format, network, reference
 from .evidence_format import EvidenceInvalid
-from .layout import EXERCISES, SOURCE
+from .layout import EXERCISES
 from .specs import Problem, canonical, layers_to, spec_graph
 
 FUNCTION_OF = {cell: function for function, cells in EXERCISES.values() for cell in cells}
@@ -82,123 +80,11 @@ def _free(order):
     return result
 
 
-# ---------------------------------------------------------------------------------------
-# The reference, described the same way as the student's work
-# ---------------------------------------------------------------------------------------
-
-def _modules():
-    """TensorFlow, the reference and the describer are imported on first use: nbgrader
-    commands that never judge do not pay for TensorFlow. All of the judge's work happens on
-    nbgrader's main thread: an import on another thread once deadlocked in a garbage-collected
-    zmq context of the kernel client."""
-    if str(SOURCE) not in sys.path:
-        sys.path.insert(0, str(SOURCE))
-    import tensorflow as tf
-    import unet_evidence
-
-    from . import reference
-    return tf, reference, unet_evidence
-
-
-def warm_up(**_):
-    """nbclient hook (`on_cell_complete`, which runs as soon as a cell has been sent to the
-    kernel): import what the judge needs while the kernel runs the notebook's first cells,
-    instead of after the kernel is done. Cheap once imported."""
-    _modules()
-
-
 def input_shapes(function, case):
     if function != "unet_model":
         return [tuple(shape) for shape in case["inputs"]]
     size = case["args"][0] if case.get("args") else case.get("kwargs", {}).get("input_size", (96, 128, 3))
     return [tuple(size)]
-
-
-def reference_description(function, case):
-    tf, reference, evidence = _modules()
-    if function == "unet_model":
-        blocks = (evidence.stand_in_conv_block, evidence.stand_in_upsampling_block)
-        model = reference.unet_model(*case.get("args", []), **case.get("kwargs", {}), blocks=blocks)
-        return evidence.describe(model.inputs, model.outputs)
-    inputs = [tf.keras.Input(shape) for shape in case["inputs"]]
-    outputs = reference.FUNCTIONS[function](*inputs, **case.get("kwargs", {}))
-    return evidence.describe(inputs, list(outputs) if isinstance(outputs, tuple) else [outputs])
-
-
-# ---------------------------------------------------------------------------------------
-# Rebuilding and running
-# ---------------------------------------------------------------------------------------
-
-def build(order, ends, shapes):
-    """A Keras model rebuilt from specifications (blocks are the reference blocks)."""
-    tf, reference, _ = _modules()
-    layers, tensors = tf.keras.layers, []
-    for spec, parents in order:
-        xs = [tensors[p] for p in parents]
-        kind = spec["kind"]
-        if kind == "InputLayer":
-            tensor = tf.keras.Input(shapes[spec["position"]])
-        elif kind == "Output":
-            tensor = xs[0][spec["index"]]
-        elif kind == "conv_block":
-            pair = reference.conv_block(xs[0], spec["n_filters"], spec["dropout_prob"], spec["max_pooling"])
-            tensor = pair if spec["max_pooling"] else pair[0]
-        elif kind == "upsampling_block":
-            tensor = reference.upsampling_block(xs[0], xs[1], spec["n_filters"])
-        elif kind in ("Conv2D", "Conv2DTranspose"):
-            options = dict(strides=spec["strides"], padding=spec["padding"], dilation_rate=spec["dilation_rate"],
-                           activation=spec["activation"], use_bias=spec["use_bias"])
-            if kind == "Conv2D":
-                options["groups"] = spec["groups"]
-            tensor = getattr(layers, kind)(spec["filters"], spec["kernel_size"], **options)(xs[0])
-        elif kind == "MaxPooling2D":
-            tensor = layers.MaxPooling2D(spec["pool_size"], spec["strides"], spec["padding"])(xs[0])
-        elif kind == "Dropout":
-            tensor = layers.Dropout(spec["rate"])(xs[0])
-        elif kind == "Concatenate":
-            tensor = layers.Concatenate(axis=spec["axis"])(xs)
-        else:
-            raise Problem(f"a {kind} layer cannot be rebuilt")
-        tensors.append(tensor)
-    return tf.keras.Model([tensors[i] for i, (s, _) in enumerate(order) if s["kind"] == "InputLayer"],
-                          [tensors[e] for e in ends])
-
-
-def _concat_order(order, text):
-    """For each Concatenate: the canonical texts of its inputs in the order used."""
-    return [[text(p) for p in parents] for spec, parents in order if spec["kind"] == "Concatenate"]
-
-
-def same_computation(student, reference_graph, shapes, text_student, text_reference):
-    """Rebuild both networks, give them the same weights, and compare their outputs."""
-    got, want = build(*student, shapes), build(*reference_graph, shapes)
-    mine = [layer for layer in got.layers if layer.weights]
-    theirs = [layer for layer in want.layers if layer.weights]
-    if len(mine) != len(theirs):
-        return False
-    swaps = [a != b for a, b in zip(_concat_order(student[0], text_student),
-                                    _concat_order(reference_graph[0], text_reference))]
-    rng = np.random.default_rng(7)
-    for source, target in zip(theirs, mine):
-        weights = [rng.standard_normal(w.shape).astype("float32") * 0.2 for w in source.get_weights()]
-        source.set_weights(weights)
-        weights = [w.copy() for w in weights]
-        inbound = target._inbound_nodes[0].input_tensors
-        producer = inbound[0]._keras_history[0] if inbound else None
-        if swaps and type(producer).__name__ == "Concatenate" and swaps.pop(0):
-            parts = [t.shape[-1] for t in producer._inbound_nodes[0].input_tensors]
-            first = weights[0].shape[2] - parts[0]  # the reference's first part is the student's second
-            weights[0] = np.concatenate([weights[0][:, :, first:], weights[0][:, :, :first]], axis=2)
-        if [w.shape for w in weights] != [w.shape for w in target.get_weights()]:
-            return False
-        target.set_weights(weights)
-    inputs = [np.random.default_rng(3).standard_normal((1,) + tuple(s)).astype("float32") for s in shapes]
-    outputs = zip(_list(got(inputs, training=False)), _list(want(inputs, training=False)))
-    return all(np.allclose(np.asarray(a), np.asarray(b), atol=1e-4, rtol=1e-3) for a, b in outputs)
-
-
-def _list(value):
-    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 # ---------------------------------------------------------------------------------------
@@ -215,7 +101,7 @@ def _call_text(function, case, shapes):
 
 def judge_case(function, case, asked, run=True):
     """None when the description is right for the asked case, else what is wrong; `run`:
-    also rebuild both networks and compare what they compute."""
+    also run both networks and compare what they compute."""
     shapes = input_shapes(function, asked)
     what = _call_text(function, asked, shapes)
     if "error" in case:
@@ -227,15 +113,16 @@ def judge_case(function, case, asked, run=True):
         student = spec_graph(case, shapes)
     except Problem as problem:
         return f"{what}: {problem}"
-    reference_graph = spec_graph(reference_description(function, asked), shapes)
+    reference_graph = reference.network(function, asked)
     student, reference_graph = (_free(student[0]), student[1]), (_free(reference_graph[0]), reference_graph[1])
-    got, text_student = canonical(*student)
-    want, text_reference = canonical(*reference_graph)
+    got, want = canonical(*student)[0], canonical(*reference_graph)[0]
     for name, g, w, s_end, r_end in zip(names, got, want, student[1], reference_graph[1]):
         if g != w:
             return f"{what}: " + differences(layers_to(student[0], s_end), layers_to(reference_graph[0], r_end), name)
-    if run and not same_computation(student, reference_graph, shapes, text_student, text_reference):
-        return f"{what}: the network does not compute what the exercise asks for"
+    if run:
+        runnable = reference.expanded(*student)
+        if runnable is None or not network.same_computation(runnable, reference.expanded(*reference_graph), shapes):
+            return f"{what}: the network does not compute what the exercise asks for"
     return None
 
 

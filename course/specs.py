@@ -3,7 +3,8 @@
 Every node of the evidence is checked against a whitelist: known Keras layer classes, and
 for each the settings the judge knows. A class or setting it does not know is named as a
 problem, never passed. Activations are judged by the values they compute on a probe,
-initializers by the values they draw; their names do not count.
+initializers by the values they draw; their names do not count. Only an initializer other
+than the usual ones makes the judge draw values, and so import Keras.
 """
 
 import math
@@ -130,6 +131,9 @@ def initializer_of(config, what):
     for key, value in settings.items():
         if not (isinstance(value, str) and len(value) < 40) and not isinstance(value, (int, float)):
             raise Problem(f"{what}: initializer setting {key!r} has an unexpected value")
+    for label, known in NAMED_INITIALIZERS.items():
+        if (name, settings) == known:  # the usual spellings need no draw (and no Keras)
+            return label
     key = (name, tuple(sorted(settings.items())))
     if key not in _INITIALIZER_CACHE:
         _INITIALIZER_CACHE[key] = _draw(name, settings, what)
@@ -289,7 +293,7 @@ def canonical(order, ends):
             parts = [text(p) for p in parents]
             if spec["kind"] == "Concatenate":
                 parts.sort()
-            fields = ",".join(f"{k}={v}" for k, v in spec.items() if k != "kind")
+            fields = ",".join(f"{k}={v}" for k, v in sorted(spec.items()) if k != "kind")
             memo[i] = f"{spec['kind']}[{fields}]({';'.join(parts)})"
         return memo[i]
 

@@ -12,13 +12,14 @@ SOURCE = ROOT / "source" / "unet_segmentation"
 SMALL_COUNT = 6  # frames of the small generated data set (conftest.small_data)
 
 
-def copy_course(destination):
-    """A course directory with this course's source, release, config and grader, nothing else."""
-    destination = Path(destination)
+def copy_course(destination, origin=ROOT):
+    """A course directory with the source, release, config and grader of the course folder
+    `origin` (this one, or a checkout of another version), nothing else."""
+    destination, origin = Path(destination), Path(origin)
     for folder in ("source", "release", "course"):
-        shutil.copytree(ROOT / folder, destination / folder,
+        shutil.copytree(origin / folder, destination / folder,
                         ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    shutil.copy(ROOT / "nbgrader_config.py", destination)
+    shutil.copy(origin / "nbgrader_config.py", destination)
     return destination
 
 

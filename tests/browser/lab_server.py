@@ -16,6 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from course.layout import ASSIGNMENT, RELEASE
@@ -77,12 +78,23 @@ def running_lab(base, root, env=None):
                 time.sleep(0.5)
         yield url
     finally:
+        # Kernels run in sessions of their own: a server killed after the timeout below would
+        # leave them running, so they are found now and ended after it.
+        try:
+            children = psutil.Process(server.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            children = []
         server.terminate()
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        for child in children:
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
         log.close()
 
 

@@ -5,6 +5,7 @@ import re
 
 import nbformat
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from course.examples import solved
@@ -36,8 +37,16 @@ def run_every_cell(page, cells):
         cell = code.nth(index)
         prompt = cell.locator(".jp-InputArea-prompt").first
         for attempt in range(4):
-            cell.scroll_into_view_if_needed()
-            prompt.click()
+            try:  # JupyterLab may re-render a cell under the pointer: the locator finds it again
+                cell.scroll_into_view_if_needed()
+                prompt.click(timeout=30_000)
+            except PlaywrightError as error:
+                dialog = page.locator(".jp-Dialog")
+                if dialog.count():  # say what JupyterLab asked instead of timing out mutely
+                    raise AssertionError(f"a dialog covers the notebook: {dialog.first.inner_text()!r}") from error
+                if attempt == 3:
+                    raise
+                continue
             page.keyboard.press("Escape")
             page.keyboard.press("Control+Enter")  # run the selected cell, stay on it
             try:
