@@ -111,9 +111,17 @@ def random_weights(spec, in_channels, rng):
 def run(order, ends, inputs, weights_of):
     """The outputs of the network (order, ends) on `inputs`; `weights_of(index, spec, values)`
     gives (kernel, bias) of each weighted layer, seeing the values computed so far."""
+    needed, stack = set(), list(ends)  # a layer whose result is never used is not run
+    while stack:
+        index = stack.pop()
+        if index not in needed:
+            needed.add(index)
+            stack.extend(order[index][1])
     values = []
     for index, (spec, parents) in enumerate(order):
-        if spec["kind"] == "InputLayer":
+        if index not in needed:
+            values.append(None)
+        elif spec["kind"] == "InputLayer":
             values.append(inputs[spec["position"]])
         else:
             weights = weights_of(index, spec, values) if spec["kind"] in WEIGHTED else None

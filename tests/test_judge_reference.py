@@ -125,3 +125,12 @@ def test_the_judge_imports_no_tensorflow(tmp_path):
                             cwd=str(SOURCE.parent.parent), timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_a_layer_whose_result_is_never_used_is_not_run():
+    """Conv2D then a ReLU layer leaves the linear Conv2D behind in the folded graph."""
+    case = challenges.draw("grade_conv_block_arguments")["cases"][0]
+    order, ends = reference.network("conv_block", case)
+    unused = [(dict(order[1][0], activation="linear"), order[1][1])]
+    padded = order[:1] + unused + [(spec, [p + 1 if p >= 1 else p for p in parents]) for spec, parents in order[1:]]
+    assert network.same_computation((padded, [e + 1 for e in ends]), (order, ends), input_shapes("conv_block", case))
