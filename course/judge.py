@@ -137,7 +137,7 @@ def verdict(grade_id, challenge, evidence):
         return False, str(evidence["error"])[:300]
     for index, (case, asked) in enumerate(zip(evidence["cases"], challenge["cases"])):
         # The full-size U-Net (8.6 million weights) is judged by its structure; one small U-Net
-        # of the arguments cell is rebuilt and run. Blocks are small: every case is run.
+        # of the arguments cell is run (in NumPy). Blocks are small: every case is run.
         run = function != "unet_model" or (bool(asked.get("args")) and index == 0)
         try:
             problem = judge_case(function, case, asked, run)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .specs import canonical
+from .specs import canonical, reachable
 
 ACTIVATIONS = {"linear": lambda x: x, "relu": lambda x: np.maximum(x, 0)}
 WEIGHTED = ("Conv2D", "Conv2DTranspose")
@@ -111,12 +111,7 @@ def random_weights(spec, in_channels, rng):
 def run(order, ends, inputs, weights_of):
     """The outputs of the network (order, ends) on `inputs`; `weights_of(index, spec, values)`
     gives (kernel, bias) of each weighted layer, seeing the values computed so far."""
-    needed, stack = set(), list(ends)  # a layer whose result is never used is not run
-    while stack:
-        index = stack.pop()
-        if index not in needed:
-            needed.add(index)
-            stack.extend(order[index][1])
+    needed = reachable(order, ends)  # a layer whose result is never used is not run
     values = []
     for index, (spec, parents) in enumerate(order):
         if index not in needed:

@@ -300,15 +300,20 @@ def canonical(order, ends):
     return [text(i) for i in ends], text
 
 
-def layers_to(order, end):
-    """The layer specs on the way to node `end`, in the order they are applied (inputs excluded)."""
-    needed, stack = set(), [end]
+def reachable(order, ends):
+    """The indices of the nodes that the nodes `ends` are computed from, themselves included."""
+    needed, stack = set(), list(ends)
     while stack:
         i = stack.pop()
         if i not in needed:
             needed.add(i)
             stack.extend(order[i][1])
-    return [order[i][0] for i in sorted(needed) if order[i][0]["kind"] not in ("InputLayer", "Output")]
+    return needed
 
 
-__all__ = ["Problem", "EvidenceInvalid", "spec_graph", "canonical", "layers_to", "activation_of", "initializer_of"]
+def layers_to(order, end):
+    """The layer specs on the way to node `end`, in the order they are applied (inputs excluded)."""
+    return [order[i][0] for i in sorted(reachable(order, [end])) if order[i][0]["kind"] not in ("InputLayer", "Output")]
+
+
+__all__ = ["Problem", "EvidenceInvalid", "spec_graph", "canonical", "layers_to", "reachable", "activation_of", "initializer_of"]
