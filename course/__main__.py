@@ -5,9 +5,11 @@
     python -m course release    regenerate release/ from source/ (nbgrader generate_assignment)
     python -m course examples   write the example submissions into submitted/
     python -m course report     print the per-student, per-exercise table
-    python -m course grade unet_segmentation [--workers N] ...
-                                grade every submission in parallel, each in its own
-                                sandboxed process; feedback, grades.csv and a report
+    python -m course grade unet_segmentation [--workers N | --scheduler tcp://HOST:8786]
+                                grade every submission on Dask (a local cluster, or a
+                                running one), each kernel sandboxed; feedback, grades.csv
+                                and a report. Unchanged submissions are not graded again
+                                (--force grades everything)
 """
 
 import argparse
@@ -44,27 +46,32 @@ def grade(args):
     from .grader import Settings, grade_all, sandbox_note, sandbox_refusal
     from .report import exercise_points, format_table, write_csv
 
-    settings = Settings(db_url=args.db, workers=args.workers, timeout=args.timeout, cell_timeout=args.cell_timeout,
-                        memory_mb=args.memory_mb, sandbox=not args.no_sandbox)
+    settings = Settings(db_url=args.db, workers=args.workers, scheduler=args.scheduler, timeout=args.timeout,
+                        cell_timeout=args.cell_timeout, memory_mb=args.memory_mb, sandbox=not args.no_sandbox,
+                        force=args.force, batch_size=args.batch_size)
     refusal = sandbox_refusal(settings)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
         return 2
-    print(f"grading with {settings.workers} worker(s), {sandbox_note(settings)}, memory {settings.memory_mb} MB, "
+    where = f"the Dask cluster at {settings.scheduler}" if settings.scheduler else \
+        f"a local Dask cluster of {settings.workers} worker(s)"
+    print(f"grading on {where}, {sandbox_note(settings)}, memory {settings.memory_mb} MB, "
           f"{settings.cell_timeout} s per cell, {settings.timeout} s per submission")
-    outcomes = grade_all(settings, only=args.student)
+    try:
+        outcomes = grade_all(settings, only=args.student)
+    except KeyboardInterrupt:
+        return 130
     graded = [o.student for o in outcomes.values() if o.graded]
-    if graded and not args.no_feedback:
-        nbgrader("generate_feedback", ASSIGNMENT, "--force", f"--CourseDirectory.db_url={settings.db_url}",
-                 capture=True, check=False)
+    unchanged = sum(o.unchanged for o in outcomes.values())
     nbgrader("export", "--to", ROOT / "grades.csv", f"--CourseDirectory.db_url={settings.db_url}", capture=True,
              check=False)
     table = exercise_points(settings.db_url, students=list(outcomes))
-    extra = {o.student: {"status": o.status, "reason": o.reason, "seconds": f"{o.seconds:.0f}"}
-             for o in outcomes.values()}
+    extra = {o.student: {"status": o.status + (" (unchanged)" if o.unchanged else ""), "reason": o.reason,
+                         "seconds": f"{o.seconds:.0f}"} for o in outcomes.values()}
     write_csv(table, ROOT / "grades_by_exercise.csv", extra)
     print(format_table(table, extra))
-    print(f"\n{len(graded)} of {len(outcomes)} submissions graded; feedback in {ROOT / 'feedback'}; "
+    print(f"\n{len(graded)} of {len(outcomes)} submissions graded ({unchanged} unchanged since the last run, "
+          f"not graded again); feedback in {ROOT / 'feedback'}; "
           f"{ROOT / 'grades.csv'} and {ROOT / 'grades_by_exercise.csv'} written")
     return 0 if len(graded) == len(outcomes) else 1
 
@@ -97,14 +104,17 @@ def parse(argv):
         commands.add_parser(name)
     grading = commands.add_parser("grade", help="grade every submission in parallel")
     grading.add_argument("assignment", choices=[ASSIGNMENT])
-    grading.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions at a time")
+    grading.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                         help="worker processes of the local Dask cluster (one per core)")
+    grading.add_argument("--scheduler", default="", help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    grading.add_argument("--force", action="store_true", help="grade again submissions graded before, unchanged")
+    grading.add_argument("--batch-size", type=int, default=0, help="submissions per task (default: chosen)")
     grading.add_argument("--timeout", type=int, default=900, help="seconds for a whole submission (900)")
     grading.add_argument("--cell-timeout", type=int, default=300, help="seconds for one cell (300)")
     grading.add_argument("--memory-mb", type=int, default=4096, help="memory of all of a kernel's processes (4096)")
     grading.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
     grading.add_argument("--student", action="append", help="grade only this student (repeatable)")
     grading.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (unsafe)")
-    grading.add_argument("--no-feedback", action="store_true", help="skip generate_feedback")
     return parser.parse_args(argv)
 
 

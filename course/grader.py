@@ -1,38 +1,41 @@
-"""`python -m course grade`: grade every submission, each in its own process, N at a time.
+"""`python -m course grade`: grade every submission of a class on Dask, one machine or many.
 
-Each submission is checked and repaired first (see preflight.py); its regular files are
-copied into a private staging course folder (links, pipes, devices and sockets are refused
-by name, never followed), and graded there by nbgrader's own `autograde` in a separate
-process with the course's nbgrader_config.py: each kernel in a sandbox of its own
-(sandbox.py), every score decided by the judge (judge.py), and a time limit per
-submission. Submissions go through nbgrader a few at a time (its start-up costs seconds);
-any that does not come out graded is graded again alone, which isolates it and names what
-went wrong. Grades go to the one gradebook given by `db_url` (SQLite by default, PostgreSQL
-for many graders), so the results are what a serial `nbgrader autograde` would record. A
-submission that is broken, hostile or too slow gets a status and a reason; it never stops
-the others.
+Here, on the instructor's machine, each submission is checked and repaired first
+(preflight.py) and its regular files read (links, pipes, devices and sockets are refused by
+name, never followed). Submissions go to Dask workers a few at a time (remote.py): a
+worker grades them with nbgrader's own `autograde` in a process of its own, each kernel in
+a sandbox of its own (sandbox.py), every score decided by the judge (judge.py), and sends
+back the graded notebooks, the feedback and the scores. Only this process writes the
+course folder and the gradebook (gradebook.py): one transaction per submission, so a
+worker that dies, a machine that disappears or a Ctrl-C loses nothing and counts nothing
+twice; the results are what a serial `nbgrader autograde` records. A submission whose
+content and grading files are unchanged since it was last graded is not graded again
+(unless `force`). A submission that is broken, hostile or too slow gets a status and a
+reason; it never stops the others.
 """
 
+import contextlib
 import hashlib
+import json
+import math
 import os
-import re
 import shutil
+import signal
 import stat
-import subprocess
-import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from tqdm import tqdm
 
-from .layout import ASSIGNMENT, NOTEBOOK, ROOT, nbgrader, walk
+from . import bundle, gradebook, remote
+from .layout import ASSIGNMENT, NOTEBOOK, ROOT, walk
 from .preflight import check_submission, refused_entries, source_metadata
-from .sandbox import copy_regular_files, remove_sandbox, sandbox_problem
+from .sandbox import regular_files, sandbox_problem
 
 GRADED_STATES = ("graded", "graded (repaired)", "cell timed out", "out of memory in a cell")
+COURSE_ID = "unet-segmentation"
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Outcome:
     reason: str = ""
     seconds: float = 0.0
     notes: list = field(default_factory=list)
+    unchanged: bool = False  # graded before, from the same content: not graded again
 
     @property
     def graded(self):
@@ -52,15 +56,23 @@ class Outcome:
 class Settings:
     root: Path = ROOT
     db_url: str = ""
-    workers: int = 2
+    workers: int = 2  # worker processes of the local cluster
+    scheduler: str = ""  # address of a running Dask scheduler instead of a local cluster
     timeout: int = 900  # seconds for a whole submission
     cell_timeout: int = 300  # seconds for one cell
     memory_mb: int = 4096  # memory of all the processes of one kernel
     sandbox: bool = True
+    force: bool = False  # grade again what was graded before from the same content
+    batch_size: int = 0  # submissions per task; 0: chosen from the class and the workers
 
     def __post_init__(self):
         self.root = Path(self.root).resolve()
         self.db_url = self.db_url or f"sqlite:///{self.root / 'gradebook.db'}"
+
+    def options(self):
+        """What a worker needs to know to grade; part of every submission's digest."""
+        return {"timeout": self.timeout, "cell_timeout": self.cell_timeout, "memory_mb": self.memory_mb,
+                "sandbox": self.sandbox}
 
 
 def digest_tree(folder):
@@ -75,60 +87,72 @@ def students(root):
                   and not (p / ASSIGNMENT).is_symlink()) if folder.is_dir() else []
 
 
-def _stage(settings, name, submissions):
-    """A private course folder `.grading/<name>`: the source (linked), the (repaired) copies of
-    the given submissions {student: notebook}, and the sandboxed kernel specification."""
-    staging = settings.root / ".grading" / name
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "source").mkdir(parents=True)
-    (staging / "source" / ASSIGNMENT).symlink_to(settings.root / "source" / ASSIGNMENT)
-    for student, notebook in submissions.items():
-        target = staging / "submitted" / student / ASSIGNMENT
-        target.mkdir(parents=True)
-        copy_regular_files(settings.root / "submitted" / student / ASSIGNMENT, target)
-        nbformat.write(notebook, target / NOTEBOOK)
-    return staging
+# ---------------------------------------------------------------------------------------
+# Here: preflight, and what a worker gets
+# ---------------------------------------------------------------------------------------
+
+def _preflight(settings, student, known):
+    folder = settings.root / "submitted" / student / ASSIGNMENT
+    path = folder / NOTEBOOK
+    if not path.is_symlink() and not path.exists():
+        return None, Outcome(student, "invalid notebook", f"no {NOTEBOOK} in the submission")
+    checked = check_submission(path, known)
+    if checked.notebook is None:
+        return None, Outcome(student, "invalid notebook", checked.problem)
+    checked.repairs += [f"refused, not copied: {entry}" for entry in refused_entries(folder)]
+    return checked, None
 
 
-def _autograde(settings, staging, count, student=None):
-    """Run nbgrader autograde on the staging folder (one student, or all of it); returns
-    (exit code, or None when it ran out of time and was killed, log)."""
-    args = ["autograde", ASSIGNMENT, "--force", f"--CourseDirectory.root={staging}",
-            f"--CourseDirectory.db_url={settings.db_url}", f"--Execute.timeout={settings.cell_timeout}",
-            f"--SandboxedKernelManager.memory_mb={settings.memory_mb}",
-            f"--SandboxedKernelManager.cpu_seconds={settings.timeout}"] + (["--student", student] if student else [])
-    if not settings.sandbox:
-        args += ["--SandboxedExecute.allow_unsandboxed=True", "--SandboxedKernelManager.sandbox=False"]
-    # Kernels graded side by side share the cores: TensorFlow's thread pools, sized for the
-    # whole machine by default, would fight each other.
-    threads = str(max(1, (os.cpu_count() or 1) // max(1, settings.workers)))
-    env = {name: threads for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
-    # The kernels' private folders go into a folder of this batch (short: socket paths are
-    # limited), so that the sandboxes of an nbgrader killed on timeout are found and removed.
-    sandboxes = Path(tempfile.mkdtemp(prefix="unet-batch-"))
-    env["UNET_SANDBOX_DIR"] = str(sandboxes)
-    try:
-        result = nbgrader(*args, root=settings.root, check=False, capture=True, timeout=settings.timeout * count,
-                          extra_env=env)
-    except subprocess.TimeoutExpired:
-        return None, ""
-    finally:
-        for private in sandboxes.glob("unet-kernel-*"):
-            remove_sandbox(private)
-        shutil.rmtree(sandboxes, ignore_errors=True)
-    return result.returncode, (result.stdout or "") + (result.stderr or "")
+def _payload(settings, student, checked):
+    """What a worker gets of one submission: the repaired notebook and the other files."""
+    folder = settings.root / "submitted" / student / ASSIGNMENT
+    chosen, left_out = regular_files(folder)
+    checked.repairs += [f"not copied: {entry}" for entry in left_out]
+    files = {str(relative): path.read_bytes() for relative, path in chosen
+             if path.is_file() and str(relative) != NOTEBOOK}
+    return {"notebook": nbformat.writes(checked.notebook), "files": files}
 
 
-def _collect(settings, staging, student):
-    """Move a graded notebook folder into autograded/; returns whether there was one."""
-    graded = staging / "autograded" / student
-    if not (graded / ASSIGNMENT / NOTEBOOK).is_file():
-        return False
-    final = settings.root / "autograded" / student
-    shutil.rmtree(final, ignore_errors=True)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(graded), final)
-    return True
+def _digest(grading, options, payload):
+    """What a grade depends on: the grading files, the limits, the submission's content."""
+    hasher = hashlib.sha256(grading.encode())
+    hasher.update(json.dumps(options, sort_keys=True).encode())
+    hasher.update(payload["notebook"].encode())
+    for relative in sorted(payload["files"]):
+        hasher.update(relative.encode() + b"\0" + hashlib.sha256(payload["files"][relative]).digest())
+    return hasher.hexdigest()
+
+
+def _batch_size(settings, count, workers):
+    """Several submissions share an nbgrader start-up (seconds); enough tasks remain for the
+    workers to finish together."""
+    if settings.batch_size:
+        return settings.batch_size
+    return max(1, min(4, math.ceil(count / (3 * max(1, workers)))))
+
+
+# ---------------------------------------------------------------------------------------
+# Here again: what a worker sent back
+# ---------------------------------------------------------------------------------------
+
+def _replace_folder(final, files, from_source, source):
+    """`final` becomes a folder of `files` {relative: bytes} plus the files `from_source`
+    copied from `source`: written beside it, then swapped in."""
+    incoming = final.parent / f".{final.name}.incoming"
+    shutil.rmtree(incoming, ignore_errors=True)
+    for relative in from_source:
+        (incoming / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / relative, incoming / relative)
+    for relative, data in files.items():
+        (incoming / relative).parent.mkdir(parents=True, exist_ok=True)
+        (incoming / relative).write_bytes(data)
+    incoming.mkdir(parents=True, exist_ok=True)
+    old = final.parent / f".{final.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    incoming.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _cell_problems(notebook_path):
@@ -162,86 +186,125 @@ def _conclude(settings, outcome, checked):
     return outcome
 
 
-def grade_alone(settings, student, checked):
-    """Grade one submission in an nbgrader process of its own, and say what happened."""
-    started = time.perf_counter()
-    outcome = Outcome(student)
-    staging = _stage(settings, student, {student: checked.notebook})
-    code, log = _autograde(settings, staging, 1, student)
-    outcome.seconds = time.perf_counter() - started
-    graded = _collect(settings, staging, student)
-    shutil.rmtree(staging, ignore_errors=True)
-    if code is None:
-        outcome.status, outcome.reason = "timed out", f"grading took over {settings.timeout} s and was stopped"
-    elif code != 0 or not graded:
-        died = re.search(r"Kernel died[^\n]*", log)
-        errors = [line for line in log.splitlines() if "ERROR" in line or "Error" in line]
-        outcome.status = "kernel died" if died else "failed"
-        outcome.reason = (died.group(0) if died else (errors[-1] if errors else f"nbgrader exited with {code}"))[:200]
-    else:
-        _conclude(settings, outcome, checked)
+def _accept(settings, student, result, checked, digest, penalties):
+    """Write one result into the course folder and the gradebook; returns its Outcome."""
+    outcome = Outcome(student, seconds=result.get("seconds", 0.0))
+    if result["state"] != "graded":
+        outcome.status, outcome.reason = result["state"], result["reason"]
+        gradebook.forget(settings.db_url, student)
+        return outcome
+    source = settings.root / "source" / ASSIGNMENT
+    _replace_folder(settings.root / "autograded" / student / ASSIGNMENT, result["autograded"],
+                    result["from_source"], source)
+    if result.get("feedback"):
+        _replace_folder(settings.root / "feedback" / student / ASSIGNMENT, *result["feedback"], source)
+    _conclude(settings, outcome, checked)
+    gradebook.record(settings.db_url, COURSE_ID, student, result["scores"], digest, outcome.status, outcome.reason,
+                     penalties)
     return outcome
 
 
-def grade_batch(settings, name, batch):
-    """Grade several submissions {student: preflight} with one nbgrader process (its start-up
-    costs seconds); each kernel is still sandboxed on its own. Whatever did not come out
-    graded is graded again alone, which isolates it and says why."""
-    started = time.perf_counter()
-    staging = _stage(settings, name, {student: checked.notebook for student, checked in batch.items()})
-    _autograde(settings, staging, len(batch))
-    graded = {student for student in batch if _collect(settings, staging, student)}
-    shutil.rmtree(staging, ignore_errors=True)
-    share = (time.perf_counter() - started) / len(batch)
-    outcomes = {}
-    for student, checked in batch.items():
-        if student in graded:
-            outcomes[student] = _conclude(settings, Outcome(student, seconds=share), checked)
-        else:
-            outcomes[student] = grade_alone(settings, student, checked)
-    return outcomes
+@contextlib.contextmanager
+def _interrupt_deferred():
+    """A Ctrl-C during the block takes effect at its end: a result is recorded whole."""
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            raise KeyboardInterrupt
 
 
-def _preflight(settings, student, known):
-    folder = settings.root / "submitted" / student / ASSIGNMENT
-    path = folder / NOTEBOOK
-    if not path.is_symlink() and not path.exists():
-        return None, Outcome(student, "invalid notebook", f"no {NOTEBOOK} in the submission")
-    checked = check_submission(path, known)
-    if checked.notebook is None:
-        return None, Outcome(student, "invalid notebook", checked.problem)
-    checked.repairs += [f"refused, not copied: {entry}" for entry in refused_entries(folder)]
-    return checked, None
+# ---------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------
 
-
-def grade_all(settings, only=None, progress=True, batch_size=4):
+def grade_all(settings, only=None, progress=True, say=print):
     """Grade every submission (or those in `only`); returns {student: Outcome}."""
     ids = [s for s in students(settings.root) if not only or s in only]
     before = digest_tree(settings.root / "submitted")
     known = source_metadata()
-    outcomes, ready = {}, {}
+    grading = bundle.grading_bundle(settings.root, settings.db_url, COURSE_ID)
+    options = settings.options()
+    recorded = gradebook.ledger(settings.db_url)
+    outcomes, todo = {}, {}
     for student in ids:
         checked, refused = _preflight(settings, student, known)
         if refused:
             outcomes[student] = refused
+            continue
+        payload = _payload(settings, student, checked)
+        digest = _digest(grading["digest"], options, payload)
+        previous = recorded.get(student)
+        graded_before = (settings.root / "autograded" / student / ASSIGNMENT / NOTEBOOK).is_file()
+        if previous and previous[0] == digest and previous[1] in GRADED_STATES and graded_before and not settings.force:
+            outcomes[student] = Outcome(student, previous[1], previous[2], unchanged=True,
+                                        notes=["unchanged since it was last graded: not graded again"])
         else:
-            ready[student] = checked
-    names = list(ready)
-    batches = [{s: ready[s] for s in names[i:i + batch_size]} for i in range(0, len(names), batch_size)]
-    bar = tqdm(total=len(ids), initial=len(outcomes), desc="grading", unit="submission", disable=not progress)
-    with ThreadPoolExecutor(max_workers=max(1, settings.workers)) as pool:
-        futures = {pool.submit(grade_batch, settings, f"batch{i:03d}", batch): batch for i, batch in enumerate(batches)}
-        for future in as_completed(futures):
-            try:
-                outcomes.update(future.result())
-            except Exception as error:  # a bug here must not stop the class
-                outcomes.update({s: Outcome(s, "failed", f"{type(error).__name__}: {error}") for s in futures[future]})
-            bar.update(len(futures[future]))
-    bar.close()
-    shutil.rmtree(settings.root / ".grading", ignore_errors=True)
+            todo[student] = (checked, payload, digest)
+    if todo:
+        outcomes.update(_grade_on_dask(settings, todo, grading, options, len(ids), len(outcomes), progress, say))
     if digest_tree(settings.root / "submitted") != before:
         raise RuntimeError("submitted files changed during grading: this must never happen")
     return dict(sorted(outcomes.items()))
+
+
+def _grade_on_dask(settings, todo, grading, options, total, done, progress, say):
+    import cloudpickle
+    from distributed import as_completed
+
+    from .cluster import dask_client, dashboard, workers_per_host
+
+    cloudpickle.register_pickle_by_value(remote)  # workers need not have the course package
+    penalties = gradebook.LatePenalties(settings.root)
+    outcomes = {}
+    with dask_client(settings.scheduler, settings.workers) as client:
+        link = dashboard(client)
+        if link:
+            say(f"Dask dashboard: {link}")
+        hosts = workers_per_host(client)
+        options = dict(options, workers_per_host=hosts)
+        workers = sum(hosts.values()) or settings.workers
+        size = _batch_size(settings, len(todo), workers)
+        names = list(todo)
+        batches = [names[i:i + size] for i in range(0, len(names), size)]
+        shipped = client.scatter(grading, broadcast=True, hash=False)
+        futures = {}
+        for batch in batches:
+            payload = {student: todo[student][1] for student in batch}
+            future = client.submit(remote.grade_remotely, shipped, payload, options, pure=False, retries=1,
+                                   key=f"grade-{batch[0]}-{len(batch)}-{time.time_ns()}")
+            futures[future] = batch
+        bar = tqdm(total=total, initial=done, desc="grading", unit="submission", disable=not progress,
+                   dynamic_ncols=True)
+        try:
+            for future in as_completed(futures):
+                batch = futures[future]
+                try:
+                    results = future.result()
+                except Exception as error:  # noqa: BLE001 - a worker lost too often, a job that failed
+                    results = {s: {"state": "failed", "reason": f"{type(error).__name__}: {str(error)[:180]}"}
+                               for s in batch}
+                with _interrupt_deferred():
+                    for student in batch:
+                        checked, _, digest = todo[student]
+                        try:
+                            outcomes[student] = _accept(settings, student, results[student], checked, digest,
+                                                        penalties)
+                        except Exception as error:  # noqa: BLE001 - one submission never stops the class
+                            outcomes[student] = Outcome(student, "failed", f"{type(error).__name__}: {error}"[:200])
+                bar.update(len(batch))
+        except KeyboardInterrupt:
+            for future in futures:
+                future.cancel()
+            bar.close()
+            say(f"\ninterrupted: {len(outcomes)} of {len(todo)} submissions graded and recorded in this run; "
+                "the gradebook is consistent. Run `course grade` again to grade the rest.")
+            raise
+        bar.close()
+    return outcomes
 
 
 def sandbox_note(settings):
@@ -252,7 +315,7 @@ def sandbox_note(settings):
 
 def sandbox_refusal(settings):
     """Why grading must not start (bubblewrap missing and the sandbox not waived), or ''."""
-    problem = sandbox_problem() if settings.sandbox else ""
+    problem = sandbox_problem() if settings.sandbox and not settings.scheduler else ""
     if problem:
         return (f"{problem}, so student code cannot be sandboxed: grading refused. Install bubblewrap "
                 "(apt-get install bubblewrap) where namespaces are allowed, or pass --no-sandbox to grade "

@@ -74,12 +74,13 @@ def sandbox_problem():
 # The kernel's own files
 # ---------------------------------------------------------------------------------------
 
-def copy_regular_files(folder, target, submitted=None):
-    """Copy the regular files under `folder` into `target`; links, pipes, devices and sockets
-    are never followed, nor is any path whose counterpart in `submitted` is not a regular
-    file (nbgrader's own copy follows links). Returns the names left out and why."""
-    left_out, total = [], 0
-    folder, target = Path(folder), Path(target)
+def regular_files(folder, submitted=None):
+    """The regular files under `folder` that may be copied, as [(relative path, path)], and
+    the names left out and why: links, pipes, devices and sockets are never followed, nor is
+    any path whose counterpart in `submitted` is not a regular file (nbgrader's own copy
+    follows links); files too large are left out too."""
+    chosen, left_out, total = [], [], 0
+    folder = Path(folder)
     for path in walk(folder):
         relative = path.relative_to(folder)
         if ".ipynb_checkpoints" in relative.parts:
@@ -89,17 +90,29 @@ def copy_regular_files(folder, target, submitted=None):
         if original is not None and (original.is_symlink() or (original.exists() and not (
                 stat.S_ISREG(original.lstat().st_mode) or stat.S_ISDIR(original.lstat().st_mode)))):
             left_out.append(f"{relative} (not a regular file in the submission)")
-            continue
-        if stat.S_ISDIR(mode):
-            (target / relative).mkdir(parents=True, exist_ok=True)
+        elif stat.S_ISDIR(mode):
+            chosen.append((relative, path))
         elif not stat.S_ISREG(mode):
             left_out.append(f"{relative} (not a regular file)")
         elif path.lstat().st_size > MAX_FILE_BYTES or total + path.lstat().st_size > MAX_COPY_BYTES:
             left_out.append(f"{relative} (too large)")
         else:
+            chosen.append((relative, path))
+            total += path.lstat().st_size
+    return chosen, left_out
+
+
+def copy_regular_files(folder, target, submitted=None):
+    """Copy the regular files under `folder` into `target` (see regular_files); returns the
+    names left out and why."""
+    chosen, left_out = regular_files(folder, submitted)
+    target = Path(target)
+    for relative, path in chosen:
+        if path.is_dir() and not path.is_symlink():
+            (target / relative).mkdir(parents=True, exist_ok=True)
+        else:
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target / relative, follow_symlinks=False)
-            total += path.lstat().st_size
     return left_out
 
 

@@ -1,0 +1,205 @@
+"""Grades a few submissions on a worker, in the course folder unpacked there (remote.py).
+
+    python -m course.batch_job TASK-FOLDER
+
+TASK-FOLDER/batch.pickle holds the submissions and the grading options; this writes
+TASK-FOLDER/result.pickle: for each student what happened, the graded notebook folder (only
+the files that differ from the source), the feedback and the scores nbgrader recorded.
+
+The submissions go through one `nbgrader autograde` process (its start-up costs seconds)
+with the course's nbgrader_config.py: each kernel in a sandbox of its own, every score
+decided by the judge. Grades go to a private SQLite gradebook made from the snapshot of the
+course's gradebook; `course grade` copies them into the real one. Whatever did not come out
+graded is graded again alone, which isolates it and names what went wrong.
+"""
+
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .layout import ASSIGNMENT, NOTEBOOK, ROOT, nbgrader, walk
+from .sandbox import remove_sandbox
+
+SNAPSHOT = "gradebook-snapshot.sqlite"
+
+
+def stage(folder, batch):
+    """A course folder `folder` for nbgrader: the source (linked), the submissions, and a
+    private gradebook copied from the snapshot."""
+    (folder / "source").mkdir(parents=True)
+    (folder / "source" / ASSIGNMENT).symlink_to(ROOT / "source" / ASSIGNMENT)
+    shutil.copyfile(ROOT / SNAPSHOT, folder / "gradebook.db")
+    for student, submission in batch.items():
+        target = folder / "submitted" / student / ASSIGNMENT
+        for relative, data in submission["files"].items():
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            (target / relative).write_bytes(data)
+        target.mkdir(parents=True, exist_ok=True)
+        (target / NOTEBOOK).write_text(submission["notebook"], encoding="utf-8")
+    return f"sqlite:///{folder / 'gradebook.db'}"
+
+
+def autograde(staging, db_url, options, students):
+    """nbgrader autograde of `students` in `staging`; (exit code, or None when it ran out of
+    time and was killed; its log)."""
+    args = ["autograde", ASSIGNMENT, "--force", f"--CourseDirectory.root={staging}",
+            f"--CourseDirectory.db_url={db_url}", f"--Execute.timeout={options['cell_timeout']}",
+            f"--SandboxedKernelManager.memory_mb={options['memory_mb']}",
+            f"--SandboxedKernelManager.cpu_seconds={options['timeout']}"]
+    args += ["--student", students[0]] if len(students) == 1 else []
+    if not options["sandbox"]:
+        args += ["--SandboxedExecute.allow_unsandboxed=True", "--SandboxedKernelManager.sandbox=False"]
+    # Kernels graded side by side share the cores: TensorFlow's thread pools, sized for the
+    # whole machine by default, would fight each other.
+    threads = str(options["threads"])
+    env = {name: threads for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+    # The kernels' private folders go into a folder of this run (short: socket paths are
+    # limited), so that the sandboxes of an nbgrader killed on timeout are found and removed.
+    sandboxes = Path(tempfile.mkdtemp(prefix="unet-batch-"))
+    env["UNET_SANDBOX_DIR"] = str(sandboxes)
+    try:
+        result = nbgrader(*args, check=False, capture=True, timeout=options["timeout"] * len(students), extra_env=env)
+    except subprocess.TimeoutExpired:
+        return None, ""
+    finally:
+        for private in sandboxes.glob("unet-kernel-*"):
+            remove_sandbox(private)
+        shutil.rmtree(sandboxes, ignore_errors=True)
+    return result.returncode, (result.stdout or "") + (result.stderr or "")
+
+
+def feedback(staging, db_url, students):
+    """HTML feedback for the graded `students`, from the private gradebook."""
+    args = ["generate_feedback", ASSIGNMENT, "--force", f"--CourseDirectory.root={staging}",
+            f"--CourseDirectory.db_url={db_url}"]
+    args += ["--student", students[0]] if len(students) == 1 else []
+    nbgrader(*args, check=False, capture=True, timeout=120 + 30 * len(students))
+
+
+def failure(code, log, timeout):
+    """(status, reason) of a submission that did not come out graded when graded alone."""
+    if code is None:
+        return "timed out", f"grading took over {timeout} s and was stopped"
+    died = re.search(r"Kernel died[^\n]*", log)
+    errors = [line for line in log.splitlines() if "ERROR" in line or "Error" in line]
+    reason = died.group(0) if died else (errors[-1] if errors else f"nbgrader exited with {code}")
+    return ("kernel died" if died else "failed"), reason[:200]
+
+
+def scores(db_url, student):
+    """What nbgrader recorded for `student` in the private gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gradebook:
+        submission = gradebook.find_submission(ASSIGNMENT, student)
+        return {"timestamp": submission.timestamp,
+                "notebooks": {notebook.name: {"grades": {g.name: g.auto_score for g in notebook.grades},
+                                              "comments": {c.name: c.auto_comment for c in notebook.comments}}
+                              for notebook in submission.notebooks}}
+
+
+def files_of(folder, source=None):
+    """({relative path: bytes}, [relative path]) of the regular files under `folder`: the
+    second part names those equal to the file at the same place under `source` (`course
+    grade` has the source, so their bytes need not travel)."""
+    found, same = {}, []
+    for path in walk(folder):
+        if path.is_file() and not path.is_symlink():
+            relative = str(path.relative_to(folder))
+            twin = Path(source) / relative if source else None
+            data = path.read_bytes()
+            if twin is not None and twin.is_file() and twin.read_bytes() == data:
+                same.append(relative)
+            else:
+                found[relative] = data
+    return found, same
+
+
+def collect(staging, db_url, student):
+    graded = staging / "autograded" / student / ASSIGNMENT
+    if not (graded / NOTEBOOK).is_file():
+        return None
+    try:
+        recorded = scores(db_url, student)
+    except Exception:  # noqa: BLE001 - no submission in the gradebook: not graded
+        return None
+    files, same = files_of(graded, ROOT / "source" / ASSIGNMENT)
+    return {"state": "graded", "reason": "", "scores": recorded, "autograded": files, "from_source": same}
+
+
+def grade(batch, options, workspace):
+    """{student: result} for the submissions of `batch`."""
+    results, started = {}, time.perf_counter()
+    staging = workspace / "together"
+    db_url = stage(staging, batch)
+    autograde(staging, db_url, options, list(batch))
+    share = (time.perf_counter() - started) / len(batch)
+    alone = []
+    for student in batch:
+        results[student] = collect(staging, db_url, student)
+        if results[student] is None:
+            alone.append(student)
+        else:
+            results[student]["seconds"] = share
+    for student in alone:
+        started = time.perf_counter()
+        folder = workspace / f"alone-{len(results)}-{student}"[:60]
+        db = stage(folder, {student: batch[student]})
+        code, log = autograde(folder, db, options, [student])
+        result = collect(folder, db, student)
+        if result is None:
+            status, reason = failure(code, log, options["timeout"])
+            result = {"state": status, "reason": reason}
+        else:
+            feedback(folder, db, [student])
+            result["feedback"] = files_of(folder / "feedback" / student / ASSIGNMENT, ROOT / "source" / ASSIGNMENT)
+        result["seconds"] = time.perf_counter() - started
+        results[student] = result
+    together = [s for s in batch if s not in alone]
+    if together:
+        feedback(staging, db_url, together)
+        for student in together:
+            results[student]["feedback"] = files_of(staging / "feedback" / student / ASSIGNMENT,
+                                                   ROOT / "source" / ASSIGNMENT)
+    return results
+
+
+def die_with_parent():
+    """A worker killed (or its machine gone) takes this job and its kernels with it."""
+    import threading
+
+    import psutil
+
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        for child in psutil.Process().children(recursive=True):
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def main(task):
+    die_with_parent()
+    task = Path(task)
+    batch, options = pickle.loads((task / "batch.pickle").read_bytes())
+    workspace = Path(tempfile.mkdtemp(prefix="work-", dir=task))
+    results = grade(batch, options, workspace)
+    (task / "result.pickle.part").write_bytes(pickle.dumps(results))
+    os.replace(task / "result.pickle.part", task / "result.pickle")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

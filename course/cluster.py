@@ -1,0 +1,54 @@
+"""Where `course grade` runs its tasks: Dask distributed.
+
+By default a `LocalCluster` on this machine, one single-threaded worker process per
+submission graded at a time (nothing to set up). `--scheduler tcp://HOST:8786` uses a
+cluster that is already running: `dask scheduler` and `dask worker` by hand, dask-jobqueue on
+Slurm or PBS, dask-kubernetes (README, "Grading on a cluster"). Workers need the course's
+Python environment, not its folder.
+"""
+
+import contextlib
+import logging
+import os
+
+
+@contextlib.contextmanager
+def dask_client(scheduler="", workers=None):
+    """A Dask client of the scheduler at `scheduler`, or of a new local cluster of `workers`
+    worker processes; closed (and the local cluster stopped) on the way out."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        client = Client(scheduler, timeout="30s")
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    # The workers' own logs (a worker restarted, a task retried) would break the progress bar;
+    # what matters reaches the instructor through the outcomes.
+    cluster = LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1), threads_per_worker=1, processes=True,
+                           dashboard_address=":0", silence_logs=logging.ERROR, memory_limit=0)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def workers_per_host(client):
+    """{host: number of worker processes} of the cluster, to share each machine's cores."""
+    counts = {}
+    for address in client.scheduler_info(n_workers=-1)["workers"]:
+        host = address.rsplit(":", 1)[0]
+        counts[host] = counts.get(host, 0) + 1
+    return counts
+
+
+def dashboard(client):
+    """The address of the Dask dashboard, or '' when there is none (bokeh missing)."""
+    try:
+        return client.dashboard_link if client.scheduler_info().get("services", {}).get("dashboard") else ""
+    except Exception:  # noqa: BLE001 - only a convenience
+        return ""
