@@ -120,6 +120,8 @@ def parse(argv):
 
 def main(argv=None):
     args = parse(argv)
+    # nbgrader runs the `alembic` executable whenever it creates a gradebook.
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     if args.command == "grade":
         return grade(args)
     return {"run": run, "release": release, "examples": examples, "report": report}[args.command]() or 0

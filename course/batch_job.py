@@ -27,6 +27,7 @@ from .layout import ASSIGNMENT, NOTEBOOK, ROOT, nbgrader, walk
 from .sandbox import remove_sandbox
 
 SNAPSHOT = "gradebook-snapshot.sqlite"
+ACTIVE_SANDBOXES = []  # folders of the kernels' sandboxes now in use, to sweep if the job is stopped
 
 
 def stage(folder, batch):
@@ -63,15 +64,21 @@ def autograde(staging, db_url, options, students):
     # limited), so that the sandboxes of an nbgrader killed on timeout are found and removed.
     sandboxes = Path(tempfile.mkdtemp(prefix="unet-batch-"))
     env["UNET_SANDBOX_DIR"] = str(sandboxes)
+    ACTIVE_SANDBOXES.append(sandboxes)
     try:
         result = nbgrader(*args, check=False, capture=True, timeout=options["timeout"] * len(students), extra_env=env)
     except subprocess.TimeoutExpired:
         return None, ""
     finally:
-        for private in sandboxes.glob("unet-kernel-*"):
-            remove_sandbox(private)
-        shutil.rmtree(sandboxes, ignore_errors=True)
+        sweep(sandboxes)
+        ACTIVE_SANDBOXES.remove(sandboxes)
     return result.returncode, (result.stdout or "") + (result.stderr or "")
+
+
+def sweep(sandboxes):
+    for private in sandboxes.glob("unet-kernel-*"):
+        remove_sandbox(private)
+    shutil.rmtree(sandboxes, ignore_errors=True)
 
 
 def feedback(staging, db_url, students):
@@ -170,24 +177,34 @@ def grade(batch, options, workspace):
     return results
 
 
-def die_with_parent():
-    """A worker killed (or its machine gone) takes this job and its kernels with it."""
-    import threading
-
+def _end_family(*_):
     import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    for sandboxes in list(ACTIVE_SANDBOXES):
+        sweep(sandboxes)
+    os._exit(1)
+
+
+def die_with_parent():
+    """A worker killed (its machine gone), a Ctrl-C or a SIGTERM takes this job and its
+    nbgrader and kernels with it (nbgrader runs in a session of its own)."""
+    import signal
+    import threading
 
     parent = os.getppid()
 
     def watch():
         while os.getppid() == parent:
             time.sleep(1)
-        for child in psutil.Process().children(recursive=True):
-            try:
-                child.kill()
-            except psutil.Error:
-                pass
-        os._exit(1)
+        _end_family()
 
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, _end_family)
     threading.Thread(target=watch, daemon=True).start()
 
 

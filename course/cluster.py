@@ -47,8 +47,13 @@ def workers_per_host(client):
 
 
 def dashboard(client):
-    """The address of the Dask dashboard, or '' when there is none (bokeh missing)."""
+    """The address of the Dask dashboard, or '' when nothing answers there (bokeh missing, a
+    scheduler started with --no-dashboard)."""
+    import urllib.request
+
     try:
-        return client.dashboard_link if client.scheduler_info().get("services", {}).get("dashboard") else ""
+        link = client.dashboard_link
+        with urllib.request.urlopen(link, timeout=3):
+            return link
     except Exception:  # noqa: BLE001 - only a convenience
         return ""

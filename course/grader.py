@@ -251,13 +251,31 @@ def grade_all(settings, only=None, progress=True, say=print):
     return dict(sorted(outcomes.items()))
 
 
+class _ByValue:
+    """A function that travels as its code: the scheduler and the workers need not be able to
+    import the course package (Dask pickles a whole task graph, functions by name)."""
+
+    def __init__(self, function):
+        import cloudpickle
+
+        self.function, self.code = function, cloudpickle.dumps(function)
+
+    def __call__(self, *args, **kwargs):
+        return self.function(*args, **kwargs)
+
+    def __reduce__(self):
+        import cloudpickle
+
+        return cloudpickle.loads, (self.code,)
+
+
 def _grade_on_dask(settings, todo, grading, options, total, done, progress, say):
     import cloudpickle
     from distributed import as_completed
 
     from .cluster import dask_client, dashboard, workers_per_host
 
-    cloudpickle.register_pickle_by_value(remote)  # workers need not have the course package
+    cloudpickle.register_pickle_by_value(remote)
     penalties = gradebook.LatePenalties(settings.root)
     outcomes = {}
     with dask_client(settings.scheduler, settings.workers) as client:
@@ -274,7 +292,7 @@ def _grade_on_dask(settings, todo, grading, options, total, done, progress, say)
         futures = {}
         for batch in batches:
             payload = {student: todo[student][1] for student in batch}
-            future = client.submit(remote.grade_remotely, shipped, payload, options, pure=False, retries=1,
+            future = client.submit(_ByValue(remote.grade_remotely), shipped, payload, options, pure=False, retries=1,
                                    key=f"grade-{batch[0]}-{len(batch)}-{time.time_ns()}")
             futures[future] = batch
         bar = tqdm(total=total, initial=done, desc="grading", unit="submission", disable=not progress,

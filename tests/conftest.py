@@ -2,7 +2,7 @@
 
 import pytest
 
-from course_helpers import SMALL_COUNT, copy_course
+from course_helpers import SMALL_COUNT, copy_course, postgres_server as _postgres_server
 from roadscenes.dataset import generate
 
 
@@ -36,3 +36,10 @@ def graded_course(tmp_path_factory):
     nbgrader("autograde", ASSIGNMENT, root=root, capture=True)
     nbgrader("generate_feedback", ASSIGNMENT, root=root, capture=True)
     return root
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """new_database(name) -> URL, on one PostgreSQL server for the session."""
+    with _postgres_server() as new_database:
+        yield new_database

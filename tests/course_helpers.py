@@ -1,8 +1,13 @@
 """Helpers the test modules import (a conftest.py is not importable by name: each test folder
 has its own, and `from conftest import ...` would find whichever was loaded last)."""
 
+import contextlib
+import glob
 import os
 import shutil
+import socket
+import subprocess
+import tempfile
 from pathlib import Path
 
 from nbclient import NotebookClient
@@ -47,3 +52,71 @@ def run_source_notebook(notebook, workdir, data_dir, resources=None):
             else:
                 os.environ[key] = value
     return notebook
+
+
+# --- gradebooks ------------------------------------------------------------------------------
+
+def gradebook_rows(db_url, students):
+    """Everything nbgrader records of the students' submissions: the timestamp, each
+    notebook's penalty and flag, each grade and comment, by name."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    rows = {}
+    with Gradebook(db_url) as gradebook:
+        for student in students:
+            try:
+                submission = gradebook.find_submission("unet_segmentation", student)
+            except MissingEntry:
+                rows[student] = None
+                continue
+            rows[student] = {"timestamp": submission.timestamp, "notebooks": {
+                notebook.name: {
+                    "penalty": notebook.late_submission_penalty, "flagged": notebook.flagged,
+                    "grades": {g.name: (g.auto_score, g.manual_score, g.extra_credit, g.needs_manual_grade)
+                               for g in notebook.grades},
+                    "comments": {c.name: (c.auto_comment, c.manual_comment) for c in notebook.comments}}
+                for notebook in submission.notebooks}}
+    return rows
+
+
+# --- a PostgreSQL server for gradebook tests ------------------------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _as_postgres(*command):
+    return subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, text=True)
+
+
+@contextlib.contextmanager
+def postgres_server():
+    """A throwaway PostgreSQL server on localhost (Debian's packages, run as user postgres);
+    yields new_database(name) -> SQLAlchemy URL of a new, empty database."""
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    assert binaries, "PostgreSQL is not installed: run `make test` (it installs Debian's postgresql)"
+    assert os.geteuid() == 0, "starting a throwaway PostgreSQL server needs root (to run it as user postgres)"
+    bin_dir = os.path.dirname(binaries[-1])
+    # Not under pytest's tmp folder: that is private to root, and the server runs as postgres.
+    base = Path(tempfile.mkdtemp(prefix="unet-postgres-"))
+    base.chmod(0o755)
+    data, sockets = base / "data", base / "sockets"
+    sockets.mkdir()
+    shutil.chown(base, "postgres")
+    shutil.chown(sockets, "postgres")
+    port = free_port()
+    _as_postgres(f"{bin_dir}/initdb", "-D", str(data), "-A", "trust", "-U", "postgres")
+    _as_postgres(f"{bin_dir}/pg_ctl", "-D", str(data), "-w", "-l", str(base / "log"), "-o",
+                 f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1", "start")
+
+    def new_database(name):
+        _as_postgres(f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", str(port), name)
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{port}/{name}"
+
+    try:
+        yield new_database
+    finally:
+        _as_postgres(f"{bin_dir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(base, ignore_errors=True)
