@@ -10,6 +10,8 @@ Python environment, not its folder.
 import contextlib
 import logging
 import os
+import signal
+import threading
 
 
 @contextlib.contextmanager
@@ -27,14 +29,28 @@ def dask_client(scheduler="", workers=None):
         return
     # The workers' own logs (a worker restarted, a task retried) would break the progress bar;
     # what matters reaches the instructor through the outcomes.
-    cluster = LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1), threads_per_worker=1, processes=True,
-                           dashboard_address=":0", silence_logs=logging.ERROR, memory_limit=0)
+    with _sigint_ignored():  # Ctrl-C is for this process; it stops the workers in order
+        cluster = LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1), threads_per_worker=1,
+                               processes=True, dashboard_address=":0", silence_logs=logging.ERROR, memory_limit=0)
     client = Client(cluster)
     try:
         yield client
     finally:
         client.close()
         cluster.close()
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Processes started in the block ignore SIGINT (a terminal's Ctrl-C reaches them all)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def workers_per_host(client):

@@ -38,6 +38,10 @@ GRADED_STATES = ("graded", "graded (repaired)", "cell timed out", "out of memory
 COURSE_ID = "unet-segmentation"
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during grading, after what was recorded has been said."""
+
+
 @dataclass
 class Outcome:
     student: str
@@ -320,7 +324,7 @@ def _grade_on_dask(settings, todo, grading, options, total, done, progress, say)
             bar.close()
             say(f"\ninterrupted: {len(outcomes)} of {len(todo)} submissions graded and recorded in this run; "
                 "the gradebook is consistent. Run `course grade` again to grade the rest.")
-            raise
+            raise Interrupted from None
         bar.close()
     return outcomes
 
