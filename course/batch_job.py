@@ -13,6 +13,7 @@ course's gradebook; `course grade` copies them into the real one. Whatever did n
 graded is graded again alone, which isolates it and names what went wrong.
 """
 
+import json
 import os
 import pickle
 import re
@@ -47,15 +48,16 @@ def stage(folder, batch):
 
 
 def autograde(staging, db_url, options, students):
-    """nbgrader autograde of `students` in `staging`; (exit code, or None when it ran out of
-    time and was killed; its log)."""
-    args = ["autograde", ASSIGNMENT, "--force", f"--CourseDirectory.root={staging}",
-            f"--CourseDirectory.db_url={db_url}", f"--Execute.timeout={options['cell_timeout']}",
+    """nbgrader autograde of `students` in `staging`, then generate_feedback, in one process;
+    (autograde's exit code, or None when it ran out of time and was killed; the log)."""
+    which = ["--student", students[0]] if len(students) == 1 else []
+    common = [ASSIGNMENT, "--force", f"--CourseDirectory.root={staging}", f"--CourseDirectory.db_url={db_url}"]
+    args = ["autograde", *common, *which, f"--Execute.timeout={options['cell_timeout']}",
             f"--SandboxedKernelManager.memory_mb={options['memory_mb']}",
             f"--SandboxedKernelManager.cpu_seconds={options['timeout']}"]
-    args += ["--student", students[0]] if len(students) == 1 else []
     if not options["sandbox"]:
         args += ["--SandboxedExecute.allow_unsandboxed=True", "--SandboxedKernelManager.sandbox=False"]
+    args += ["--then", "generate_feedback", *common, *which]
     # Kernels graded side by side share the cores: TensorFlow's thread pools, sized for the
     # whole machine by default, would fight each other.
     threads = str(options["threads"])
@@ -65,28 +67,24 @@ def autograde(staging, db_url, options, students):
     sandboxes = Path(tempfile.mkdtemp(prefix="unet-batch-"))
     env["UNET_SANDBOX_DIR"] = str(sandboxes)
     ACTIVE_SANDBOXES.append(sandboxes)
+    codes = staging / "codes.json"
     try:
-        result = nbgrader(*args, check=False, capture=True, timeout=options["timeout"] * len(students), extra_env=env)
+        result = nbgrader(codes, *args, check=False, capture=True, extra_env=env, module="course.nbgrader_steps",
+                          timeout=options["timeout"] * len(students) + 60 + 10 * len(students))
+        log = (result.stdout or "") + (result.stderr or "")
     except subprocess.TimeoutExpired:
-        return None, ""
+        log = ""
     finally:
         sweep(sandboxes)
         ACTIVE_SANDBOXES.remove(sandboxes)
-    return result.returncode, (result.stdout or "") + (result.stderr or "")
+    ran = json.loads(codes.read_text()) if codes.is_file() else []
+    return (ran[0] if ran else None), log
 
 
 def sweep(sandboxes):
     for private in sandboxes.glob("unet-kernel-*"):
         remove_sandbox(private)
     shutil.rmtree(sandboxes, ignore_errors=True)
-
-
-def feedback(staging, db_url, students):
-    """HTML feedback for the graded `students`, from the private gradebook."""
-    args = ["generate_feedback", ASSIGNMENT, "--force", f"--CourseDirectory.root={staging}",
-            f"--CourseDirectory.db_url={db_url}"]
-    args += ["--student", students[0]] if len(students) == 1 else []
-    nbgrader(*args, check=False, capture=True, timeout=120 + 30 * len(students))
 
 
 def failure(code, log, timeout):
@@ -136,8 +134,10 @@ def collect(staging, db_url, student):
         recorded = scores(db_url, student)
     except Exception:  # noqa: BLE001 - no submission in the gradebook: not graded
         return None
-    files, same = files_of(graded, ROOT / "source" / ASSIGNMENT)
-    return {"state": "graded", "reason": "", "scores": recorded, "autograded": files, "from_source": same}
+    source = ROOT / "source" / ASSIGNMENT
+    files, same = files_of(graded, source)
+    return {"state": "graded", "reason": "", "scores": recorded, "autograded": files, "from_source": same,
+            "feedback": files_of(staging / "feedback" / student / ASSIGNMENT, source)}
 
 
 def grade(batch, options, workspace):
@@ -147,14 +147,11 @@ def grade(batch, options, workspace):
     db_url = stage(staging, batch)
     autograde(staging, db_url, options, list(batch))
     share = (time.perf_counter() - started) / len(batch)
-    alone = []
     for student in batch:
         results[student] = collect(staging, db_url, student)
-        if results[student] is None:
-            alone.append(student)
-        else:
+        if results[student] is not None:
             results[student]["seconds"] = share
-    for student in alone:
+    for student in [s for s in batch if results[s] is None]:
         started = time.perf_counter()
         folder = workspace / f"alone-{len(results)}-{student}"[:60]
         db = stage(folder, {student: batch[student]})
@@ -163,17 +160,8 @@ def grade(batch, options, workspace):
         if result is None:
             status, reason = failure(code, log, options["timeout"])
             result = {"state": status, "reason": reason}
-        else:
-            feedback(folder, db, [student])
-            result["feedback"] = files_of(folder / "feedback" / student / ASSIGNMENT, ROOT / "source" / ASSIGNMENT)
         result["seconds"] = time.perf_counter() - started
         results[student] = result
-    together = [s for s in batch if s not in alone]
-    if together:
-        feedback(staging, db_url, together)
-        for student in together:
-            results[student]["feedback"] = files_of(staging / "feedback" / student / ASSIGNMENT,
-                                                   ROOT / "source" / ASSIGNMENT)
     return results
 
 

@@ -38,15 +38,16 @@ def exercise_of(grade_id):
     raise KeyError(f"graded cell {grade_id!r} belongs to no exercise")
 
 
-def nbgrader(*args, root=ROOT, check=True, capture=False, timeout=None, extra_env=None):
-    """Run `nbgrader ARGS` in the course folder `root`, with this environment's bin/ on PATH
-    (nbgrader runs the `alembic` executable when it creates a gradebook).
+def nbgrader(*args, root=ROOT, check=True, capture=False, timeout=None, extra_env=None, module="nbgrader"):
+    """Run `nbgrader ARGS` (or `python -m MODULE ARGS`) in the course folder `root`, with this
+    environment's bin/ on PATH (nbgrader runs the `alembic` executable when it creates a
+    gradebook).
 
     On timeout the whole process group (nbgrader and its kernel) is killed and
     subprocess.TimeoutExpired raised."""
     env = dict(os.environ, **(extra_env or {}))
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    command = [sys.executable, "-m", "nbgrader", *map(str, args)]
+    command = [sys.executable, "-m", module, *map(str, args)]
     pipe = subprocess.PIPE if capture else None
     with subprocess.Popen(command, cwd=root, env=env, text=True, stdout=pipe, stderr=pipe,
                           start_new_session=True) as process:
