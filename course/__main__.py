@@ -48,7 +48,7 @@ def grade(args):
 
     settings = Settings(db_url=args.db, workers=args.workers, scheduler=args.scheduler, timeout=args.timeout,
                         cell_timeout=args.cell_timeout, memory_mb=args.memory_mb, sandbox=not args.no_sandbox,
-                        force=args.force, batch_size=args.batch_size)
+                        force=args.force, batch_size=args.batch_size, prestart=not args.no_prestart)
     refusal = sandbox_refusal(settings)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
@@ -112,6 +112,8 @@ def parse(argv):
     grading.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
     grading.add_argument("--student", action="append", help="grade only this student (repeatable)")
     grading.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (unsafe)")
+    grading.add_argument("--no-prestart", action="store_true",
+                         help="start each kernel only when its notebook comes (slower)")
     return parser.parse_args(argv)
 
 

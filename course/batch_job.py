@@ -55,6 +55,8 @@ def autograde(staging, db_url, options, students):
     args = ["autograde", *common, *which, f"--Execute.timeout={options['cell_timeout']}",
             f"--SandboxedKernelManager.memory_mb={options['memory_mb']}",
             f"--SandboxedKernelManager.cpu_seconds={options['timeout']}"]
+    if options.get("prestart", True):  # each later notebook's kernel started during the one before
+        args.append(f"--SandboxedExecute.prestart={len(students) - 1}")
     if not options["sandbox"]:
         args += ["--SandboxedExecute.allow_unsandboxed=True", "--SandboxedKernelManager.sandbox=False"]
     args += ["--then", "generate_feedback", *common, *which]

@@ -68,6 +68,7 @@ class Settings:
     sandbox: bool = True
     force: bool = False  # grade again what was graded before from the same content
     batch_size: int = 0  # submissions per task; 0: chosen from the class and the workers
+    prestart: bool = True  # start each next kernel of a task while the one before runs
 
     def __post_init__(self):
         self.root = Path(self.root).resolve()
@@ -128,11 +129,12 @@ def _digest(grading, options, payload):
 
 
 def _batch_size(settings, count, workers):
-    """Several submissions share an nbgrader start-up (seconds); enough tasks remain for the
-    workers to finish together."""
+    """Several submissions share an nbgrader start-up (seconds) and each next kernel starts
+    while the one before runs; a worker killed loses no more than a batch of work, and
+    enough tasks remain for the workers to finish together."""
     if settings.batch_size:
         return settings.batch_size
-    return max(1, min(4, math.ceil(count / (3 * max(1, workers)))))
+    return max(1, min(8, math.ceil(count / (2 * max(1, workers)))))
 
 
 # ---------------------------------------------------------------------------------------
@@ -287,7 +289,7 @@ def _grade_on_dask(settings, todo, grading, options, total, done, progress, say)
         if link:
             say(f"Dask dashboard: {link}")
         hosts = workers_per_host(client)
-        options = dict(options, workers_per_host=hosts)
+        options = dict(options, workers_per_host=hosts, prestart=settings.prestart)
         workers = sum(hosts.values()) or settings.workers
         size = _batch_size(settings, len(todo), workers)
         names = list(todo)

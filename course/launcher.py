@@ -54,8 +54,9 @@ def _parents_with_perms(path):
     return args
 
 
-def bwrap_argv(private, disk_bytes, env, kernel):
-    """The bubblewrap command that runs `kernel` (a list) in the sandbox."""
+def bwrap_argv(private, disk_bytes, env, kernel, deferred=False):
+    """The bubblewrap command that runs `kernel` (a list) in the sandbox; `deferred`: the
+    working folder is private/work, filled after the kernel has started (sandbox.py)."""
     argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
     for name in ("bin", "lib", "lib64", "sbin"):
@@ -75,7 +76,10 @@ def bwrap_argv(private, disk_bytes, env, kernel):
     for shared in ("/etc/fonts", "/etc/ld.so.cache", "/etc/localtime"):
         if os.path.exists(shared):  # fonts and the library cache: nothing secret
             argv += ["--ro-bind", shared, shared]
-    argv += ["--ro-bind", str(private / "files"), "/home/.submission"]
+    if deferred:  # started ahead: its files arrive later, straight into its working folder
+        argv += ["--bind", str(private / "work"), WORKDIR]
+    else:
+        argv += ["--ro-bind", str(private / "files"), "/home/.submission"]
     sockets = private / "ipc"  # the kernel's sockets and connection file, at the same path as outside
     argv += _parents_with_perms(sockets) + ["--bind", str(sockets), str(sockets), "--chdir", "/home/student",
                                              "--clearenv"]
@@ -83,7 +87,8 @@ def bwrap_argv(private, disk_bytes, env, kernel):
         argv += ["--setenv", name, value]
     drop = (["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
              "--bounding-set=-all", "--no-new-privs", "--"] if is_root() else [])
-    start = f'mkdir -p {WORKDIR} && cp -r /home/.submission/. {WORKDIR}/ && cd {WORKDIR} && exec "$@"'
+    start = (f'cd {WORKDIR} && exec "$@"' if deferred else
+             f'mkdir -p {WORKDIR} && cp -r /home/.submission/. {WORKDIR}/ && cd {WORKDIR} && exec "$@"')
     return argv + ["--"] + drop + ["/bin/sh", "-c", start, "kernel"] + kernel
 
 
@@ -127,10 +132,11 @@ def launch(settings, kernel):
               resource.RLIMIT_FSIZE: settings["disk_bytes"], resource.RLIMIT_CORE: 0}
     for kind, value in limits.items():
         resource.setrlimit(kind, (value, value))
+    deferred = settings.get("deferred", False)
     if not settings["sandbox"]:
-        os.chdir(settings["workdir"])
+        os.chdir(private / "work" if deferred else settings["workdir"])
         os.execv(kernel[0], kernel)
-    argv = bwrap_argv(private, settings["disk_bytes"], kernel_env(settings["env"]), kernel)
+    argv = bwrap_argv(private, settings["disk_bytes"], kernel_env(settings["env"]), kernel, deferred)
     os.execvp(argv[0], argv)
 
 

@@ -20,6 +20,7 @@ Without bubblewrap grading refuses to start, unless the instructor allows it exp
 """
 
 import asyncio
+import atexit
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import ensure_event_loop
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, Unicode
 
@@ -137,20 +139,30 @@ class SandboxedKernelManager(AsyncKernelManager):
     disk_mb = Integer(256, help="size of the kernel's /tmp and of its working folder, each").tag(config=True)
     sandbox = Bool(True, help="run the kernel under bubblewrap").tag(config=True)
 
+    deferred = False  # started ahead of its notebook: files come later, by deliver()
+
     async def _async_pre_start_kernel(self, **kw):
         self.private = Path(tempfile.mkdtemp(prefix="unet-kernel-", dir=_sandbox_base()))
         workdir = Path(kw.get("cwd") or os.getcwd())
-        (self.private / "files").mkdir()
-        self.left_out = copy_regular_files(workdir, self.private / "files", submitted_counterpart(workdir))
-        # The one folder the kernel may write outside its own tmpfs: its sockets and connection
-        # file. As root it is a tiny tmpfs of its own, so it cannot fill the machine's disk.
+        folders = {"ipc": "1m"}
+        if self.deferred:
+            folders["work"] = f"{self.disk_mb}m"
+            self.left_out = []
+        else:
+            (self.private / "files").mkdir()
+            self.left_out = copy_regular_files(workdir, self.private / "files", submitted_counterpart(workdir))
+        # The folders the kernel may write outside its own tmpfs: its sockets and connection
+        # file, and for a kernel started ahead its working folder. As root each is a tmpfs of
+        # its own, so that the kernel cannot fill the machine's disk.
+        for name, size in folders.items():
+            (self.private / name).mkdir()
+            if is_root():
+                try:
+                    mount_tmpfs(self.private / name, size)
+                except (OSError, subprocess.CalledProcessError) as error:  # a container without mounts
+                    self.log.warning("%s folder of the sandbox not size-limited: %s", name, error)
         sockets = self.private / "ipc"
-        sockets.mkdir()
         if is_root():
-            try:
-                mount_tmpfs(sockets, "1m")
-            except (OSError, subprocess.CalledProcessError) as error:  # a container without mounts
-                self.log.warning("socket folder of the sandbox not size-limited: %s", error)
             for path in [self.private, *self.private.rglob("*")]:
                 os.lchown(path, NOBODY, NOBODY)
         self.private.chmod(0o700)
@@ -160,11 +172,20 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.settings = {"private": str(self.private), "workdir": str(workdir), "sandbox": self.sandbox,
                          "memory_bytes": self.memory_mb * 2**20, "max_processes": self.max_processes,
                          "cpu_seconds": self.cpu_seconds, "disk_bytes": self.disk_mb * 2**20,
+                         "deferred": self.deferred,
                          "env": {"NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde")}}
         command, kw = await super()._async_pre_start_kernel(**kw)
         # A signal would reach bubblewrap, not the kernel inside: interrupt by message.
         self.kernel_spec.interrupt_mode = "message"
         return command, kw
+
+    def deliver(self, workdir):
+        """Give a kernel started ahead the regular files of its notebook's folder `workdir`."""
+        target = self.private / "work"
+        self.left_out = copy_regular_files(workdir, target, submitted_counterpart(workdir))
+        if is_root():
+            for path in [target, *target.rglob("*")]:
+                os.lchown(path, NOBODY, NOBODY)
 
     def write_connection_file(self, **kwargs):
         super().write_connection_file(**kwargs)
@@ -220,20 +241,34 @@ def remove_sandbox(private):
                 folder.rmdir()
             except OSError:
                 time.sleep(0.1)
-    if os.path.ismount(Path(private) / "ipc"):
-        subprocess.run(["umount", "-l", str(Path(private) / "ipc")], check=False)
+    for name in ("ipc", "work"):
+        if os.path.ismount(Path(private) / name):
+            subprocess.run(["umount", "-l", str(Path(private) / name)], check=False)
     shutil.rmtree(private, ignore_errors=True)
 
 
 class SandboxedExecute(Execute):
-    """nbgrader's Execute, with every kernel in a sandbox of its own."""
+    """nbgrader's Execute, with every kernel in a sandbox of its own.
+
+    With `prestart` = N (course grade sets it to the number of notebooks after the first in
+    its nbgrader process), the kernel of the next notebook is started while this one runs,
+    in a sandbox of its own, and imports the heavy modules the notebook needs (`warm_up`,
+    run silently in a throwaway namespace); when its notebook comes, it gets the notebook's
+    files and runs that notebook only. Nothing of a student reaches a kernel before its own
+    notebook does, and no kernel ever sees two notebooks.
+    """
 
     allow_unsandboxed = Bool(False, help="grade without bubblewrap when it is missing (unsafe)").tag(config=True)
     kernel_name = Unicode("python3").tag(config=True)
+    prestart = Integer(0, help="kernels to start ahead, one for each later notebook of this process").tag(config=True)
+    warm_up = Unicode("exec('import matplotlib.pyplot, numpy, roadscenes.dataset, tensorflow, "
+                      "tensorflow.keras.layers', {})",
+                      help="code a kernel started ahead runs before its notebook arrives").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(*args, **kwargs)
+        self._handover = None
 
     def preprocess(self, nb, resources=None, km=None):
         problem = sandbox_problem()
@@ -242,11 +277,87 @@ class SandboxedExecute(Execute):
                 f"{problem}, so student code cannot be sandboxed: grading refused. Install bubblewrap "
                 "(apt-get install bubblewrap) where namespaces are allowed, or pass "
                 "--SandboxedExecute.allow_unsandboxed=True to grade without a sandbox at your own risk.")
-        return super().preprocess(nb, resources, km)
+        # nbgrader makes a new preprocessor for every notebook: what is ahead is the process's.
+        if _SPARES:
+            self._handover = self._claim(_SPARES[0], (resources or {}).get("metadata", {}).get("path"))
+        _AHEAD.setdefault("left", self.prestart)
+        if _AHEAD["left"] > 0:
+            _AHEAD["left"] -= 1
+            spare = self._new_kernel_manager()
+            spare.deferred = True
+            if not _AHEAD.get("registered"):
+                _AHEAD["registered"] = atexit.register(_stop_spares)
+            _SPARES.append((spare, ensure_event_loop().create_task(self._warm(spare))))
+        try:
+            return super().preprocess(nb, resources)
+        finally:
+            self._handover = None
+
+    def _new_kernel_manager(self):
+        km = self.kernel_manager_class(kernel_name=self.kernel_name, config=self.config)
+        km.sandbox = km.sandbox and not sandbox_problem()
+        return km
 
     def create_kernel_manager(self):
+        if self._handover is not None:
+            self.km, self._handover = self._handover, None
+            return self.km
         km = super().create_kernel_manager()
         km.sandbox = km.sandbox and not sandbox_problem()
         return km
 
+    async def _warm(self, km):
+        await km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        client = km.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=self.startup_timeout)
+            request = client.execute(self.warm_up, silent=True, store_history=False)
+            while True:
+                reply = await client.get_shell_msg(timeout=self.startup_timeout)
+                if reply["parent_header"].get("msg_id") == request:
+                    return reply["content"]["status"]
+        finally:
+            client.stop_channels()
 
+    def _claim(self, spare, workdir):
+        """The kernel started ahead, with the files of `workdir`; None if it did not start
+        well (its notebook then gets a kernel started now, as usual)."""
+        km, task = spare
+        _SPARES.remove(spare)
+        loop = ensure_event_loop()
+        try:
+            status = loop.run_until_complete(task)
+            if status != "ok" or not workdir:
+                raise RuntimeError(f"warm-up ended with {status!r}")
+            km.deliver(Path(workdir))
+            return km
+        except Exception as error:  # noqa: BLE001 - fall back to a kernel of its own
+            self.log.warning("kernel started ahead not used (%s); starting one now", error)
+            loop.run_until_complete(_stop(km))
+            return None
+
+
+_SPARES = []  # (kernel manager, task starting it): started ahead, not claimed yet
+_AHEAD = {}  # how many more kernels this process may start ahead
+
+
+async def _stop(km):
+    try:
+        if km.has_kernel:
+            await km.shutdown_kernel(now=True)
+        else:
+            await km.cleanup_resources()
+    except Exception:  # noqa: BLE001 - its sandbox is swept with the batch anyway
+        pass
+
+
+def _stop_spares():
+    loop = ensure_event_loop()
+    for km, task in list(_SPARES):
+        try:
+            loop.run_until_complete(task)
+        except Exception:  # noqa: BLE001
+            pass
+        loop.run_until_complete(_stop(km))
+    _SPARES.clear()
