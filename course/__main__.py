@@ -4,7 +4,9 @@
                                 autograde, feedback, grades.csv, a table of points
     python -m course release    regenerate release/ from source/ (nbgrader generate_assignment)
     python -m course examples   write the example submissions into submitted/
-    python -m course report     print the per-student, per-exercise table
+    python -m course report [unet_segmentation]
+                                the per-student, per-exercise table, and the class
+                                report (reports/unet_segmentation/report.html)
     python -m course grade unet_segmentation [--workers N | --scheduler tcp://HOST:8786]
                                 grade every submission on Dask (a local cluster, or a
                                 running one), each kernel sandboxed; feedback, grades.csv
@@ -34,15 +36,17 @@ def examples():
     print(f"example submissions in {ROOT / 'submitted'}: {', '.join(students)}")
 
 
-def report():
-    from .report import exercise_points, format_table, write_csv
+def report(args):
+    from .class_report import write_report
+    from .report import exercise_points, format_table
 
-    table = exercise_points(DB_URL)
-    write_csv(table, ROOT / "grades_by_exercise.csv")
-    print(format_table(table))
+    db_url = args.db or DB_URL
+    print(format_table(exercise_points(db_url)))
+    print(f"\nclass report: {write_report(ROOT, db_url)}")
 
 
 def grade(args):
+    from .class_report import write_report
     from .grader import Settings, grade_all, sandbox_note, sandbox_refusal
     from .report import exercise_points, format_table, write_csv
 
@@ -70,6 +74,8 @@ def grade(args):
     print(f"\n{len(graded)} of {len(outcomes)} submissions graded ({unchanged} unchanged since the last run, "
           f"not graded again); feedback in {ROOT / 'feedback'}; "
           f"{ROOT / 'grades.csv'} and {ROOT / 'grades_by_exercise.csv'} written")
+    print(f"class report (scores, common mistakes, grading health, similar submissions): "
+          f"{write_report(ROOT, settings.db_url)}")
     return 0 if len(graded) == len(outcomes) else 1
 
 
@@ -97,8 +103,11 @@ def parse(argv):
     parser = argparse.ArgumentParser(prog="python -m course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "release", "examples", "report"):
+    for name in ("run", "release", "examples"):
         commands.add_parser(name)
+    reporting = commands.add_parser("report", help="the class report: scores, mistakes, grading health, similarity")
+    reporting.add_argument("assignment", nargs="?", choices=[ASSIGNMENT], default=ASSIGNMENT)
+    reporting.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
     grading = commands.add_parser("grade", help="grade every submission in parallel")
     grading.add_argument("assignment", choices=[ASSIGNMENT])
     grading.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -132,7 +141,9 @@ def _main(argv):
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     if args.command == "grade":
         return grade(args)
-    return {"run": run, "release": release, "examples": examples, "report": report}[args.command]() or 0
+    if args.command == "report":
+        return report(args) or 0
+    return {"run": run, "release": release, "examples": examples}[args.command]() or 0
 
 
 if __name__ == "__main__":

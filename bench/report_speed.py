@@ -1,0 +1,55 @@
+"""Time to write the class report for a class of 1,000 submissions (goal, issue 11: under a
+minute on 2 cores).
+
+    .venv/bin/python bench/report_speed.py [--size 1000]
+
+The class is generated without grading (tests/class_builder.py): the judge's real verdicts
+on 20 entries of the catalogue of student code, each given to a share of the class, and
+five groups of three renamed copies of code of their own. The set-up is not timed.
+"""
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
+
+import catalogue  # noqa: E402
+from class_builder import make_class  # noqa: E402
+
+from course.class_report import write_report  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=1000)
+    args = parser.parse_args()
+    entries = catalogue.WRONG[:12] + catalogue.ENTRIES[-8:]
+    loops = next(e for e in catalogue.ENTRIES if e.name == "eq_unet_with_loops").cells["unet_model"]
+    students = {}
+    for group in range(5):
+        code = loops.replace("skips", f"kept{group}").replace("level", f"depth{group}")
+        code = code.replace("inputs = Input(input_size)", f"inputs = Input(input_size)\n    extra{group} = {group}")
+        for copy in range(3):
+            students[f"copy{group}_{copy}"] = {"unet_model": re.sub(r"\bx\b", f"t{copy}", code)}
+    for index in range(args.size - len(students)):
+        entry = entries[index % len(entries)]
+        students[f"s{index:04d}_{entry.name}"] = entry.cells
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        root, db_url = make_class(Path(tmp) / "course", students)
+        print(f"class of {len(students)} generated in {time.perf_counter() - started:.0f} s")
+        started = time.perf_counter()
+        path = write_report(root, db_url)
+        took = time.perf_counter() - started
+        size = path.stat().st_size
+    print(f"report of {len(students)} submissions: {took:.1f} s ({size / 1e6:.1f} MB of HTML); "
+          f"goal under 60 s: {'met' if took < 60 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
