@@ -95,6 +95,7 @@ def score_figures(points):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, axes = plt.subplots(1, len(EXERCISES) + 1, figsize=(13, 3.0))
     for axis, (number, (function, _)) in zip(axes, EXERCISES.items()):
@@ -109,6 +110,9 @@ def score_figures(points):
     axes[-1].set_title("total", fontsize=10)
     axes[-1].set_xlabel(f"points (of {top_total:g})")
     axes[0].set_ylabel("students")
+    for axis in axes:
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.yaxis.set_major_locator(MaxNLocator(integer=True))
     histograms = _png(figure)
     plt.close(figure)
     figure, axis = plt.subplots(figsize=(5, 2.4))
