@@ -6,11 +6,12 @@ TASK-FOLDER/batch.pickle holds the submissions and the grading options; this wri
 TASK-FOLDER/result.pickle: for each student what happened, the graded notebook folder (only
 the files that differ from the source), the feedback and the scores nbgrader recorded.
 
-The submissions go through one `nbgrader autograde` process (its start-up costs seconds)
-with the course's nbgrader_config.py: each kernel in a sandbox of its own, every score
-decided by the judge. Grades go to a private SQLite gradebook made from the snapshot of the
-course's gradebook; `course grade` copies them into the real one. Whatever did not come out
-graded is graded again alone, which isolates it and names what went wrong.
+The submissions go through one nbgrader process (its start-up costs seconds) that runs
+`autograde` and then `generate_feedback` (nbgrader_steps.py) with the course's
+nbgrader_config.py: each kernel in a sandbox of its own, every score decided by the judge.
+Grades go to a private SQLite gradebook made from the snapshot of the course's gradebook;
+`course grade` copies them into the real one. Whatever did not come out graded is graded
+again alone, which isolates it and names what went wrong.
 """
 
 import json

@@ -112,7 +112,8 @@ def _payload(settings, student, checked):
     """What a worker gets of one submission: the repaired notebook and the other files."""
     folder = settings.root / "submitted" / student / ASSIGNMENT
     chosen, left_out = regular_files(folder)
-    checked.repairs += [f"not copied: {entry}" for entry in left_out]
+    # Links and other special files are already named by the preflight.
+    checked.repairs += [f"not copied: {entry}" for entry in left_out if entry.endswith("(too large)")]
     files = {str(relative): path.read_bytes() for relative, path in chosen
              if path.is_file() and str(relative) != NOTEBOOK}
     return {"notebook": nbformat.writes(checked.notebook), "files": files}

@@ -66,7 +66,7 @@ def _threads(options):
         host = get_worker().address.rsplit(":", 1)[0]
     except (ImportError, ValueError):
         host = None
-    sharing = max(1, options.get("workers_per_host", {}).get(host, options.get("local_workers", 1)))
+    sharing = max(1, options.get("workers_per_host", {}).get(host, 1))
     return max(1, (os.cpu_count() or 1) // sharing)
 
 

@@ -302,9 +302,8 @@ class SandboxedExecute(Execute):
         if self._handover is not None:
             self.km, self._handover = self._handover, None
             return self.km
-        km = super().create_kernel_manager()
-        km.sandbox = km.sandbox and not sandbox_problem()
-        return km
+        self.km = self._new_kernel_manager()
+        return self.km
 
     async def _warm(self, km):
         await km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"])
