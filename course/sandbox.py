@@ -281,7 +281,7 @@ class SandboxedExecute(Execute):
         if _SPARES:
             self._handover = self._claim(_SPARES[0], (resources or {}).get("metadata", {}).get("path"))
         _AHEAD.setdefault("left", self.prestart)
-        if _AHEAD["left"] > 0:
+        if _AHEAD["left"] > 0 and not _loop_running():  # nbgrader's own process runs none
             _AHEAD["left"] -= 1
             spare = self._new_kernel_manager()
             spare.deferred = True
@@ -333,12 +333,23 @@ class SandboxedExecute(Execute):
             return km
         except Exception as error:  # noqa: BLE001 - fall back to a kernel of its own
             self.log.warning("kernel started ahead not used (%s); starting one now", error)
-            loop.run_until_complete(_stop(km))
+            if not _loop_running():
+                loop.run_until_complete(_stop(km))
             return None
 
 
 _SPARES = []  # (kernel manager, task starting it): started ahead, not claimed yet
 _AHEAD = {}  # how many more kernels this process may start ahead
+
+
+def _loop_running():
+    """Whether an event loop runs in this thread (then nbclient runs its own elsewhere, and a
+    kernel started ahead on this thread's loop would never be served)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 async def _stop(km):
