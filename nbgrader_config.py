@@ -8,11 +8,12 @@ COURSE_ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(COURSE_ROOT))  # the course package: judge and sandbox
 
 from course.judge import Challenge, Judge  # noqa: E402
+from course.layout import COURSE_ID  # noqa: E402
 from course.sandbox import SandboxedExecute  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
-c.CourseDirectory.course_id = "unet-segmentation"
+c.CourseDirectory.course_id = COURSE_ID
 c.CourseDirectory.root = str(COURSE_ROOT)
 
 # The exchange: `nbgrader release_assignment` puts the assignment there for students to fetch,

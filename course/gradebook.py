@@ -66,6 +66,10 @@ def snapshot(db_url, course_id):
             return path.read_bytes(), "\n".join(described)
 
 
+def _row(student):
+    return (LEDGER.c.assignment == ASSIGNMENT) & (LEDGER.c.student == student)
+
+
 def ledger(db_url):
     """{student: (digest, status, reason)} of the submissions recorded for the assignment."""
     with Gradebook(db_url) as gradebook:
@@ -114,10 +118,10 @@ class LatePenalties:
                 notebook.late_submission_penalty = self.preprocessor._check_late_penalty(notebook, penalty)
 
 
-def record(db_url, course_id, student, scores, digest, status, reason, penalties):
+def record(gradebook, student, scores, digest, status, reason, penalties):
     """Write one graded submission (`scores` as batch_job.scores returns them) and its ledger
-    row into the gradebook, in one transaction."""
-    with Gradebook(db_url, course_id) as gradebook, one_transaction(gradebook), warnings.catch_warnings():
+    row into the open `gradebook`, in one transaction."""
+    with one_transaction(gradebook), warnings.catch_warnings():
         # nbgrader's add_submission touches its new row before adding it to the session, and
         # SQLAlchemy says so; the row is added right after.
         warnings.simplefilter("ignore", SAWarning)
@@ -138,15 +142,14 @@ def record(db_url, course_id, student, scores, digest, status, reason, penalties
             penalties.apply(submission, notebook)
         values = {"digest": digest, "status": status, "reason": reason,
                   "recorded": datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)}
-        key = (LEDGER.c.assignment == ASSIGNMENT) & (LEDGER.c.student == student)
-        if gradebook.db.execute(select(LEDGER.c.student).where(key)).first():
-            gradebook.db.execute(LEDGER.update().where(key).values(**values))
+        if gradebook.db.execute(select(LEDGER.c.student).where(_row(student))).first():
+            gradebook.db.execute(LEDGER.update().where(_row(student)).values(**values))
         else:
             gradebook.db.execute(LEDGER.insert().values(assignment=ASSIGNMENT, student=student, **values))
 
 
-def forget(db_url, student):
-    """Drop a student's ledger row (a submission that could not be graded this time)."""
-    with Gradebook(db_url) as gradebook, one_transaction(gradebook):
-        LEDGER.create(gradebook.engine, checkfirst=True)
-        gradebook.db.execute(LEDGER.delete().where((LEDGER.c.assignment == ASSIGNMENT) & (LEDGER.c.student == student)))
+def forget(gradebook, student):
+    """Drop a student's ledger row (a submission that could not be graded this time) from the
+    open `gradebook` (ledger() has made the table)."""
+    with one_transaction(gradebook):
+        gradebook.db.execute(LEDGER.delete().where(_row(student)))

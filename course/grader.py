@@ -27,15 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook
 from tqdm import tqdm
 
 from . import bundle, gradebook, remote
-from .layout import ASSIGNMENT, NOTEBOOK, ROOT, walk
+from .layout import ASSIGNMENT, COURSE_ID, NOTEBOOK, ROOT, walk
 from .preflight import check_submission, refused_entries, source_metadata
 from .sandbox import regular_files, sandbox_problem
 
 GRADED_STATES = ("graded", "graded (repaired)", "cell timed out", "out of memory in a cell")
-COURSE_ID = "unet-segmentation"
 
 
 class Interrupted(KeyboardInterrupt):
@@ -193,12 +193,13 @@ def _conclude(settings, outcome, checked):
     return outcome
 
 
-def _accept(settings, student, result, checked, digest, penalties):
-    """Write one result into the course folder and the gradebook; returns its Outcome."""
+def _accept(settings, book, student, result, checked, digest, penalties):
+    """Write one result into the course folder and the open gradebook `book`; returns its
+    Outcome."""
     outcome = Outcome(student, seconds=result.get("seconds", 0.0))
     if result["state"] != "graded":
         outcome.status, outcome.reason = result["state"], result["reason"]
-        gradebook.forget(settings.db_url, student)
+        gradebook.forget(book, student)
         return outcome
     source = settings.root / "source" / ASSIGNMENT
     _replace_folder(settings.root / "autograded" / student / ASSIGNMENT, result["autograded"],
@@ -206,8 +207,7 @@ def _accept(settings, student, result, checked, digest, penalties):
     if result.get("feedback"):
         _replace_folder(settings.root / "feedback" / student / ASSIGNMENT, *result["feedback"], source)
     _conclude(settings, outcome, checked)
-    gradebook.record(settings.db_url, COURSE_ID, student, result["scores"], digest, outcome.status, outcome.reason,
-                     penalties)
+    gradebook.record(book, student, result["scores"], digest, outcome.status, outcome.reason, penalties)
     return outcome
 
 
@@ -285,7 +285,7 @@ def _grade_on_dask(settings, todo, grading, options, total, done, progress, say)
     cloudpickle.register_pickle_by_value(remote)
     penalties = gradebook.LatePenalties(settings.root)
     outcomes = {}
-    with dask_client(settings.scheduler, settings.workers) as client:
+    with Gradebook(settings.db_url, COURSE_ID) as book, dask_client(settings.scheduler, settings.workers) as client:
         link = dashboard(client)
         if link:
             say(f"Dask dashboard: {link}")
@@ -316,7 +316,7 @@ def _grade_on_dask(settings, todo, grading, options, total, done, progress, say)
                     for student in batch:
                         checked, _, digest = todo[student]
                         try:
-                            outcomes[student] = _accept(settings, student, results[student], checked, digest,
+                            outcomes[student] = _accept(settings, book, student, results[student], checked, digest,
                                                         penalties)
                         except Exception as error:  # noqa: BLE001 - one submission never stops the class
                             outcomes[student] = Outcome(student, "failed", f"{type(error).__name__}: {error}"[:200])

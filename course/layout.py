@@ -11,6 +11,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "unet_segmentation"
+COURSE_ID = "unet-segmentation"  # nbgrader's course id (nbgrader_config.py, the exchange)
 NOTEBOOK = "Image_segmentation_Unet.ipynb"
 SOURCE = ROOT / "source" / ASSIGNMENT
 RELEASE = ROOT / "release" / ASSIGNMENT

@@ -13,7 +13,7 @@ from nbgrader.api import Gradebook
 
 from course import challenges, judge
 from course.gradebook import one_transaction
-from course.layout import ASSIGNMENT, NOTEBOOK, RELEASE, SOURCE, nbgrader
+from course.layout import ASSIGNMENT, COURSE_ID, NOTEBOOK, RELEASE, SOURCE, nbgrader
 
 from course_helpers import copy_course
 
@@ -54,7 +54,7 @@ def make_class(root, students, statuses=None):
     nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, capture=True)
     release = nbformat.read(RELEASE / NOTEBOOK, as_version=4)
     db_url = f"sqlite:///{root / 'gradebook.db'}"
-    with Gradebook(db_url, "unet-segmentation") as gradebook, one_transaction(gradebook), warnings.catch_warnings():
+    with Gradebook(db_url, COURSE_ID) as gradebook, one_transaction(gradebook), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SQLAlchemy on nbgrader's add_submission (see gradebook.record)
         notebook_id = NOTEBOOK.removesuffix(".ipynb")
         for student, code in students.items():

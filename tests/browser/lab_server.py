@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from course.layout import ASSIGNMENT, RELEASE
+from course.layout import ASSIGNMENT, COURSE_ID, RELEASE
 from roadscenes.dataset import generate
 
 CHROMIUM = "/usr/bin/chromium"
@@ -134,7 +134,6 @@ def page(browser):
 
 # --- the exchange: an instructor's course folder and a student's own JupyterLab -------------
 
-COURSE_ID = "unet-segmentation"  # c.CourseDirectory.course_id of nbgrader_config.py
 STUDENT = "student1"
 STUDENT_CONFIG = """\
 # A student's ~/.jupyter/nbgrader_config.py: the course's exchange and course id.
