@@ -47,6 +47,11 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# Before it grades anyone, the process grades the reference solution and the blank release in
+# the same sandbox (course/selftest.py): full marks and zero, or it stops with the reason and
+# records nothing, instead of giving every student 0 on a broken machine. Once per machine,
+# grading files and environment.
+c.Autograde.pre_convert_hook = "course.selftest.hook"
 # Limits of each graded kernel (see course/sandbox.py).
 c.SandboxedKernelManager.memory_mb = 4096
 c.SandboxedKernelManager.max_processes = 512

@@ -12,9 +12,13 @@
                                 running one), each kernel sandboxed; feedback, grades.csv
                                 and a report. Unchanged submissions are not graded again
                                 (--force grades everything)
+    python -m course selftest   grade the reference solution and the blank release in the
+                                sandbox students get (full marks and zero, or it says why);
+                                every grading process does this first, once per machine
 """
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -47,12 +51,13 @@ def report(args):
 
 def grade(args):
     from .class_report import write_report
-    from .grader import Settings, grade_all, sandbox_note, sandbox_refusal
+    from .grader import SelfTestRefused, Settings, grade_all, sandbox_note, sandbox_refusal
     from .report import exercise_points, format_table, write_csv
 
     settings = Settings(db_url=args.db, workers=args.workers, scheduler=args.scheduler, timeout=args.timeout,
-                        cell_timeout=args.cell_timeout, memory_mb=args.memory_mb, sandbox=not args.no_sandbox,
-                        force=args.force, batch_size=args.batch_size, prestart=not args.no_prestart)
+                        cell_timeout=args.cell_timeout, memory_mb=args.memory_mb, cpus=args.cpus,
+                        sandbox=not args.no_sandbox, force=args.force, batch_size=args.batch_size,
+                        prestart=not args.no_prestart)
     refusal = sandbox_refusal(settings)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
@@ -60,8 +65,14 @@ def grade(args):
     where = f"the Dask cluster at {settings.scheduler}" if settings.scheduler else \
         f"a local Dask cluster of {settings.workers} worker(s)"
     print(f"grading on {where}, {sandbox_note(settings)}, memory {settings.memory_mb} MB, "
-          f"{settings.cell_timeout} s per cell, {settings.timeout} s per submission")
-    outcomes = grade_all(settings, only=args.student)
+          f"{settings.cell_timeout} s per cell, {settings.timeout} s per submission, "
+          f"{settings.cpus:g} core(s) per kernel")
+    broken = []
+    try:
+        outcomes = grade_all(settings, only=args.student, health=broken)
+    except SelfTestRefused as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
     graded = [o.student for o in outcomes.values() if o.graded]
     unchanged = sum(o.unchanged for o in outcomes.values())
     nbgrader("export", "--to", ROOT / "grades.csv", f"--CourseDirectory.db_url={settings.db_url}", capture=True,
@@ -76,7 +87,32 @@ def grade(args):
           f"{ROOT / 'grades.csv'} and {ROOT / 'grades_by_exercise.csv'} written")
     print(f"class report (scores, common mistakes, grading health, similar submissions): "
           f"{write_report(ROOT, settings.db_url)}")
-    return 0 if len(graded) == len(outcomes) else 1
+    if broken:
+        print(f"\n{len(broken)} worker(s) failed the self-test and graded nothing (fix them and grade again):",
+              file=sys.stderr)
+        for report in broken:
+            print(f"  {report.get('worker')}: {report['reason']}", file=sys.stderr)
+    return 0 if len(graded) == len(outcomes) and not broken else 1
+
+
+def selftest(args):
+    """The self-test alone, with the limits `course grade` would use."""
+    from .batch_job import grading_args, kernel_threads_env
+
+    options = {"timeout": args.timeout, "cell_timeout": args.cell_timeout, "memory_mb": args.memory_mb,
+               "cpus": args.cpus, "sandbox": not args.no_sandbox, "threads": os.cpu_count() or 1}
+    out = ROOT / ".selftest.json"
+    print("self-test: grading the reference solution and the blank release in the students' sandbox ...")
+    nbgrader("--json", out, "--fresh", *grading_args(options), module="course.selftest", check=False,
+             capture=True, extra_env=kernel_threads_env(options))
+    result = json.loads(out.read_text()) if out.is_file() else {"passed": False, "reason": "it did not finish"}
+    out.unlink(missing_ok=True)
+    if result["passed"]:
+        print(f"self-test passed on {result['host']} in {result['seconds']:.0f} s: the reference solution gets "
+              "full marks and the blank release zero")
+        return 0
+    print(f"error: self-test failed: {result['reason']}", file=sys.stderr)
+    return 1
 
 
 def run():
@@ -108,6 +144,13 @@ def parse(argv):
     reporting = commands.add_parser("report", help="the class report: scores, mistakes, grading health, similarity")
     reporting.add_argument("assignment", nargs="?", choices=[ASSIGNMENT], default=ASSIGNMENT)
     reporting.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
+    checking = commands.add_parser("selftest", help="check that this machine grades the reference and the blank "
+                                   "release right")
+    checking.add_argument("--timeout", type=int, default=900, help="seconds for a whole notebook (900)")
+    checking.add_argument("--cell-timeout", type=int, default=300, help="seconds for one cell (300)")
+    checking.add_argument("--memory-mb", type=int, default=4096, help="memory of all of a kernel's processes (4096)")
+    checking.add_argument("--cpus", type=float, default=1.0, help="CPU cores each kernel may use (1)")
+    checking.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (unsafe)")
     grading = commands.add_parser("grade", help="grade every submission in parallel")
     grading.add_argument("assignment", choices=[ASSIGNMENT])
     grading.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -118,6 +161,7 @@ def parse(argv):
     grading.add_argument("--timeout", type=int, default=900, help="seconds for a whole submission (900)")
     grading.add_argument("--cell-timeout", type=int, default=300, help="seconds for one cell (300)")
     grading.add_argument("--memory-mb", type=int, default=4096, help="memory of all of a kernel's processes (4096)")
+    grading.add_argument("--cpus", type=float, default=1.0, help="CPU cores each kernel may use (1; 0: no quota)")
     grading.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
     grading.add_argument("--student", action="append", help="grade only this student (repeatable)")
     grading.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (unsafe)")
@@ -141,6 +185,8 @@ def _main(argv):
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     if args.command == "grade":
         return grade(args)
+    if args.command == "selftest":
+        return selftest(args)
     if args.command == "report":
         return report(args) or 0
     return {"run": run, "release": release, "examples": examples}[args.command]() or 0

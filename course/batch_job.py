@@ -1,10 +1,13 @@
 """Grades a few submissions on a worker, in the course folder unpacked there (remote.py).
 
     python -m course.batch_job TASK-FOLDER
+    python -m course.batch_job --selftest TASK-FOLDER
 
 TASK-FOLDER/batch.pickle holds the submissions and the grading options; this writes
 TASK-FOLDER/result.pickle: for each student what happened, the graded notebook folder (only
-the files that differ from the source), the feedback and the scores nbgrader recorded.
+the files that differ from the source), the feedback and the scores nbgrader recorded; or,
+when this machine failed its self-test (selftest.py), the report and no grade at all.
+With --selftest it runs only the self-test, with the same limits.
 
 The submissions go through one nbgrader process (its start-up costs seconds) that runs
 `autograde` and then `generate_feedback` (nbgrader_steps.py) with the course's
@@ -27,7 +30,9 @@ from pathlib import Path
 
 from .layout import ASSIGNMENT, NOTEBOOK, ROOT, nbgrader, walk
 from .sandbox import remove_sandbox
+from .selftest import REPORT_ENV
 
+SELFTEST_SECONDS = 600  # the self-test grades two notebooks; once per machine and grading files
 SNAPSHOT = "gradebook-snapshot.sqlite"
 ACTIVE_SANDBOXES = []  # folders of the kernels' sandboxes now in use, to sweep if the job is stopped
 
@@ -48,23 +53,36 @@ def stage(folder, batch):
     return f"sqlite:///{folder / 'gradebook.db'}"
 
 
+def grading_args(options):
+    """nbgrader settings of the limits: the same for every submission and for the self-test."""
+    args = [f"--Execute.timeout={options['cell_timeout']}",
+            f"--SandboxedKernelManager.memory_mb={options['memory_mb']}",
+            f"--SandboxedKernelManager.cpu_seconds={options['timeout']}",
+            f"--SandboxedKernelManager.cpus={options.get('cpus', 1.0)}",
+            f"--SandboxedExecute.notebook_timeout={options['timeout']}"]
+    if not options["sandbox"]:
+        args += ["--SandboxedExecute.allow_unsandboxed=True", "--SandboxedKernelManager.sandbox=False"]
+    return args
+
+
+def kernel_threads_env(options):
+    """Kernels graded side by side share the cores: TensorFlow's thread pools, sized for the
+    whole machine by default, would fight each other."""
+    threads = str(options["threads"])
+    return {name: threads for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+
+
 def autograde(staging, db_url, options, students):
     """nbgrader autograde of `students` in `staging`, then generate_feedback, in one process;
     (autograde's exit code, or None when it ran out of time and was killed; the log)."""
     which = ["--student", students[0]] if len(students) == 1 else []
     common = [ASSIGNMENT, "--force", f"--CourseDirectory.root={staging}", f"--CourseDirectory.db_url={db_url}"]
-    args = ["autograde", *common, *which, f"--Execute.timeout={options['cell_timeout']}",
-            f"--SandboxedKernelManager.memory_mb={options['memory_mb']}",
-            f"--SandboxedKernelManager.cpu_seconds={options['timeout']}"]
+    args = ["autograde", *common, *which, *grading_args(options)]
     if options.get("prestart", True):  # each later notebook's kernel started during the one before
         args.append(f"--SandboxedExecute.prestart={len(students) - 1}")
-    if not options["sandbox"]:
-        args += ["--SandboxedExecute.allow_unsandboxed=True", "--SandboxedKernelManager.sandbox=False"]
     args += ["--then", "generate_feedback", *common, *which]
-    # Kernels graded side by side share the cores: TensorFlow's thread pools, sized for the
-    # whole machine by default, would fight each other.
-    threads = str(options["threads"])
-    env = {name: threads for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+    env = kernel_threads_env(options)
+    env[REPORT_ENV] = str(staging / "selftest.json")  # written only when the self-test fails
     # The kernels' private folders go into a folder of this run (short: socket paths are
     # limited), so that the sandboxes of an nbgrader killed on timeout are found and removed.
     sandboxes = Path(tempfile.mkdtemp(prefix="unet-batch-"))
@@ -72,8 +90,10 @@ def autograde(staging, db_url, options, students):
     ACTIVE_SANDBOXES.append(sandboxes)
     codes = staging / "codes.json"
     try:
+        # Each notebook has its own time budget (SandboxedExecute.notebook_timeout); this one
+        # only stops an nbgrader that hangs outside the notebooks.
         result = nbgrader(codes, *args, check=False, capture=True, extra_env=env, module="course.nbgrader_steps",
-                          timeout=options["timeout"] * len(students) + 60 + 10 * len(students))
+                          timeout=options["timeout"] * len(students) + SELFTEST_SECONDS + 60 + 10 * len(students))
         log = (result.stdout or "") + (result.stderr or "")
     except subprocess.TimeoutExpired:
         log = ""
@@ -84,20 +104,37 @@ def autograde(staging, db_url, options, students):
     return (ran[0] if ran else None), log
 
 
+def selftest_failure(staging):
+    """{"host", "reason"} when the self-test of the nbgrader process in `staging` failed."""
+    report = staging / "selftest.json"
+    return json.loads(report.read_text()) if report.is_file() else None
+
+
 def sweep(sandboxes):
     for private in sandboxes.glob("unet-kernel-*"):
         remove_sandbox(private)
     shutil.rmtree(sandboxes, ignore_errors=True)
 
 
-def failure(code, log, timeout):
+def public(text, *folders):
+    """`text` without this machine's paths: what a worker's folders are is nobody's business
+    (and means nothing to the instructor)."""
+    for folder in folders:
+        text = text.replace(f"{folder}/", "").replace(str(folder), "")
+    return re.sub(r"(?:/[^\s/'\"]+)+/", "", text)
+
+
+def failure(code, log, timeout, staging):
     """(status, reason) of a submission that did not come out graded when graded alone."""
     if code is None:
         return "timed out", f"grading took over {timeout} s and was stopped"
+    budget = re.search(r"ran over its time budget of \d+ s", log)
+    if budget:
+        return "timed out", f"the notebook {budget.group(0)}"
     died = re.search(r"Kernel died[^\n]*", log)
     errors = [line for line in log.splitlines() if "ERROR" in line or "Error" in line]
     reason = died.group(0) if died else (errors[-1] if errors else f"nbgrader exited with {code}")
-    return ("kernel died" if died else "failed"), reason[:200]
+    return ("kernel died" if died else "failed"), public(reason, staging)[:200]
 
 
 def scores(db_url, student):
@@ -106,6 +143,10 @@ def scores(db_url, student):
 
     with Gradebook(db_url) as gradebook:
         submission = gradebook.find_submission(ASSIGNMENT, student)
+        if any(g.auto_score is None for n in submission.notebooks for g in n.grades if g.cell.cell_type == "code"):
+            # nbgrader records the submission before it runs it: a run stopped half-way
+            # leaves grades without scores, which must not be read as zeros.
+            raise ValueError(f"{student} was not graded to the end")
         return {"timestamp": submission.timestamp,
                 "notebooks": {notebook.name: {"grades": {g.name: g.auto_score for g in notebook.grades},
                                               "comments": {c.name: c.auto_comment for c in notebook.comments}}
@@ -137,35 +178,61 @@ def collect(staging, db_url, student):
         recorded = scores(db_url, student)
     except Exception:  # noqa: BLE001 - no submission in the gradebook: not graded
         return None
+    feedback = staging / "feedback" / student / ASSIGNMENT
+    if not any(feedback.glob("*.html")):  # stopped before its feedback: not finished
+        return None
     source = ROOT / "source" / ASSIGNMENT
     files, same = files_of(graded, source)
     return {"state": "graded", "reason": "", "scores": recorded, "autograded": files, "from_source": same,
-            "feedback": files_of(staging / "feedback" / student / ASSIGNMENT, source)}
+            "feedback": files_of(feedback, source)}
 
 
 def grade(batch, options, workspace):
-    """{student: result} for the submissions of `batch`."""
+    """({student: result} for the submissions of `batch`, None), or (None, report) when this
+    machine failed the self-test and graded nobody."""
     results, started = {}, time.perf_counter()
     staging = workspace / "together"
     db_url = stage(staging, batch)
     autograde(staging, db_url, options, list(batch))
+    refused = selftest_failure(staging)
+    if refused:
+        return None, refused
     share = (time.perf_counter() - started) / len(batch)
     for student in batch:
         results[student] = collect(staging, db_url, student)
         if results[student] is not None:
             results[student]["seconds"] = share
-    for student in [s for s in batch if results[s] is None]:
+    for number, student in enumerate(s for s in batch if results[s] is None):
         started = time.perf_counter()
-        folder = workspace / f"alone-{len(results)}-{student}"[:60]
+        folder = workspace / f"alone-{number}"  # student ids may be long: never in a path twice
         db = stage(folder, {student: batch[student]})
         code, log = autograde(folder, db, options, [student])
+        refused = selftest_failure(folder)
+        if refused:
+            return None, refused
         result = collect(folder, db, student)
         if result is None:
-            status, reason = failure(code, log, options["timeout"])
+            status, reason = failure(code, log, options["timeout"], folder)
             result = {"state": status, "reason": reason}
         result["seconds"] = time.perf_counter() - started
         results[student] = result
-    return results
+    return results, None
+
+
+def selftest(options, workspace):
+    """The self-test of this machine with the limits of `options`: {"host", "passed", "reason"}."""
+    out = workspace / "selftest-result.json"
+    env = kernel_threads_env(options)
+    try:
+        nbgrader("--json", out, *grading_args(options), module="course.selftest", check=False, capture=True,
+                 extra_env=env, timeout=SELFTEST_SECONDS + 2 * options["timeout"])
+    except subprocess.TimeoutExpired:
+        pass
+    if out.is_file():
+        return json.loads(out.read_text())
+    import socket
+
+    return {"host": socket.gethostname(), "passed": False, "reason": "the self-test did not finish"}
 
 
 def _end_family(*_):
@@ -199,15 +266,18 @@ def die_with_parent():
     threading.Thread(target=watch, daemon=True).start()
 
 
-def main(task):
+def main(argv):
     die_with_parent()
-    task = Path(task)
+    task = Path(argv[-1])
     batch, options = pickle.loads((task / "batch.pickle").read_bytes())
     workspace = Path(tempfile.mkdtemp(prefix="work-", dir=task))
-    results = grade(batch, options, workspace)
-    (task / "result.pickle.part").write_bytes(pickle.dumps(results))
+    if argv[0] == "--selftest":
+        outcome = selftest(options, workspace)
+    else:
+        outcome = grade(batch, options, workspace)
+    (task / "result.pickle.part").write_bytes(pickle.dumps(outcome))
     os.replace(task / "result.pickle.part", task / "result.pickle")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1:])

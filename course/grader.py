@@ -65,6 +65,7 @@ class Settings:
     timeout: int = 900  # seconds for a whole submission
     cell_timeout: int = 300  # seconds for one cell
     memory_mb: int = 4096  # memory of all the processes of one kernel
+    cpus: float = 1.0  # CPU cores each kernel may use (a cgroup quota); 0: no quota
     sandbox: bool = True
     force: bool = False  # grade again what was graded before from the same content
     batch_size: int = 0  # submissions per task; 0: chosen from the class and the workers
@@ -77,7 +78,7 @@ class Settings:
     def options(self):
         """What a worker needs to know to grade; part of every submission's digest."""
         return {"timeout": self.timeout, "cell_timeout": self.cell_timeout, "memory_mb": self.memory_mb,
-                "sandbox": self.sandbox}
+                "cpus": self.cpus, "sandbox": self.sandbox}
 
 
 def digest_tree(folder):
@@ -228,8 +229,11 @@ def _interrupt_deferred():
 # The run
 # ---------------------------------------------------------------------------------------
 
-def grade_all(settings, only=None, progress=True, say=print):
-    """Grade every submission (or those in `only`); returns {student: Outcome}."""
+def grade_all(settings, only=None, progress=True, say=print, health=None):
+    """Grade every submission (or those in `only`); returns {student: Outcome}. Workers that
+    failed the self-test are appended to `health` (their reports); SelfTestRefused when none
+    passed it."""
+    health = [] if health is None else health
     ids = [s for s in students(settings.root) if not only or s in only]
     before = digest_tree(settings.root / "submitted")
     known = source_metadata()
@@ -252,7 +256,8 @@ def grade_all(settings, only=None, progress=True, say=print):
         else:
             todo[student] = (checked, payload, digest)
     if todo:
-        outcomes.update(_grade_on_dask(settings, todo, grading, options, len(ids), len(outcomes), progress, say))
+        outcomes.update(_grade_on_dask(settings, todo, grading, options, len(ids), len(outcomes), progress, say,
+                                       health))
     if digest_tree(settings.root / "submitted") != before:
         raise RuntimeError("submitted files changed during grading: this must never happen")
     return dict(sorted(outcomes.items()))
@@ -276,7 +281,35 @@ class _ByValue:
         return cloudpickle.loads, (self.code,)
 
 
-def _grade_on_dask(settings, todo, grading, options, total, done, progress, say):
+class SelfTestRefused(RuntimeError):
+    """No worker passed the self-test: nobody was graded."""
+
+
+def _selftests(client, shipped, options, say):
+    """Every worker's self-test, side by side: (healthy worker addresses, [report of each
+    broken one])."""
+    from distributed import as_completed
+
+    addresses = list(client.scheduler_info(n_workers=-1)["workers"])
+    futures = {client.submit(_ByValue(remote.selftest_remotely), shipped, options, workers=[address],
+                             allow_other_workers=False, pure=False, key=f"selftest-{address}-{time.time_ns()}"):
+               address for address in addresses}
+    healthy, broken = [], []
+    for future in as_completed(futures):
+        address = futures[future]
+        try:
+            report = future.result()
+        except Exception as error:  # noqa: BLE001 - a worker that cannot even run it is broken too
+            report = {"worker": address, "passed": False, "reason": f"{type(error).__name__}: {str(error)[:300]}"}
+        if report.get("passed"):
+            healthy.append(address)
+        else:
+            broken.append(report)
+            say(f"worker {report.get('worker', address)} failed the self-test and grades nothing: {report['reason']}")
+    return healthy, broken
+
+
+def _grade_on_dask(settings, todo, grading, options, total, done, progress, say, health):
     import cloudpickle
     from distributed import as_completed
 
@@ -291,27 +324,46 @@ def _grade_on_dask(settings, todo, grading, options, total, done, progress, say)
             say(f"Dask dashboard: {link}")
         hosts = workers_per_host(client)
         options = dict(options, workers_per_host=hosts, prestart=settings.prestart)
-        workers = sum(hosts.values()) or settings.workers
-        size = _batch_size(settings, len(todo), workers)
-        names = list(todo)
-        batches = [names[i:i + size] for i in range(0, len(names), size)]
         shipped = client.scatter(grading, broadcast=True, hash=False)
+        healthy, broken = _selftests(client, shipped, options, say)
+        health += broken
+        if not healthy:
+            raise SelfTestRefused("no worker passed the self-test, so nobody was graded and nothing was recorded: "
+                                  + "; ".join(f"{r.get('worker')}: {r['reason']}" for r in broken))
+        size = _batch_size(settings, len(todo), len(healthy))
+        names = list(todo)
         futures = {}
-        for batch in batches:
+
+        def submit(batch):
             payload = {student: todo[student][1] for student in batch}
             future = client.submit(_ByValue(remote.grade_remotely), shipped, payload, options, pure=False, retries=1,
-                                   key=f"grade-{batch[0]}-{len(batch)}-{time.time_ns()}")
+                                   workers=list(healthy), allow_other_workers=False,
+                                   key=f"grade-{len(futures)}-{len(batch)}-{time.time_ns()}")
             futures[future] = batch
+            return future
+
+        pending = as_completed([submit(names[i:i + size]) for i in range(0, len(names), size)])
         bar = tqdm(total=total, initial=done, desc="grading", unit="submission", disable=not progress,
                    dynamic_ncols=True)
         try:
-            for future in as_completed(futures):
+            for future in pending:
                 batch = futures[future]
                 try:
-                    results = future.result()
+                    answer = future.result()
                 except Exception as error:  # noqa: BLE001 - a worker lost too often, a job that failed
-                    results = {s: {"state": "failed", "reason": f"{type(error).__name__}: {str(error)[:180]}"}
-                               for s in batch}
+                    answer = {"results": {s: {"state": "failed", "reason": f"{type(error).__name__}: {str(error)[:180]}"}
+                                          for s in batch}}
+                if answer.get("selftest"):  # a worker that broke since its self-test: its batch goes elsewhere
+                    report = answer["selftest"]
+                    health.append(dict(report, passed=False))
+                    say(f"worker {report.get('worker')} failed the self-test and grades nothing: {report['reason']}")
+                    healthy[:] = [a for a in healthy if not str(report.get("worker", "")).startswith(a)]
+                    if not healthy:
+                        raise SelfTestRefused("no worker left that passed the self-test: "
+                                              f"{len(todo) - len(outcomes)} submissions not graded")
+                    pending.add(submit(batch))
+                    continue
+                results = answer["results"]
                 with _interrupt_deferred():
                     for student in batch:
                         checked, _, digest = todo[student]
@@ -328,6 +380,11 @@ def _grade_on_dask(settings, todo, grading, options, total, done, progress, say)
             say(f"\ninterrupted: {len(outcomes)} of {len(todo)} submissions graded and recorded in this run; "
                 "the gradebook is consistent. Run `course grade` again to grade the rest.")
             raise Interrupted from None
+        except SelfTestRefused:
+            for future in futures:
+                future.cancel()
+            bar.close()
+            raise
         bar.close()
     return outcomes
 

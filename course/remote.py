@@ -7,6 +7,7 @@ package and a snapshot of the gradebook's assignment; see bundle.py). The task u
 into the worker's own folder, writes the submissions it was given next to them, and runs
 batch_job.py there in a process of its own, which grades them with nbgrader in sandboxes
 and writes what it found. The task returns that: graded notebooks, feedback and scores.
+Before a worker grades anyone, it passes the self-test (selftest.py, `selftest_remotely`).
 Nothing here writes the gradebook; only `course grade` does (gradebook.py).
 
 Only the standard library may be imported at module level: this module is unpickled on
@@ -16,9 +17,23 @@ workers that cannot import `course`.
 
 def grade_remotely(bundle, batch, options):
     """Grade `batch` {student: {"notebook": text, "files": {relative path: bytes}}} with the
-    grading files of `bundle`; returns {student: result} (see batch_job.py)."""
+    grading files of `bundle`; returns {"results": {student: result}} (see batch_job.py), or
+    {"selftest": {"host", "reason"}} when this machine failed its self-test and graded nobody."""
+    results, refused = _job(bundle, batch, options, "--grade")
+    return {"selftest": dict(refused, worker=_worker_address())} if refused else {"results": results}
+
+
+def selftest_remotely(bundle, options):
+    """This machine's self-test with the grading files of `bundle` and the limits of `options`:
+    {"host", "worker", "passed", "reason"}."""
+    return dict(_job(bundle, {}, options, "--selftest"), worker=_worker_address())
+
+
+def _job(bundle, batch, options, mode):
+    """What `python -m course.batch_job MODE` wrote, run in the unpacked grading files."""
     import os
     import pickle
+    import re
     import shutil
     import subprocess
     import sys
@@ -31,18 +46,30 @@ def grade_remotely(bundle, batch, options):
     try:
         (task / "batch.pickle").write_bytes(pickle.dumps((batch, dict(options, threads=_threads(options)))))
         env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
-        # The job has its own time limits (per submission, per cell); this one only stops a job
-        # that hangs outside nbgrader.
-        limit = options["timeout"] * (2 * len(batch) + 1) + 300
-        job = subprocess.run([sys.executable, "-m", "course.batch_job", str(task)], cwd=course, env=env,
+        # The job has its own time limits (per submission, per cell, the self-test); this one
+        # only stops a job that hangs outside nbgrader.
+        limit = options["timeout"] * (2 * len(batch) + 3) + 1500
+        job = subprocess.run([sys.executable, "-m", "course.batch_job", mode, str(task)], cwd=course, env=env,
                              capture_output=True, text=True, timeout=limit)
         result = task / "result.pickle"
         if job.returncode != 0 or not result.is_file():
-            tail = "\n".join((job.stdout + job.stderr).splitlines()[-20:])
-            raise RuntimeError(f"the grading job failed on {_local_directory()} (exit {job.returncode}):\n{tail}")
+            tail = "\n".join((job.stdout + job.stderr).splitlines()[-20:]).replace(str(base), "")
+            tail = re.sub(r"(?:/[^\s/'\"]+)+/", "", tail)  # a worker's folders mean nothing to the instructor
+            raise RuntimeError(f"the grading job failed on {_worker_address()} (exit {job.returncode}):\n{tail}")
         return pickle.loads(result.read_bytes())
     finally:
         shutil.rmtree(task, ignore_errors=True)
+
+
+def _worker_address():
+    import socket
+
+    try:
+        from distributed import get_worker
+
+        return f"{get_worker().address} ({socket.gethostname()})"
+    except (ImportError, ValueError):
+        return socket.gethostname()
 
 
 def _local_directory():
