@@ -31,7 +31,7 @@ from nbgrader.api import Gradebook
 from tqdm import tqdm
 
 from . import bundle, gradebook, remote
-from .layout import ASSIGNMENT, COURSE_ID, NOTEBOOK, ROOT, walk
+from .layout import ASSIGNMENT, COURSE_ID, NOTEBOOK, ROOT, printable, walk
 from .preflight import check_submission, refused_entries, source_metadata
 from .sandbox import regular_files, sandbox_problem
 
@@ -82,15 +82,48 @@ class Settings:
 
 
 def digest_tree(folder):
-    """sha256 of every file under `folder`, by relative path."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in walk(folder) if stat.S_ISREG(p.lstat().st_mode)}
+    """sha256 of every regular file under `folder`, by path. Files are opened relative to
+    their folder, so paths longer than the system allows are read too."""
+    found = {}
+    for top, _, files, top_fd in os.fwalk(folder):
+        for name in files:
+            try:
+                if not stat.S_ISREG(os.stat(name, dir_fd=top_fd, follow_symlinks=False).st_mode):
+                    continue
+                handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=top_fd)
+                with os.fdopen(handle, "rb") as opened:
+                    found[os.path.join(top, name)] = hashlib.file_digest(opened, "sha256").hexdigest()
+            except OSError as error:
+                found[os.path.join(top, name)] = f"unreadable ({error.errno})"
+    return found
+
+
+MAX_STUDENT_ID = 100  # characters: nbgrader and the feedback exchange put ids into paths
 
 
 def students(root):
+    """The student ids of submitted/ that can be graded (see odd_students for the others)."""
+    return [name for name in _submission_folders(root) if not _id_problem(name)]
+
+
+def odd_students(root):
+    """{printable id: why its folder cannot be graded} for ids nbgrader and the gradebook
+    cannot hold (bytes that are not UTF-8, control characters, too long)."""
+    return {printable(name): _id_problem(name) for name in _submission_folders(root) if _id_problem(name)}
+
+
+def _submission_folders(root):
     folder = Path(root) / "submitted"
     return sorted(p.name for p in folder.iterdir() if not p.is_symlink() and (p / ASSIGNMENT).is_dir()
                   and not (p / ASSIGNMENT).is_symlink()) if folder.is_dir() else []
+
+
+def _id_problem(name):
+    if printable(name, limit=10**6) != name:
+        return "the student id (its folder's name) has bytes that are not UTF-8 text or control characters"
+    if len(name) > MAX_STUDENT_ID:
+        return f"the student id (its folder's name) is over {MAX_STUDENT_ID} characters"
+    return ""
 
 
 # ---------------------------------------------------------------------------------------
@@ -235,12 +268,14 @@ def grade_all(settings, only=None, progress=True, say=print, health=None):
     passed it."""
     health = [] if health is None else health
     ids = [s for s in students(settings.root) if not only or s in only]
+    outcomes = {name: Outcome(name, "invalid submission", f"{problem}: rename the folder submitted/{name}")
+                for name, problem in odd_students(settings.root).items() if not only or name in only}
     before = digest_tree(settings.root / "submitted")
     known = source_metadata()
     grading = bundle.grading_bundle(settings.root, settings.db_url, COURSE_ID)
     options = settings.options()
     recorded = gradebook.ledger(settings.db_url)
-    outcomes, todo = {}, {}
+    todo = {}
     for student in ids:
         checked, refused = _preflight(settings, student, known)
         if refused:
@@ -256,8 +291,8 @@ def grade_all(settings, only=None, progress=True, say=print, health=None):
         else:
             todo[student] = (checked, payload, digest)
     if todo:
-        outcomes.update(_grade_on_dask(settings, todo, grading, options, len(ids), len(outcomes), progress, say,
-                                       health))
+        outcomes.update(_grade_on_dask(settings, todo, grading, options, len(outcomes) + len(todo), len(outcomes),
+                                       progress, say, health))
     if digest_tree(settings.root / "submitted") != before:
         raise RuntimeError("submitted files changed during grading: this must never happen")
     return dict(sorted(outcomes.items()))
@@ -328,8 +363,11 @@ def _grade_on_dask(settings, todo, grading, options, total, done, progress, say,
         healthy, broken = _selftests(client, shipped, options, say)
         health += broken
         if not healthy:
+            reasons = {}
+            for report in broken:
+                reasons.setdefault(report["reason"], []).append(str(report.get("worker")))
             raise SelfTestRefused("no worker passed the self-test, so nobody was graded and nothing was recorded: "
-                                  + "; ".join(f"{r.get('worker')}: {r['reason']}" for r in broken))
+                                  + "; ".join(f"{reason} (on {', '.join(workers)})" for reason, workers in reasons.items()))
         size = _batch_size(settings, len(todo), len(healthy))
         names = list(todo)
         futures = {}

@@ -3,8 +3,8 @@ it runs once per kernel (see sandbox.py for what the sandbox is and why).
 
     python -c "...; from course.launcher import main; main()" SETTINGS KERNEL-COMMAND...
 
-As the grader, it puts itself into cgroups of its own (memory and number of processes of
-everything it will start), sets per-process limits, and becomes bubblewrap, which runs the
+As the grader, it puts itself into cgroups of its own (memory, number of processes and CPU
+quota of everything it will start), sets per-process limits, and becomes bubblewrap, which runs the
 kernel as user 65534 with only the Python environment and the kernel's own files in sight.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 NOBODY = 65534
 WORKDIR = "/home/student/assignment"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+COURSE = Path(__file__).resolve().parent.parent  # the course folder: nothing of it but roadscenes is shown
 CGROUP_PARENT = "unet-grading"
 PASSED_ENV = ("NBGRADER_EXECUTION", "UNET_SMOKE", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS",
               "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
@@ -43,7 +44,20 @@ def python_paths():
                 paths.update(Path(p).resolve() for p in json.loads(mapping.replace("'", '"')).values())
             except ValueError:
                 pass
-    return sorted(p for p in paths if p.exists())
+    # Folders a .pth file adds to the path (an environment layered on another, say), as
+    # Python's site module reads them: one folder per line, `import` lines are code.
+    for pth in Path(sys.prefix).glob("lib/python*/site-packages/*.pth"):
+        try:
+            lines = pth.read_text().splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for line in lines:
+            line = line.strip()
+            if line and not line.startswith(("#", "import ", "import\t")) and Path(line).is_absolute():
+                folder = Path(line).resolve()
+                if folder != COURSE and folder not in COURSE.parents:  # never the judge and the reference
+                    paths.add(folder)
+    return sorted(p for p in paths if p.exists() and p.is_dir())
 
 
 def _parents_with_perms(path):
@@ -105,13 +119,19 @@ def kernel_env(extra):
 # The launcher: runs as the grader, becomes the sandbox
 # ---------------------------------------------------------------------------------------
 
+CPU_PERIOD_US = 100_000
+
+
 def cgroup_paths(name):
-    return [CGROUP_ROOT / controller / CGROUP_PARENT / name for controller in ("memory", "pids")]
+    """The kernel's cgroups: memory, number of processes, CPU (cgroup v1)."""
+    return [CGROUP_ROOT / controller / CGROUP_PARENT / name for controller in ("memory", "pids", "cpu")]
 
 
-def enter_cgroups(name, memory_bytes, max_processes):
-    """Put this process (and so everything it starts) into cgroups of its own."""
-    memory, pids = cgroup_paths(name)
+def enter_cgroups(name, memory_bytes, max_processes, cpus=0.0):
+    """Put this process (and so everything it starts) into cgroups of its own: memory and
+    processes are required; the CPU quota (`cpus` cores, 0 for none) only where the cpu
+    controller is there, else a warning."""
+    memory, pids, cpu = cgroup_paths(name)
     memory.mkdir(parents=True, exist_ok=True)
     pids.mkdir(parents=True, exist_ok=True)
     (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
@@ -119,15 +139,36 @@ def enter_cgroups(name, memory_bytes, max_processes):
     if swap.exists():
         swap.write_text(str(memory_bytes))
     (pids / "pids.max").write_text(str(max_processes))
-    for folder in (memory, pids):
+    folders = [memory, pids]
+    if cpus > 0 and limit_cpu(cpu, cpus):
+        folders.append(cpu)
+    for folder in folders:
         (folder / "cgroup.procs").write_text(str(os.getpid()))
+
+
+def limit_cpu(folder, cpus):
+    """A cgroup at `folder` whose processes together get at most `cpus` cores: whatever a
+    kernel starts, in sessions of its own or not, shares them, and cannot slow the other
+    kernels of the machine. False (and a warning) where it cannot be made."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+        (folder / "cpu.cfs_quota_us").write_text(str(max(1000, round(cpus * CPU_PERIOD_US))))
+        return True
+    except OSError as error:
+        print(f"unet launcher: CPU of the kernel not limited ({error})", file=sys.stderr)
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+        return False
 
 
 def launch(settings, kernel):
     """Limits, then bubblewrap (or, when allowed, the bare kernel)."""
     private = Path(settings["private"])
     if is_root() and (CGROUP_ROOT / "memory").is_dir():
-        enter_cgroups(private.name, settings["memory_bytes"], settings["max_processes"])
+        enter_cgroups(private.name, settings["memory_bytes"], settings["max_processes"], settings.get("cpus", 0.0))
     limits = {resource.RLIMIT_AS: 2 * settings["memory_bytes"], resource.RLIMIT_CPU: settings["cpu_seconds"],
               resource.RLIMIT_FSIZE: settings["disk_bytes"], resource.RLIMIT_CORE: 0}
     for kind, value in limits.items():
@@ -138,7 +179,6 @@ def launch(settings, kernel):
         os.execv(kernel[0], kernel)
     argv = bwrap_argv(private, settings["disk_bytes"], kernel_env(settings["env"]), kernel, deferred)
     os.execvp(argv[0], argv)
-
 
 
 def main():

@@ -24,6 +24,20 @@ EXERCISES = {
 }
 
 
+def printable(name, limit=80):
+    """`name` as the instructor can read it: names that are not UTF-8 or hold control
+    characters (a newline, say) are shown escaped, long ones shortened."""
+    text = str(name)
+    try:
+        text.encode("utf-8")
+        clean = text.isprintable()
+    except UnicodeEncodeError:  # bytes that are not UTF-8, kept by Python as surrogates
+        clean = False
+    if not clean:
+        text = ascii(text)[1:-1]
+    return text if len(text) <= limit else f"{text[:limit - 20]}...{text[-17:]}"
+
+
 def walk(folder):
     """Every path under `folder`, sorted, without following symbolic links."""
     found = []

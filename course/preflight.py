@@ -22,7 +22,7 @@ import nbformat
 
 from pathlib import Path
 
-from .layout import NOTEBOOK, RELEASE, SOURCE, walk
+from .layout import NOTEBOOK, RELEASE, SOURCE, printable, walk
 
 # Modules whose attributes a student cell must not replace: the grading relies on them.
 GUARDED = {"numpy", "tensorflow", "keras", "runpy", "builtins", "sys", "importlib", "unet_checks",
@@ -169,11 +169,15 @@ def refused_entries(folder):
     devices and sockets, by name. They are never followed nor copied."""
     refused = []
     for path in walk(folder):
-        mode = path.lstat().st_mode
+        try:
+            mode = path.lstat().st_mode
+        except OSError as error:  # a path longer than the system allows, say
+            refused.append(f"{printable(path.relative_to(folder))} ({error.strerror.lower()})")
+            continue
         if stat.S_ISLNK(mode):
-            refused.append(f"{path.relative_to(folder)} (a symbolic link)")
+            refused.append(f"{printable(path.relative_to(folder))} (a symbolic link)")
         elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            refused.append(f"{path.relative_to(folder)} (not a regular file)")
+            refused.append(f"{printable(path.relative_to(folder))} (not a regular file)")
     return refused
 
 

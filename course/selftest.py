@@ -29,6 +29,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -85,11 +86,17 @@ def _preprocessors(config):
 
 
 def _first_error(notebook):
-    """'cell N: Name: message' of the first cell that raised, or ''."""
+    """'cell N: Name: message' of the first cell that raised, with the module that could not
+    be imported when that was the cause, or ''."""
     for number, cell in enumerate(notebook.cells, start=1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                return f"cell {number}: {output.get('ename')}: {str(output.get('evalue'))[:200]}"
+                text = f"cell {number} raised {output.get('ename')}: {str(output.get('evalue')).splitlines()[0][:160]}"
+                trace = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(output.get("traceback", [])))
+                missing = re.search(r"No module named '[^']+'", trace)
+                if missing and missing.group(0) not in text:
+                    text += f" (caused by {missing.group(0)})"
+                return text
     return ""
 
 
@@ -139,24 +146,25 @@ def _grade(config, name, notebook, expected, folder):
     if not wrong:
         return ""
     got = sum(points for points, _ in scores.values())
-    verdict = scores.get(wrong[0], (0, "no verdict"))[1]
-    message = (f"{name} scored {got:g} points, expected {sum(expected.values()):g}; "
-               f"first wrong cell {wrong[0]}: {verdict[:300]}")
+    possible = sum(c.metadata["nbgrader"].get("points", 0) for c in executed.cells
+                   if c.metadata.get("nbgrader", {}).get("grade_id") in GRADED)
+    message = f"{name} scored {got:g} of {possible:g} points, expected {sum(expected.values()):g}"
     error = _first_error(executed)
     if error and any(expected.values()):  # the blank release raises NotImplementedError by design
-        message += f"; the first cell that raised, {error}"
-    return message
+        message += f": {error}"
+    verdict = scores.get(wrong[0], (0, "no verdict"))[1]
+    return f"{message}; first wrong graded cell {wrong[0]}: {verdict[:200]}"
 
 
 def run(config):
-    """'' when this process may grade, else why not ('machine: reason')."""
+    """'' when this process may grade, else why not."""
     folder = tempfile.mkdtemp(prefix="unet-selftest-")
     try:
         with _execution_mode():
             for name, notebook, expected in _notebooks(ROOT):
                 problem = _grade(config, name, notebook, expected, folder)
                 if problem:
-                    return f"{socket.gethostname()}: {problem}"
+                    return problem
         return ""
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -264,14 +272,15 @@ def hook(**_):
         _CHECKED[name] = ensure(config)
     problem = _CHECKED[name]
     if problem:
-        message = (f"self-test failed, so this process grades nothing and records nothing: {problem}. "
+        message = (f"self-test failed on {socket.gethostname()}, so this process grades nothing and records "
+                   f"nothing: {problem}. "
                    "Fix the grading environment (the course's Python environment with its `roadscenes` "
                    "package, bubblewrap) and grade again; `python -m course selftest` checks it alone.")
         app.log.error(message)
         report = os.environ.get(REPORT_ENV)
         if report:
             Path(report).write_text(json.dumps({"host": socket.gethostname(), "reason": problem}))
-        raise SelfTestFailed(message)
+        raise SelfTestFailed(1)  # the message is in nbgrader's log
 
 
 def load_config(root, argv=()):
