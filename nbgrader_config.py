@@ -57,6 +57,10 @@ c.SandboxedKernelManager.memory_mb = 4096
 c.SandboxedKernelManager.max_processes = 512
 c.SandboxedKernelManager.cpu_seconds = 900
 c.SandboxedKernelManager.disk_mb = 256
+c.SandboxedKernelManager.cpus = 1.0  # a CPU quota: processes that spin slow only their own notebook
+# Each notebook has its own time budget, whatever the others do: past it, its kernel and every
+# process it started are stopped and it is not graded (course grade --timeout sets both).
+c.SandboxedExecute.notebook_timeout = 900
 # Quiet TensorFlow in the judge and in graded kernels.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")

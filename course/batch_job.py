@@ -124,6 +124,13 @@ def public(text, *folders):
     return re.sub(r"(?:/[^\s/'\"]+)+/", "", text)
 
 
+def out_of_time(log):
+    """{student: 'ran over its time budget of N s'} from the log of an nbgrader process
+    (SandboxedExecute names each notebook it stopped)."""
+    return {match.group(1): match.group(2)
+            for match in re.finditer(r"\S+ of (\S+) (ran over its time budget of \d+ s)", log)}
+
+
 def failure(code, log, timeout, staging):
     """(status, reason) of a submission that did not come out graded when graded alone."""
     if code is None:
@@ -193,15 +200,19 @@ def grade(batch, options, workspace):
     results, started = {}, time.perf_counter()
     staging = workspace / "together"
     db_url = stage(staging, batch)
-    autograde(staging, db_url, options, list(batch))
+    _, log = autograde(staging, db_url, options, list(batch))
     refused = selftest_failure(staging)
     if refused:
         return None, refused
     share = (time.perf_counter() - started) / len(batch)
+    over_budget = out_of_time(log)
     for student in batch:
         results[student] = collect(staging, db_url, student)
         if results[student] is not None:
             results[student]["seconds"] = share
+        elif student in over_budget:  # its own doing: alone it would take as long again
+            results[student] = {"state": "timed out", "reason": f"the notebook {over_budget[student]}",
+                                "seconds": share}
     for number, student in enumerate(s for s in batch if results[s] is None):
         started = time.perf_counter()
         folder = workspace / f"alone-{number}"  # student ids may be long: never in a path twice

@@ -1,14 +1,86 @@
 """The shape of valid evidence. Evidence comes from a student's kernel: it is checked here
 field by field, with bounded sizes, before the judge looks at it. Nothing in it is ever
-imported, unpickled or evaluated."""
+imported, unpickled or evaluated.
+
+The bounds keep the judge's work small whatever a kernel sends: the evidence of the
+reference solution is 5-11 kB per graded cell, nested 8 levels deep, its longest text 47
+characters, with at most 23 connections between 20 layers; a network of MAX_NODES ordinary
+Keras layers in each of three cases (the most unet_evidence.py records) takes about 1.2 MB.
+"""
 
 MIME = "application/vnd.unet-evidence+json"
 MAX_NODES = 400
 MAX_INPUTS = 8
+MAX_EDGES = 1200  # connections between layers in one case: 3 per layer on average
+MAX_BYTES = 2_000_000  # the evidence of one cell, as JSON (about: see `size`)
+MAX_DEPTH = 32  # levels of nesting; unet_evidence.py cuts settings off below 8 of their own
+MAX_STRING = 4096  # characters of any one text: a layer's name, a setting, an error message
 
 
 class EvidenceInvalid(Exception):
     """The evidence is missing, malformed or inconsistent; the message says how."""
+
+
+def shown(value, limit=60):
+    """`value` as a message may quote it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _megabytes(count):
+    return f"{count / 1e6:g} MB"
+
+
+def _text_size(text):
+    if len(text) > MAX_STRING:
+        raise EvidenceInvalid(f"a name or setting in the description is {len(text):,} characters long "
+                              f"(at most {MAX_STRING:,})")
+    return len(text) + 2
+
+
+def _scalar_size(value):
+    if isinstance(value, str):
+        return _text_size(value)
+    if value is None or isinstance(value, bool):
+        return 5
+    if isinstance(value, int):
+        return value.bit_length() // 3 + 2  # about its digits, without writing them out
+    if isinstance(value, float):
+        return len(repr(value))
+    raise EvidenceInvalid(f"the description holds a {type(value).__name__}, which is not plain data")
+
+
+def size(evidence, budget=MAX_BYTES):
+    """About how many bytes `evidence` (parsed JSON) takes as JSON, counted up to `budget` and
+    no further: the walk stops as soon as it is over, so a huge (or, made in Python,
+    self-containing) value costs no more than a large one. Raises EvidenceInvalid for a
+    value nested too deeply, a text too long or something that is not plain data."""
+    total, stack = 0, [(evidence, 1)]
+    while stack and total <= budget:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list, tuple)):
+            if depth > MAX_DEPTH:
+                raise EvidenceInvalid(f"the description is nested more than {MAX_DEPTH} levels deep")
+            total += 2 + (4 if isinstance(value, dict) else 2) * len(value)  # brackets, ", ", ": "
+            if total > budget:
+                break
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    total += _scalar_size(key)
+                    stack.append((item, depth + 1))
+            else:
+                stack.extend((item, depth + 1) for item in value)
+        else:
+            total += _scalar_size(value)
+    return total
+
+
+def check_size(evidence):
+    """Raise EvidenceInvalid unless `evidence` is within the judge's bounds."""
+    if size(evidence) > MAX_BYTES:
+        raise EvidenceInvalid(f"the description is too large (more than {_megabytes(MAX_BYTES)}; the network the "
+                              "exercise asks for is described in about 10 kB): does the function build far more "
+                              "than the exercise asks for?")
 
 
 def _is_int(value):
@@ -58,6 +130,9 @@ def check_case(case, challenge_case):
         raise EvidenceInvalid("a case has no list of layers")
     for number, node in enumerate(nodes):
         _node(node, number)
+    edges = sum(len(node.get("inputs", ())) for node in nodes)
+    if edges > MAX_EDGES:
+        raise EvidenceInvalid(f"the network has {edges} connections between its layers (at most {MAX_EDGES})")
     if not (isinstance(outputs, list) and 1 <= len(outputs) <= 4
             and all(_is_int(o) and 0 <= o < len(nodes) for o in outputs)):
         raise EvidenceInvalid("a case has malformed outputs")
@@ -71,6 +146,7 @@ def check(evidence, function, challenge):
     """Raise EvidenceInvalid unless `evidence` answers `challenge` for `function`."""
     if not isinstance(evidence, dict):
         raise EvidenceInvalid("the evidence is not a description")
+    check_size(evidence)  # before anything else looks at it
     if evidence.get("function") != function:
         raise EvidenceInvalid(f"the evidence is not about {function}")
     if evidence.get("nonce") != challenge["nonce"]:
@@ -86,8 +162,11 @@ def check(evidence, function, challenge):
 
 def find(outputs):
     """The one evidence object among a cell's outputs."""
+    if not isinstance(outputs, list):
+        raise EvidenceInvalid("the cell's outputs are malformed")
     found = [o["data"][MIME] for o in outputs
-             if o.get("output_type") in ("display_data", "execute_result") and MIME in o.get("data", {})]
+             if isinstance(o, dict) and o.get("output_type") in ("display_data", "execute_result")
+             and isinstance(o.get("data"), dict) and MIME in o["data"]]
     if not found:
         raise EvidenceInvalid("the cell produced no evidence (did it run to the end?)")
     if len(found) > 1:

@@ -31,9 +31,10 @@ from nbgrader.api import Gradebook
 from tqdm import tqdm
 
 from . import bundle, gradebook, remote
-from .layout import ASSIGNMENT, COURSE_ID, NOTEBOOK, ROOT, printable, walk
+from .layout import ASSIGNMENT, COURSE_ID, NOTEBOOK, ROOT, printable
 from .preflight import check_submission, refused_entries, source_metadata
-from .sandbox import regular_files, sandbox_problem
+from .sandbox import sandbox_problem
+from .submission_files import regular_files
 
 GRADED_STATES = ("graded", "graded (repaired)", "cell timed out", "out of memory in a cell")
 
@@ -147,7 +148,8 @@ def _payload(settings, student, checked):
     folder = settings.root / "submitted" / student / ASSIGNMENT
     chosen, left_out = regular_files(folder)
     # Links and other special files are already named by the preflight.
-    checked.repairs += [f"not copied: {entry}" for entry in left_out if entry.endswith("(too large)")]
+    checked.repairs += [f"not copied: {entry}" for entry in left_out
+                        if not entry.endswith(("(not a regular file)", "(a symbolic link)"))]
     files = {str(relative): path.read_bytes() for relative, path in chosen
              if path.is_file() and str(relative) != NOTEBOOK}
     return {"notebook": nbformat.writes(checked.notebook), "files": files}

@@ -4,8 +4,9 @@ it runs once per kernel (see sandbox.py for what the sandbox is and why).
     python -c "...; from course.launcher import main; main()" SETTINGS KERNEL-COMMAND...
 
 As the grader, it puts itself into cgroups of its own (memory, number of processes and CPU
-quota of everything it will start), sets per-process limits, and becomes bubblewrap, which runs the
-kernel as user 65534 with only the Python environment and the kernel's own files in sight.
+quota of everything it will start), sets per-process limits, and becomes bubblewrap, which
+runs the kernel as user 65534 with only the Python environment and the kernel's own files
+in sight.
 """
 
 import json

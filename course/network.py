@@ -125,8 +125,9 @@ def run(order, ends, inputs, weights_of):
 
 
 def _parts(order, index, text, values):
-    """(canonical text, width) of each concatenated part feeding layer `index`, or one
-    anonymous part when its input is not a concatenation."""
+    """(canonical digest, width) of each concatenated part feeding layer `index`, or one
+    anonymous part when its input is not a concatenation; `text(i)` is node i's digest
+    (specs.canonical)."""
     parent = order[index][1][0]
     if order[parent][0]["kind"] != "Concatenate":
         return [(None, values[parent].shape[-1])]
@@ -158,7 +159,7 @@ def same_computation(student, reference, shapes, seed=7):
     rng = np.random.default_rng(seed)
     _, text_reference = canonical(*reference)
     _, text_student = canonical(*student)
-    drawn = {}  # canonical text -> [(kernel, bias, parts of its input)]
+    drawn = {}  # canonical digest of a layer -> [(kernel, bias, parts of its input)]
 
     def reference_weights(index, spec, values):
         wanted = _parts(reference[0], index, text_reference, values)

@@ -84,7 +84,8 @@ def _local_directory():
 
 
 def _threads(options):
-    """Threads for each kernel: this machine's cores shared among its worker processes."""
+    """Threads for each kernel: this machine's cores shared among its worker processes, and
+    no more than its CPU quota."""
     import os
 
     try:
@@ -94,7 +95,9 @@ def _threads(options):
     except (ImportError, ValueError):
         host = None
     sharing = max(1, options.get("workers_per_host", {}).get(host, 1))
-    return max(1, (os.cpu_count() or 1) // sharing)
+    threads = max(1, (os.cpu_count() or 1) // sharing)
+    quota = options.get("cpus", 0)  # more threads than the kernel's CPU quota only wait for it
+    return min(threads, max(1, int(-(-quota // 1)))) if quota > 0 else threads
 
 
 def _unpacked(bundle, base):

@@ -6,26 +6,36 @@ every notebook's kernel with `SandboxedKernelManager`:
 - the kernel and nbgrader talk over Unix sockets (jupyter_client's `transport = "ipc"`) in a
   private folder of that kernel alone, so the kernel needs no network and no other kernel
   can reach its sockets or read its connection file;
-- a launcher (launcher.py, run as the grader) puts the kernel in cgroups that limit
-  the memory and the number of processes of everything it starts, sets per-process limits
-  (address space, CPU time, file size), and starts bubblewrap: new PID, network, IPC and UTS
-  namespaces; read-only the system's /usr and the Python environment, nothing else of the
-  machine (no course folder, grader, gradebook, other submissions, home folders, /etc); an
-  empty size-limited /tmp; and a size-limited copy of the notebook's own regular files as
-  its working folder. The kernel runs as user 65534 with no capabilities;
+- a launcher (launcher.py, run as the grader) puts the kernel in cgroups that limit the
+  memory, the number of processes and the CPU (`cpus` cores, a quota) of everything it
+  starts, sets per-process limits (address space, CPU time, file size), and starts
+  bubblewrap: new PID, network, IPC and UTS namespaces; read-only the system's /usr and the
+  Python environment, nothing else of the machine (no course folder, grader, gradebook,
+  other submissions, home folders, /etc); an empty size-limited /tmp; and a size-limited
+  copy of the notebook's own regular files as its working folder (regular_files: links,
+  special files, files too large and names that could not be staged elsewhere are left out,
+  each with a reason). The kernel runs as user 65534 with no capabilities;
 - when the kernel ends, every process left in its cgroups is killed and the folders removed.
 
+What a kernel sends back is bounded as it arrives, before it is held (BoundedOutputs): each
+cell keeps at most 1 MB of output, a notebook 8 MB in all, the evidence of a graded cell
+4 MB of its own, with a note where output was cut; zmq refuses any one message over
+128 MB unread. A notebook may be given a time budget (`notebook_timeout`): past it, its
+kernel and every process it started are killed and that notebook fails, alone.
+
 Without bubblewrap grading refuses to start, unless the instructor allows it explicitly
-(`--SandboxedExecute.allow_unsandboxed=True`, or `course grade --no-sandbox`).
+(`--SandboxedExecute.allow_unsandboxed=True`, or `course grade --no-sandbox`); without
+cgroups (not root) neither the limits of all the kernel's processes together nor the
+killing of those it left running hold.
 """
 
 import asyncio
 import atexit
 import json
+import math
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -35,13 +45,12 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import ensure_event_loop
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Float, Integer, Unicode, default
 
-from .launcher import NOBODY, cgroup_paths, is_root
-from .layout import walk
+from .launcher import CGROUP_ROOT, NOBODY, cgroup_paths, is_root
+from .bounded_output import MAX_MESSAGE_BYTES, MB, BoundedOutputs, IopubGuard, SandboxedKernelClient
+from .submission_files import copy_regular_files, shown, submitted_counterpart
 
-MAX_FILE_BYTES = 16 * 2**20
-MAX_COPY_BYTES = 64 * 2**20
 
 
 class SandboxUnavailable(RuntimeError):
@@ -73,62 +82,9 @@ def sandbox_problem():
 
 
 # ---------------------------------------------------------------------------------------
-# The kernel's own files
-# ---------------------------------------------------------------------------------------
-
-def regular_files(folder, submitted=None):
-    """The regular files under `folder` that may be copied, as [(relative path, path)], and
-    the names left out and why: links, pipes, devices and sockets are never followed, nor is
-    any path whose counterpart in `submitted` is not a regular file (nbgrader's own copy
-    follows links); files too large are left out too."""
-    chosen, left_out, total = [], [], 0
-    folder = Path(folder)
-    for path in walk(folder):
-        relative = path.relative_to(folder)
-        if ".ipynb_checkpoints" in relative.parts:
-            continue
-        mode = path.lstat().st_mode
-        original = Path(submitted) / relative if submitted else None
-        if original is not None and (original.is_symlink() or (original.exists() and not (
-                stat.S_ISREG(original.lstat().st_mode) or stat.S_ISDIR(original.lstat().st_mode)))):
-            left_out.append(f"{relative} (not a regular file in the submission)")
-        elif stat.S_ISDIR(mode):
-            chosen.append((relative, path))
-        elif not stat.S_ISREG(mode):
-            left_out.append(f"{relative} (not a regular file)")
-        elif path.lstat().st_size > MAX_FILE_BYTES or total + path.lstat().st_size > MAX_COPY_BYTES:
-            left_out.append(f"{relative} (too large)")
-        else:
-            chosen.append((relative, path))
-            total += path.lstat().st_size
-    return chosen, left_out
-
-
-def copy_regular_files(folder, target, submitted=None):
-    """Copy the regular files under `folder` into `target` (see regular_files); returns the
-    names left out and why."""
-    chosen, left_out = regular_files(folder, submitted)
-    target = Path(target)
-    for relative, path in chosen:
-        if path.is_dir() and not path.is_symlink():
-            (target / relative).mkdir(parents=True, exist_ok=True)
-        else:
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target / relative, follow_symlinks=False)
-    return left_out
-
-
-def submitted_counterpart(workdir):
-    """root/submitted/<student>/<assignment> for nbgrader's root/autograded/<student>/<assignment>."""
-    workdir = Path(workdir).resolve()
-    if len(workdir.parts) > 3 and workdir.parents[1].name == "autograded":
-        return workdir.parents[2] / "submitted" / workdir.parent.name / workdir.name
-    return None
-
-
-# ---------------------------------------------------------------------------------------
 # jupyter_client and nbgrader
 # ---------------------------------------------------------------------------------------
+
 
 class SandboxedKernelManager(AsyncKernelManager):
     """Starts the kernel through the launcher, with IPC sockets in a private folder."""
@@ -137,6 +93,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     max_processes = Integer(512, help="processes and threads of the kernel together").tag(config=True)
     cpu_seconds = Integer(900, help="CPU time of any one process of the kernel").tag(config=True)
     disk_mb = Integer(256, help="size of the kernel's /tmp and of its working folder, each").tag(config=True)
+    cpus = Float(1.0, help="CPU cores the kernel's processes may use together (0: no limit)").tag(config=True)
     sandbox = Bool(True, help="run the kernel under bubblewrap").tag(config=True)
 
     deferred = False  # started ahead of its notebook: files come later, by deliver()
@@ -161,6 +118,8 @@ class SandboxedKernelManager(AsyncKernelManager):
                     mount_tmpfs(self.private / name, size)
                 except (OSError, subprocess.CalledProcessError) as error:  # a container without mounts
                     self.log.warning("%s folder of the sandbox not size-limited: %s", name, error)
+        if is_root() and self.cpus > 0 and not (CGROUP_ROOT / "cpu").is_dir():
+            self.log.warning("CPU of the kernel not limited: no cgroup cpu controller at %s", CGROUP_ROOT / "cpu")
         sockets = self.private / "ipc"
         if is_root():
             for path in [self.private, *self.private.rglob("*")]:
@@ -171,13 +130,17 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.ip = str(sockets / "socket")
         self.settings = {"private": str(self.private), "workdir": str(workdir), "sandbox": self.sandbox,
                          "memory_bytes": self.memory_mb * 2**20, "max_processes": self.max_processes,
-                         "cpu_seconds": self.cpu_seconds, "disk_bytes": self.disk_mb * 2**20,
+                         "cpu_seconds": self.cpu_seconds, "disk_bytes": self.disk_mb * 2**20, "cpus": self.cpus,
                          "deferred": self.deferred,
                          "env": {"NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde")}}
         command, kw = await super()._async_pre_start_kernel(**kw)
         # A signal would reach bubblewrap, not the kernel inside: interrupt by message.
         self.kernel_spec.interrupt_mode = "message"
         return command, kw
+
+    @default("client_factory")
+    def _client_factory_default(self):
+        return SandboxedKernelClient
 
     def deliver(self, workdir):
         """Give a kernel started ahead the regular files of its notebook's folder `workdir`."""
@@ -225,18 +188,36 @@ def mount_tmpfs(folder, size):
                     "tmpfs", str(folder)], check=True, capture_output=True)
 
 
+def kill_sandbox(private):
+    """Kill every process of the kernel whose private folder is `private`: its cgroups hold
+    them all, in whatever session or process group they put themselves."""
+    for folder in cgroup_paths(Path(private).name):
+        for _ in range(50):  # a process may fork while the others are being killed
+            pids = _cgroup_pids(folder)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.02)
+
+
+def _cgroup_pids(folder):
+    try:
+        return [int(p) for p in (folder / "cgroup.procs").read_text().split()]
+    except OSError:  # no such cgroup: this kernel never had one, or it is gone
+        return []
+
+
 def remove_sandbox(private):
     """Kill whatever the kernel left running, remove its cgroups and its private folder."""
     for folder in cgroup_paths(Path(private).name):
         for _ in range(50):
             if not folder.exists():
                 break
-            pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()] if folder.exists() else []
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            kill_sandbox(private)
             try:
                 folder.rmdir()
             except OSError:
@@ -247,8 +228,16 @@ def remove_sandbox(private):
     shutil.rmtree(private, ignore_errors=True)
 
 
-class SandboxedExecute(Execute):
-    """nbgrader's Execute, with every kernel in a sandbox of its own.
+class NotebookOutOfTime(RuntimeError):
+    """A notebook ran longer than SandboxedExecute.notebook_timeout; its kernel was stopped."""
+
+
+class SandboxedExecute(BoundedOutputs, Execute):
+    """nbgrader's Execute, with every kernel in a sandbox of its own, the notebook's outputs
+    kept within bounds as they arrive (BoundedOutputs) and, with `notebook_timeout`, a time
+    budget for the whole notebook: past it, the kernel and every process it started are
+    killed and the notebook fails (nbgrader then removes that student's autograded folder
+    and goes on with the next).
 
     With `prestart` = N (course grade sets it to the number of notebooks after the first in
     its nbgrader process), the kernel of the next notebook is started while this one runs,
@@ -264,11 +253,19 @@ class SandboxedExecute(Execute):
     warm_up = Unicode("exec('import matplotlib.pyplot, numpy, roadscenes.dataset, tensorflow, "
                       "tensorflow.keras.layers', {})",
                       help="code a kernel started ahead runs before its notebook arrives").tag(config=True)
+    notebook_timeout = Integer(0, help="seconds a whole notebook may take, its cells together (0: no limit); "
+                               "a notebook that takes longer fails").tag(config=True)
+    cell_output_bytes = Integer(1 * MB, help="bytes of output one cell keeps").tag(config=True)
+    notebook_output_bytes = Integer(8 * MB, help="bytes of output a notebook keeps in all, "
+                                    "graded cells' evidence aside").tag(config=True)
+    evidence_bytes = Integer(4 * MB, help="bytes of evidence a graded cell keeps").tag(config=True)
+    store_widget_state = Bool(False, help="keep widgets' state in the notebook (not bounded)").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(*args, **kwargs)
         self._handover = None
+        self._deadline, self._stopped = None, False
 
     def preprocess(self, nb, resources=None, km=None):
         problem = sandbox_problem()
@@ -277,9 +274,25 @@ class SandboxedExecute(Execute):
                 f"{problem}, so student code cannot be sandboxed: grading refused. Install bubblewrap "
                 "(apt-get install bubblewrap) where namespaces are allowed, or pass "
                 "--SandboxedExecute.allow_unsandboxed=True to grade without a sandbox at your own risk.")
-        # nbgrader makes a new preprocessor for every notebook: what is ahead is the process's.
+        self._kernels_ahead((resources or {}).get("metadata", {}).get("path"))
+        # The clock starts once a kernel started ahead is ready: its warm-up is the grader's time.
+        self._deadline = time.monotonic() + self.notebook_timeout if self.notebook_timeout > 0 else None
+        self._stopped, self._guard, self._strict_iopub = False, None, self.raise_on_iopub_timeout
+        configured = {"raise_on_iopub_timeout": self.raise_on_iopub_timeout, "shutdown_kernel": self.shutdown_kernel}
+        try:
+            return super().preprocess(nb, resources)
+        finally:
+            self._handover, self._deadline = None, None
+            if self._guard is not None:
+                self._guard.close()
+            for name, value in configured.items():  # changed for this notebook alone
+                setattr(self, name, value)
+
+    def _kernels_ahead(self, workdir):
+        """Take the kernel started ahead for this notebook, if any, and start the next one.
+        nbgrader makes a new preprocessor for every notebook: what is ahead is the process's."""
         if _SPARES:
-            self._handover = self._claim(_SPARES[0], (resources or {}).get("metadata", {}).get("path"))
+            self._handover = self._claim(_SPARES[0], workdir)
         _AHEAD.setdefault("left", self.prestart)
         if _AHEAD["left"] > 0 and not _loop_running():  # nbgrader's own process runs none
             _AHEAD["left"] -= 1
@@ -288,10 +301,71 @@ class SandboxedExecute(Execute):
             if not _AHEAD.get("registered"):
                 _AHEAD["registered"] = atexit.register(_stop_spares)
             _SPARES.append((spare, ensure_event_loop().create_task(self._warm(spare))))
+
+    def preprocess_cell(self, cell, resources, index):
+        self._ledger.current = (index, cell)
+        self.raise_on_iopub_timeout = self._strict_iopub
+        if self._guard is None and self.kc is not None and not _loop_running():
+            self._guard = IopubGuard(self.kc, self._output_refused)
+        return self._timed_cell(cell, resources, index)
+
+    def _output_refused(self):
+        """The kernel sent an output too large to read: it was refused with whatever came
+        after it in the connection, the end of its cell perhaps. The cell ends at the IOPub
+        timeout then, with what arrived, rather than failing the notebook."""
+        self.raise_on_iopub_timeout = False
+        cell_index, cell = self._ledger.current
+        if cell is not None:
+            self._count_cut(cell_index, MAX_MESSAGE_BYTES, "message")
+            self._show_note(cell.outputs, cell_index)
+
+    # -- the notebook's time budget ---------------------------------------------------
+
+    def _timed_cell(self, cell, resources, index):
+        self._check_time()
         try:
-            return super().preprocess(nb, resources)
-        finally:
-            self._handover = None
+            result = super().preprocess_cell(cell, resources, index)
+        except NotebookOutOfTime:
+            raise
+        except Exception:
+            self._check_time()  # a cell cut short at the deadline: the notebook is over
+            raise
+        self._check_time()
+        return result
+
+    def _get_timeout(self, cell):
+        """No cell may wait past the notebook's deadline."""
+        timeout = super()._get_timeout(cell)
+        if self._deadline is None:
+            return timeout
+        left = max(1, math.ceil(self._deadline - time.monotonic()))
+        return left if timeout is None else min(timeout, left)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self._check_time()  # the notebook's time is up, not just the cell's: no interrupt
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def _check_time(self):
+        if self._deadline is not None and time.monotonic() >= self._deadline - 0.1:
+            self._stop_for_time()
+
+    def _stop_for_time(self):
+        """Kill the kernel and all it started, now, and fail the notebook."""
+        if not self._stopped:
+            self._stopped = True
+            private = getattr(self.km, "private", None)
+            if private is not None:
+                kill_sandbox(private)
+            self.shutdown_kernel = "immediate"  # nothing is left to shut down gracefully
+            self.log.error("%s ran over its time budget of %d s: its kernel and every process it started "
+                           "were stopped, and it is not graded", self._notebook_name(), self.notebook_timeout)
+        raise NotebookOutOfTime(f"stopped after {self.notebook_timeout} s, the most one notebook may take")
+
+    def _notebook_name(self):
+        about = (self.resources or {}).get("nbgrader") or {}
+        if about.get("student"):
+            return f"Notebook {about.get('notebook', '')} of {shown(str(about['student']))}"
+        return "The notebook"
 
     def _new_kernel_manager(self):
         km = self.kernel_manager_class(kernel_name=self.kernel_name, config=self.config)

@@ -141,6 +141,9 @@ def _grade(config, name, notebook, expected, folder):
         if not had_ahead:
             _AHEAD.pop("left", None)
         shutil.rmtree(work, ignore_errors=True)
+    if any(expected.values()) and "output cut by the grader" in nbformat.writes(executed):
+        return (f"{name} lost output to the grader's bounds (SandboxedExecute.cell_output_bytes, "
+                "notebook_output_bytes): raise them, or students' notebooks lose output too")
     scores = _scores(executed)
     wrong = [grade_id for grade_id, points in expected.items() if scores.get(grade_id, (0.0,))[0] != points]
     if not wrong:

@@ -7,11 +7,12 @@ initializers by the values they draw; their names do not count. Only an initiali
 than the usual ones makes the judge draw values, and so import Keras.
 """
 
+import hashlib
 import math
 
 import numpy as np
 
-from .evidence_format import EvidenceInvalid
+from .evidence_format import EvidenceInvalid, shown
 
 PROBE = np.array([-3.0, -1.0, -0.25, 0.0, 0.25, 1.0, 3.0, 8.0])  # 8: beyond relu6's cap
 
@@ -75,18 +76,26 @@ class Problem(Exception):
 
 def _ints(value, what, length=2):
     if isinstance(value, bool):
-        raise Problem(f"{what} must be a number or a pair of numbers, got {value!r}")
+        raise Problem(f"{what} must be a number or a pair of numbers, got {shown(value)}")
     if isinstance(value, int):
         return (value,) * length
     if isinstance(value, list) and len(value) == length and all(isinstance(v, int) and not isinstance(v, bool)
                                                                  for v in value):
         return tuple(value)
-    raise Problem(f"{what} must be a number or a pair of numbers, got {value!r}")
+    raise Problem(f"{what} must be a number or a pair of numbers, got {shown(value)}")
+
+
+def _cut(text, limit=80):
+    """A name from the evidence, as a message may quote it."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _number(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise Problem(f"{what} must be a number, got {value!r}")
+    # A whole number too large for a float is no rate either (math.isfinite would overflow).
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) > 1e300
+            or not math.isfinite(value)):
+        raise Problem(f"{what} must be a number, got {shown(value)}")
     return float(value)
 
 
@@ -114,23 +123,23 @@ def initializer_of(config, what):
     VarianceScaling(2.0, 'fan_in', 'truncated_normal') alike."""
     if isinstance(config, str):
         if config not in NAMED_INITIALIZERS:
-            raise Problem(f"{what}: initializer {config!r} is not one the grader knows")
+            raise Problem(f"{what}: initializer {shown(config)} is not one the grader knows")
         name, settings = NAMED_INITIALIZERS[config]
     elif isinstance(config, dict) and isinstance(config.get("class_name"), str) and isinstance(config.get("config", {}), dict):
         name, settings = config["class_name"], dict(config.get("config") or {})
     else:
         raise Problem(f"{what}: the initializer is not one the grader knows")
     if name not in INITIALIZERS:
-        raise Problem(f"{what}: initializer {name} is not one the grader knows")
+        raise Problem(f"{what}: initializer {shown(name)} is not one the grader knows")
     for key in list(settings):
         if key in INITIALIZER_EXTRAS and settings[key] is None:
             del settings[key]
         elif key not in INITIALIZERS[name]:
-            raise Problem(f"{what}: initializer setting {key!r} is not one the grader knows")
+            raise Problem(f"{what}: initializer setting {shown(key)} is not one the grader knows")
     settings.pop("seed", None)
     for key, value in settings.items():
         if not (isinstance(value, str) and len(value) < 40) and not isinstance(value, (int, float)):
-            raise Problem(f"{what}: initializer setting {key!r} has an unexpected value")
+            raise Problem(f"{what}: initializer setting {shown(key)} has an unexpected value")
     for label, known in NAMED_INITIALIZERS.items():
         if (name, settings) == known:  # the usual spellings need no draw (and no Keras)
             return label
@@ -171,9 +180,10 @@ def _common(config, node, what):
     if any(isinstance(w, list) and len(w) == 2 and w[1] is False for w in node.get("weights", [])):
         raise Problem(f"{what} has frozen weights: they would never learn")
     dtype = config.get("dtype")
-    name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
+    name = dtype.get("config", {}) if isinstance(dtype, dict) else dtype  # a DTypePolicy's config, or a name
+    name = name.get("name") if isinstance(name, dict) else name
     if name not in (None, "float32"):
-        raise Problem(f"{what} computes in {name!r}; keep the default float32")
+        raise Problem(f"{what} computes in {shown(name)}; keep the default float32")
 
 
 def layer_spec(node, what):
@@ -185,7 +195,7 @@ def layer_spec(node, what):
         raise Problem(f"{what} ({kind}) has no settings the grader can read")
     if kind == "BlockCall" and module == "unet_evidence":
         block = config.get("block")
-        if block not in BLOCKS or set(config) - {"block"} != BLOCKS[block]:
+        if not isinstance(block, str) or block not in BLOCKS or set(config) - {"block"} != BLOCKS[block]:
             raise Problem(f"{what}: a block call was not described properly")
         spec = {"kind": block, "n_filters": config["n_filters"]}
         if block == "conv_block":
@@ -193,11 +203,11 @@ def layer_spec(node, what):
                         max_pooling=bool(config["max_pooling"]))
         return spec
     if not (isinstance(module, str) and module.startswith(KERAS_LAYERS)) or kind not in SETTINGS:
-        raise Problem(f"{what} is a {kind} ({module}), which the grader does not know: use the Keras layers "
-                      "the exercise names")
+        raise Problem(f"{what} is a {_cut(kind)} ({_cut(module)}), which the grader does not know: "
+                      "use the Keras layers the exercise names")
     unknown = set(config) - SETTINGS[kind] - COMMON
     if unknown:
-        raise Problem(f"{what} ({kind}) has the setting {sorted(unknown)[0]!r}, which the grader does not know")
+        raise Problem(f"{what} ({kind}) has the setting {shown(sorted(unknown)[0])}, which the grader does not know")
     _common(config, node, f"{what} ({kind})")
     for key in NONE_ONLY & set(config):
         if config[key] is not None:
@@ -205,7 +215,7 @@ def layer_spec(node, what):
     spec = {"kind": kind}
     if kind in ("Conv2D", "Conv2DTranspose"):
         if config.get("data_format", "channels_last") != "channels_last":
-            raise Problem(f"{what} ({kind}) uses data_format {config.get('data_format')!r}; keep channels_last")
+            raise Problem(f"{what} ({kind}) uses data_format {shown(config.get('data_format'))}; keep channels_last")
         spec.update(filters=config.get("filters"), kernel_size=_ints(config.get("kernel_size"), "kernel_size"),
                     strides=_ints(config.get("strides", 1), "strides"), padding=str(config.get("padding")).lower(),
                     dilation_rate=_ints(config.get("dilation_rate", 1), "dilation_rate"),
@@ -244,10 +254,10 @@ def spec_graph(case, input_shapes):
     """(order, ends): the network as [(spec, [parent indices])], with activation layers folded
     into the convolution before them and Dropout(0) dropped; `ends` index the outputs."""
     nodes = case["nodes"]
-    order, index = [], {}
+    order, index, layers = [], {}, 0  # layers: how many of `order` are not inputs
     for node in nodes:
         number = node["id"]
-        what = f"layer {len([s for s, _ in order if s['kind'] != 'InputLayer']) + 1}"
+        what = f"layer {layers + 1}"
         if node["class"] == "Input":
             position = node["position"]
             if node["shape"] != [None] + list(input_shapes[position]):
@@ -274,30 +284,40 @@ def spec_graph(case, input_shapes):
         if len(parents) == 1:
             merged = _folded(spec, order[parents[0]][0])
             if merged is not None:
-                index[number] = len(order)
-                order.append((merged, order[parents[0]][1]))
-                continue
+                spec, parents = merged, order[parents[0]][1]
         index[number] = len(order)
         order.append((spec, parents))
+        layers += 1
     return order, [index[e] for e in case["outputs"]]
 
 
+def _digest(spec, parents):
+    """A node's digest from its kind, its settings and its parents' digests (in any order for
+    a concatenation). repr tells types apart (32 from '32', (3, 3) from [3, 3]), and a
+    128-bit BLAKE2 digest of it stands for the whole subnetwork: no two different
+    subnetworks of the evidence share one, short of breaking BLAKE2."""
+    if spec["kind"] == "Concatenate":
+        parents = sorted(parents)
+    fields = [(key, value) for key, value in sorted(spec.items()) if key != "kind"]
+    text = repr((spec["kind"], fields, parents))
+    return hashlib.blake2b(text.encode("utf-8", "backslashreplace"), digest_size=16).digest()
+
+
 def canonical(order, ends):
-    """One string per output, equal for two networks exactly when they compute the same
-    function up to the order of concatenated channels."""
-    memo = {}
+    """One value per output, equal for two networks exactly when they compute the same
+    function up to the order of concatenated channels, and `text(i)`, the same for node i.
 
-    def text(i):
-        if i not in memo:
-            spec, parents = order[i]
-            parts = [text(p) for p in parents]
-            if spec["kind"] == "Concatenate":
-                parts.sort()
-            fields = ",".join(f"{k}={v}" for k, v in sorted(spec.items()) if k != "kind")
-            memo[i] = f"{spec['kind']}[{fields}]({';'.join(parts)})"
-        return memo[i]
-
-    return [text(i) for i in ends], text
+    Each node gets a fixed-size digest of what it computes from the digests of its parents,
+    so a layer used many times (Add()([x, x]) twenty times over) is looked at once: the
+    work is linear in the size of the network, where writing the network out as a tree
+    doubles with every such layer. Digests are comparable between calls: the student's
+    and the reference's networks need no shared table."""
+    digests = []
+    for spec, parents in order:
+        if any(not 0 <= p < len(digests) for p in parents):
+            raise ValueError("a layer's input is not an earlier layer")
+        digests.append(_digest(spec, [digests[p] for p in parents]))
+    return [digests[i] for i in ends], digests.__getitem__
 
 
 def reachable(order, ends):
