@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 from nbclient import NotebookClient
@@ -120,3 +121,24 @@ def postgres_server():
     finally:
         _as_postgres(f"{bin_dir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(base, ignore_errors=True)
+
+
+# --- running like nbgrader's process -----------------------------------------------------------
+
+def in_a_thread(work):
+    """`work()` in a thread of its own: like nbgrader's process, it runs no event loop (the
+    browser tests' Playwright leaves one running in pytest's)."""
+    found = {}
+
+    def run():
+        try:
+            found["result"] = work()
+        except BaseException as error:  # noqa: BLE001 - raised again below
+            found["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in found:
+        raise found["error"]
+    return found["result"]

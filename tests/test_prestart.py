@@ -4,12 +4,13 @@ no name, no module state) and only its own notebook's files. nbgrader makes a ne
 every notebook; so does this test."""
 
 import os
-import threading
 
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course import sandbox
 from course.sandbox import SandboxedExecute
+
+from course_helpers import in_a_thread
 
 LEAVE = """import builtins, os
 open("left_by_a.txt", "w").write("A")
@@ -32,29 +33,10 @@ def _run(folder, source, own_file):
     return "".join(o.get("text", "") for o in outputs).strip(), notebook.cells[0].execution_count
 
 
-def _in_a_thread(work):
-    """`work()` in a thread of its own: like nbgrader's process, it runs no event loop (the
-    browser tests' Playwright leaves one running in this one)."""
-    found = {}
-
-    def run():
-        try:
-            found["result"] = work()
-        except BaseException as error:  # noqa: BLE001 - raised again below
-            found["error"] = error
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if "error" in found:
-        raise found["error"]
-    return found["result"]
-
-
 def test_a_kernel_started_ahead_is_warm_and_sees_only_its_own_notebook(tmp_path, monkeypatch):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     monkeypatch.setattr(sandbox, "_AHEAD", {})  # as in a new nbgrader process
-    _in_a_thread(lambda: _check(tmp_path))
+    in_a_thread(lambda: _check(tmp_path))
 
 
 def _check(tmp_path):

@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -24,6 +23,8 @@ from course import bounded_output, launcher, sandbox, submission_files
 from course.evidence_format import MIME
 from course.sandbox import NotebookOutOfTime, SandboxedExecute, SandboxedKernelManager
 
+from course_helpers import in_a_thread
+
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1_000_000
 
@@ -35,25 +36,6 @@ def _notebook(*sources, graded=()):
     for number in graded:
         notebook.cells[number].metadata["nbgrader"] = {"grade": True, "grade_id": f"graded_{number}", "points": 1}
     return notebook
-
-
-def _in_a_thread(work):
-    """`work()` in a thread of its own, which runs no event loop, like nbgrader's process (see
-    test_prestart.py)."""
-    found = {}
-
-    def run():
-        try:
-            found["result"] = work()
-        except BaseException as error:  # noqa: BLE001 - raised again below
-            found["error"] = error
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if "error" in found:
-        raise found["error"]
-    return found["result"]
 
 
 def _texts(cell):
@@ -118,7 +100,7 @@ def test_evidence_is_kept_whole_when_other_cells_used_up_the_notebook_budget():
     show = ("from IPython.display import display\n"
             f"display({{{MIME!r}: {evidence!r}, 'text/plain': 'evidence'}}, raw=True)")
     notebook = _notebook(*['print("y" * 999_000)'] * 9, show + "\nprint('more')", show, graded=[9])
-    _in_a_thread(lambda: SandboxedExecute(timeout=60).preprocess(notebook, {"metadata": {"path": tempfile.mkdtemp()}}))
+    in_a_thread(lambda: SandboxedExecute(timeout=60).preprocess(notebook, {"metadata": {"path": tempfile.mkdtemp()}}))
     full, graded, ungraded = notebook.cells[8], notebook.cells[9], notebook.cells[10]
     assert "a notebook keeps at most 8 MB in all" in _texts(full)[-1]
     shown = [o for o in graded.outputs if MIME in o.get("data", {})]
@@ -134,7 +116,7 @@ def test_a_message_too_large_to_read_is_refused_and_the_notebook_goes_on():
     the next cell's output arrives on the connection made again."""
     notebook = _notebook('from IPython.display import display\ndisplay({"text/plain": "h" * 200_000_000}, raw=True)',
                          'print("after")')
-    _in_a_thread(lambda: SandboxedExecute(timeout=60).preprocess(notebook, {"metadata": {"path": tempfile.mkdtemp()}}))
+    in_a_thread(lambda: SandboxedExecute(timeout=60).preprocess(notebook, {"metadata": {"path": tempfile.mkdtemp()}}))
     assert "one output over 128 MB is refused whole" in _texts(notebook.cells[0])[-1]
     assert _texts(notebook.cells[1]) == ["after\n"]
 
@@ -180,7 +162,7 @@ def test_a_notebook_over_its_time_budget_is_stopped_and_the_next_one_graded(monk
         SandboxedExecute(**options).preprocess(quick, {"metadata": {"path": tempfile.mkdtemp()}})
         return took, gone
 
-    took, gone = _in_a_thread(grade_both)
+    took, gone = in_a_thread(grade_both)
     assert budget <= took < budget + 4, took
     said = [r.getMessage() for r in caplog.records if "time budget" in r.getMessage()]
     assert len(said) == 1 and f"ran over its time budget of {budget} s" in said[0], said
@@ -231,7 +213,7 @@ async def _spin_and_measure(seconds):
 @pytest.mark.skipif(not (sandbox.is_root() and (launcher.CGROUP_ROOT / "cpu").is_dir()),
                     reason="needs root and the cgroup v1 cpu controller")
 def test_a_kernel_gets_at_most_one_core_whatever_it_starts():
-    count, cores, stats, quota = _in_a_thread(lambda: asyncio.run(_spin_and_measure(3)))
+    count, cores, stats, quota = in_a_thread(lambda: asyncio.run(_spin_and_measure(3)))
     throttled = int(dict(line.split() for line in stats.splitlines())["nr_throttled"])
     print(f"4 spinning processes in sessions of their own used {cores:.2f} cores")
     assert count == 4 and int(quota) == 100_000
