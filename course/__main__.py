@@ -51,7 +51,7 @@ def report(args):
 
 def grade(args):
     from .class_report import write_report
-    from .grader import SelfTestRefused, Settings, grade_all, sandbox_note, sandbox_refusal
+    from .grader import NoWorkerLeft, SelfTestRefused, Settings, grade_all, sandbox_note, sandbox_refusal
     from .report import exercise_points, format_table, write_csv
 
     settings = Settings(db_url=args.db, workers=args.workers, scheduler=args.scheduler, timeout=args.timeout,
@@ -70,7 +70,7 @@ def grade(args):
     broken = []
     try:
         outcomes = grade_all(settings, only=args.student, health=broken)
-    except SelfTestRefused as refused:
+    except (SelfTestRefused, NoWorkerLeft) as refused:
         print(f"error: {refused}", file=sys.stderr)
         return 2
     graded = [o.student for o in outcomes.values() if o.graded]

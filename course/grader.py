@@ -322,18 +322,56 @@ class SelfTestRefused(RuntimeError):
     """No worker passed the self-test: nobody was graded."""
 
 
+class NoWorkerLeft(RuntimeError):
+    """Every worker that passed the self-test left during the run."""
+
+
+def _alive(client):
+    return set(client.scheduler_info(n_workers=-1)["workers"])
+
+
+def _as_they_finish(client, pending, allowed, on_lost):
+    """The futures of `pending` (a Dask as_completed) as they finish. Dask keeps a task whose
+    allowed workers have all left waiting forever, so this looks at who is still there:
+    `on_lost(gone)` is called with the set of allowed workers that left, once each."""
+    import time as clock
+
+    gone, checked = set(), 0.0
+    while not pending.is_empty():
+        if pending.has_ready():
+            yield from pending.next_batch(block=False)
+            continue
+        if clock.monotonic() - checked > 2:
+            checked = clock.monotonic()
+            lost = set(allowed()) - _alive(client) - gone
+            if lost:
+                gone |= lost
+                on_lost(lost)
+        clock.sleep(0.2)
+
+
 def _selftests(client, shipped, options, say):
     """Every worker's self-test, side by side: (healthy worker addresses, [report of each
-    broken one])."""
+    broken one]). A worker that leaves during its self-test grades nothing."""
     from distributed import as_completed
 
-    addresses = list(client.scheduler_info(n_workers=-1)["workers"])
+    addresses = list(_alive(client))
     futures = {client.submit(_ByValue(remote.selftest_remotely), shipped, options, workers=[address],
                              allow_other_workers=False, pure=False, key=f"selftest-{address}-{time.time_ns()}"):
                address for address in addresses}
+    pending = as_completed(futures)
     healthy, broken = [], []
-    for future in as_completed(futures):
+
+    def lost(gone):
+        for future, address in futures.items():
+            if address in gone and not future.done():
+                say(f"worker {address} left during its self-test and grades nothing")
+                future.cancel()
+
+    for future in _as_they_finish(client, pending, lambda: addresses, lost):
         address = futures[future]
+        if future.cancelled():
+            continue
         try:
             report = future.result()
         except Exception as error:  # noqa: BLE001 - a worker that cannot even run it is broken too
@@ -386,7 +424,16 @@ def _grade_on_dask(settings, todo, grading, options, total, done, progress, say,
         bar = tqdm(total=total, initial=done, desc="grading", unit="submission", disable=not progress,
                    dynamic_ncols=True)
         try:
-            for future in pending:
+            def lost(gone):
+                say(f"worker{'s' if len(gone) > 1 else ''} {', '.join(sorted(gone))} left; "
+                    "their submissions go to the others")
+                healthy[:] = [a for a in healthy if a not in gone]
+                if not healthy:
+                    raise NoWorkerLeft(f"every worker that passed the self-test has left: {len(todo) - len(outcomes)} "
+                                       "submissions not graded. What was recorded stays; start workers and run "
+                                       "`course grade` again to grade the rest.")
+
+            for future in _as_they_finish(client, pending, lambda: healthy, lost):
                 batch = futures[future]
                 try:
                     answer = future.result()
@@ -420,7 +467,7 @@ def _grade_on_dask(settings, todo, grading, options, total, done, progress, say,
             say(f"\ninterrupted: {len(outcomes)} of {len(todo)} submissions graded and recorded in this run; "
                 "the gradebook is consistent. Run `course grade` again to grade the rest.")
             raise Interrupted from None
-        except SelfTestRefused:
+        except (SelfTestRefused, NoWorkerLeft):
             for future in futures:
                 future.cancel()
             bar.close()
