@@ -20,6 +20,7 @@ from nbgrader.api import Gradebook
 from course.examples import write_examples
 from course.gradebook import LEDGER
 from course.layout import ASSIGNMENT, nbgrader
+from course.report import exercise_points
 
 import hostile
 from course_helpers import copy_course, free_port, gradebook_rows
@@ -109,6 +110,11 @@ def test_cluster_grades_what_serial_nbgrader_grades_with_a_worker_killed(cluster
         "the killed worker's job left processes behind"
     serial = f"sqlite:///{graded_course / 'gradebook.db'}"
     assert gradebook_rows(postgres, STUDENTS) == gradebook_rows(serial, STUDENTS)
+    assert not (root / "gradebook.db").exists()  # everything went to PostgreSQL
+    table = exercise_points(postgres, students=list(EXAMPLES))
+    assert {s: tuple(p[0] for p in row.values()) for s, row in table.items()} == {
+        "reference": (10, 10, 10), "untouched_release": (0, 0, 0), "only_exercise_1": (10, 0, 0),
+        "only_exercise_2": (0, 10, 0), "only_exercise_3": (0, 0, 10)}
     with Gradebook(postgres) as gradebook:
         submissions = [s.student.id for s in gradebook.find_assignment(ASSIGNMENT).submissions]
         ledger = [row.student for row in gradebook.db.execute(LEDGER.select()).all()]
