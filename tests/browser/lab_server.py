@@ -41,7 +41,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def screenshots():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     print(f"\nscreenshots: {SCREENSHOTS}")
@@ -98,7 +98,7 @@ def running_lab(base, root, env=None):
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab(tmp_path_factory):
     """(base url, workspace folder) of a running JupyterLab."""
     base = tmp_path_factory.mktemp("lab")
@@ -110,7 +110,7 @@ def lab(tmp_path_factory):
         yield url, work
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     from playwright.sync_api import sync_playwright
 
@@ -146,7 +146,7 @@ c.CourseDirectory.student_id = {student!r}
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def course(tmp_path_factory):
     """An instructor's copy of the course folder, the assignment generated into its own
     gradebook; its exchange is the default, course-local `exchange/`."""
@@ -160,7 +160,7 @@ def course(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def student_lab(tmp_path_factory, course):
     """(base url, home folder, server log) of a student's JupyterLab: it serves the student's
     home folder, whose ~/.jupyter/nbgrader_config.py points at the course's exchange."""

@@ -20,7 +20,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from course.examples import solved
 from course.layout import ASSIGNMENT, NOTEBOOK, RELEASE, nbgrader
 
-from lab_server import COURSE_ID, STUDENT, TOKEN  # the fixtures come from conftest.py
+from .lab_server import COURSE_ID, STUDENT, TOKEN  # the fixtures come from conftest.py
 
 pytestmark = pytest.mark.browser
 

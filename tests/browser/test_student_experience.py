@@ -11,7 +11,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from course.examples import solved
 from course.layout import ASSIGNMENT, NOTEBOOK
 
-from lab_server import TOKEN  # the fixtures come from conftest.py
+from .lab_server import TOKEN  # the fixtures come from conftest.py
 
 pytestmark = pytest.mark.browser
 

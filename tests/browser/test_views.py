@@ -7,7 +7,7 @@ import pytest
 from course.examples import solved
 from course.layout import ASSIGNMENT
 
-from test_student_experience import PANEL, cell_with, errors_by_cell, open_notebook, run_every_cell
+from .test_student_experience import PANEL, cell_with, errors_by_cell, open_notebook, run_every_cell
 
 pytestmark = pytest.mark.browser
 
