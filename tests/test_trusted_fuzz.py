@@ -61,7 +61,8 @@ def _make(top_fd, parts, kind, size):
         elif kind == "fifo":
             os.mkfifo(name, dir_fd=fd)
         else:
-            handle = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644, dir_fd=fd)
+            # O_NONBLOCK: a name drawn twice may already be a fifo, which would wait for a reader
+            handle = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644, dir_fd=fd)
             os.write(handle, b"z" * size)
             os.close(handle)
     except OSError:
