@@ -128,6 +128,11 @@ WRONG = [
                                                                   "        return _CACHED\n    inputs = Input(input_size)\n"),
                                                    ("    return model", "    _CACHED = model\n    return model"))},
           loses=(3,)),
+    # --- defaults: the graded cells also call each function with its first arguments only --
+    wrong("conv_default_64_filters", "conv_block", ("n_filters=32,", "n_filters=64,")),
+    wrong("upsampling_default_16_filters", "upsampling_block", ("n_filters=32", "n_filters=16", 1)),
+    wrong("unet_no_default_input_size", "unet_model", ("def unet_model(input_size=(96, 128, 3),",
+                                                       "def unet_model(input_size,")),
 ]
 
 EQUIVALENT = [

@@ -288,6 +288,14 @@ def test_wrong_code_fails_a_public_test_unless_listed(entry):
     ("unet_input_size_hard_coded", "unet_model",
      "with input_size=(64, 96, 3): the model's input: expected shape (None, 64, 96, 3), got (None, 96, 128, 3) "
      "(make it Input(input_size))"),
+    ("conv_default_64_filters", "conv_block",
+     "conv_block(inputs) with its defaults, layers 1, 2 (Conv2D): expected 32 filters, got 64"),
+    ("upsampling_default_16_filters", "upsampling_block",
+     "upsampling_block(expansive_input, contractive_input) with its defaults, layer 1 (Conv2DTranspose): "
+     "expected 32 filters, got 16"),
+    ("unet_no_default_input_size", "unet_model",
+     "input_size has no default: the graded cells also call unet_model(), so give it the default the exercise "
+     "shows, input_size=(96, 128, 3)"),
     ("unet_cached_model", "unet_model",
      "with input_size=(64, 96, 3), n_filters=8, n_classes=5: unet_model returned the model of its first call "
      "again; it must build a new model from its arguments on every call"),

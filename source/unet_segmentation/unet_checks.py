@@ -9,13 +9,16 @@ layer of its own, layers called one by one or through a `Sequential`. Activation
 by the values they compute, not by their name.
 
 Once a function passes at the sizes the U-Net uses, it is called again with other arguments,
-so that a value written where an argument belongs (`Dropout(0.3)`, 23 classes) shows.
+so that a value written where an argument belongs (`Dropout(0.3)`, 23 classes) shows, and
+then with only the arguments that have no default, as the graded cells call it too: a
+missing or different default shows here rather than as points lost.
 
 When the student's code raises, the message names the function that raised and shows the
 student's own line (the innermost frame that is not TensorFlow, Keras or this module).
 """
 
 import functools
+import inspect
 import linecache
 import os
 import re
@@ -886,6 +889,65 @@ def _conv_block_again(conv_block):
     return problems + render_layer_problems(found)
 
 
+# The defaults of the signatures the exercises give: the graded cells call each function with
+# only the arguments listed first, so these defaults count as much as the code.
+DEFAULTS = {
+    "conv_block": (("inputs",), {"n_filters": 32, "dropout_prob": 0, "max_pooling": True}),
+    "upsampling_block": (("expansive_input", "contractive_input"), {"n_filters": 32}),
+    "unet_model": ((), {"input_size": (96, 128, 3), "n_filters": 32, "n_classes": 23}),
+}
+
+
+def default_problems(function, name):
+    """Each argument of DEFAULTS[name] that has no default (a wrong default shows when the
+    function is called by default: the graded cells judge what it builds, not the value)."""
+    required, defaults = DEFAULTS[name]
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):  # not a plain function: the call itself will tell
+        return []
+    call = f"{name}({', '.join(required)})"
+    problems = []
+    for argument, expected in defaults.items():
+        parameter = parameters.get(argument)
+        if parameter is None or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue  # a missing argument failed the calls before
+        if parameter.default is parameter.empty:
+            problems.append(f"{argument} has no default: the graded cells also call {call}, so give it the "
+                            f"default the exercise shows, {argument}={expected!r}")
+    return problems
+
+
+def _conv_block_by_default(conv_block):
+    """conv_block called as the graded cells call it: with its inputs only."""
+    next_layer, _ = _pair(_call(conv_block, tf.keras.Input((16, 24, 4))), "conv_block")
+    found = layer_problems(layer_list(_tensor(next_layer, "next_layer")), [conv(32), conv(32), max_pool()],
+                           "conv_block(inputs) with its defaults")
+    return render_layer_problems(found)
+
+
+def _upsampling_by_default(upsampling_block):
+    """upsampling_block called with its two inputs only."""
+    output = _call(upsampling_block, tf.keras.Input((6, 8, 16)), tf.keras.Input((12, 16, 8)))
+    output = _tensor(output, "the output of upsampling_block")
+    return differences(layer_list(output), [transposed_conv(32), concatenate(), conv(32), conv(32)],
+                       "upsampling_block(expansive_input, contractive_input) with its defaults")
+
+
+def _unet_model_by_default(unet_model):
+    """unet_model() with no arguments at all."""
+    model = _call(unet_model)
+    if not isinstance(model, tf.keras.Model) or len(model.outputs) != 1:
+        return [f"unet_model(): must return a tf.keras.Model with one output, got {type(model).__name__}"]
+    shapes = ([_shape(t) for t in model.inputs], _shape(model.outputs[0]), int(model.count_params()))
+    expected = ([(None, 96, 128, 3)], (None, 96, 128, 23), UNET_PARAMETERS)
+    if shapes != expected:
+        return [f"unet_model() with its defaults: expected input {expected[0][0]}, output {expected[1]} and "
+                f"{expected[2]:,} parameters, got input {', '.join(map(str, shapes[0]))}, output {shapes[1]} "
+                f"and {shapes[2]:,} parameters"]
+    return []
+
+
 @public_test
 def test_conv_block(conv_block):
     """conv_block at the sizes the U-Net uses: with pooling, and without pooling plus dropout;
@@ -916,6 +978,8 @@ def test_conv_block(conv_block):
         problems.append("with max_pooling=False, next_layer and skip_connection must be the same tensor")
     if not problems:
         problems = _conv_block_again(conv_block)
+    if not problems:
+        problems = default_problems(conv_block, "conv_block") or _conv_block_by_default(conv_block)
     _report(problems, "conv_block")
 
 
@@ -937,6 +1001,8 @@ def test_upsampling_block(upsampling_block):
         if kinds != ["Conv2DTranspose", "InputLayer"]:
             problems.append("the concatenation must join the transposed convolution's output with "
                             f"contractive_input, got {' and '.join(kinds)}")
+    if not problems:
+        problems = default_problems(upsampling_block, "upsampling_block") or _upsampling_by_default(upsampling_block)
     _report(problems, "upsampling_block")
 
 
@@ -1003,4 +1069,6 @@ def test_unet_model(unet_model):
         problems.append(f"expected {UNET_PARAMETERS:,} parameters, got {count:,}")
     if not problems:
         problems = _unet_model_again(unet_model, model)
+    if not problems:
+        problems = default_problems(unet_model, "unet_model") or _unet_model_by_default(unet_model)
     _report(problems, "unet_model")
