@@ -49,6 +49,7 @@ from traitlets import Bool, Float, Integer, Unicode, default
 
 from .launcher import CGROUP_ROOT, NOBODY, cgroup_paths, is_root
 from .bounded_output import MAX_MESSAGE_BYTES, MB, BoundedOutputs, IopubGuard, SandboxedKernelClient
+from .hidden_calls import HiddenTestsOutOfHistory
 from .submission_files import copy_regular_files, shown, submitted_counterpart
 
 
@@ -232,7 +233,7 @@ class NotebookOutOfTime(RuntimeError):
     """A notebook ran longer than SandboxedExecute.notebook_timeout; its kernel was stopped."""
 
 
-class SandboxedExecute(BoundedOutputs, Execute):
+class SandboxedExecute(HiddenTestsOutOfHistory, BoundedOutputs, Execute):
     """nbgrader's Execute, with every kernel in a sandbox of its own, the notebook's outputs
     kept within bounds as they arrive (BoundedOutputs) and, with `notebook_timeout`, a time
     budget for the whole notebook: past it, the kernel and every process it started are
@@ -245,6 +246,8 @@ class SandboxedExecute(BoundedOutputs, Execute):
     run silently in a throwaway namespace); when its notebook comes, it gets the notebook's
     files and runs that notebook only. Nothing of a student reaches a kernel before its own
     notebook does, and no kernel ever sees two notebooks.
+
+    Hidden tests run as user expressions, out of the kernel's history (HiddenTestsOutOfHistory).
     """
 
     allow_unsandboxed = Bool(False, help="grade without bubblewrap when it is missing (unsafe)").tag(config=True)

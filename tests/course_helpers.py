@@ -142,3 +142,24 @@ def in_a_thread(work):
     if "error" in found:
         raise found["error"]
     return found["result"]
+
+
+# --- what a student's feedback must never show ----------------------------------------------
+
+def hidden_secrets(root, student):
+    """The hidden calls' markers and the nonces drawn for `student` (read from the instructor's
+    autograded notebook, which keeps the hidden calls)."""
+    import re
+
+    from course.layout import ASSIGNMENT, NOTEBOOK
+
+    graded = (Path(root) / "autograded" / student / ASSIGNMENT / NOTEBOOK).read_text()
+    nonces = re.findall(r"'nonce': '([0-9a-f]{32})'", graded)
+    assert len(nonces) == 6, f"{student}: expected the 6 hidden calls in the autograded notebook"
+    return ["HIDDEN TESTS", "record(", *nonces]
+
+
+def feedback_page(root, student):
+    from course.layout import ASSIGNMENT, NOTEBOOK
+
+    return (Path(root) / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).read_text()

@@ -185,6 +185,21 @@ def snoop(folder):
     nbformat.write(_with_cell(solved((1, 2, 3)), "conv_block", snoop_cell(root)), folder / NOTEBOOK)
 
 
+#: a cell after every graded cell that prints all the kernel keeps of the cells it ran
+HISTORY = """import linecache
+ip = get_ipython()
+print("In:", In)
+print("_ih:", _ih)
+print("raw:", ip.history_manager.input_hist_raw)
+print("linecache:", ["".join(entry[2]) for entry in list(linecache.cache.values()) if len(entry) > 2])
+ip.run_line_magic("history", "-n")
+"""
+
+
+def prints_history(folder):
+    nbformat.write(_with_cell(solved((1, 2, 3)), "grade_unet_model_arguments", HISTORY), folder / NOTEBOOK)
+
+
 DAEMON = """import os, signal, time
 kernel = os.getpid()
 if os.fork() == 0:
@@ -352,6 +367,7 @@ EXPECTED = {
     "h_shadows_evidence_module": (shadows_evidence_module, "graded", NONE),
     # the sandbox
     "h_snoop": (snoop, "graded", FULL),
+    "h_prints_history": (prints_history, "graded", FULL),
     "h_daemon": (daemon, "graded", FULL),
     "h_forked_memory_bomb": (forked_memory_bomb, "graded", FULL),
     "h_fork_bomb": (fork_bomb, "graded", FULL),
@@ -368,4 +384,4 @@ EXPECTED = {
 
 #: cases whose tricks run in the kernel: plain `nbgrader autograde` must give them the same points
 IN_KERNEL = ["h_edited_test_cells", "h_always_equal", "h_input_transformer", "h_hides_results",
-             "h_fakes_evidence", "h_shadows_evidence_module", "h_snoop", "h_vandal"]
+             "h_fakes_evidence", "h_shadows_evidence_module", "h_snoop", "h_vandal", "h_prints_history"]

@@ -5,6 +5,8 @@ import pytest
 from course.layout import ASSIGNMENT, EXERCISES
 from course.report import exercise_points
 
+from course_helpers import feedback_page, hidden_secrets
+
 FULL = {number: (10.0, 10.0) for number in EXERCISES}
 
 
@@ -43,3 +45,13 @@ def test_feedback_never_shows_hidden_test_source(graded_course):
             assert secret not in html, (page, secret)
         assert "Exercise 1, graded" in html  # the visible part of the graded cells is there
         assert "arguments drawn at grading time" in html or "no valid evidence" in html or "not implemented" in html
+
+
+def test_a_cell_that_prints_the_kernels_history_shows_no_hidden_call(graded_course):
+    """h_prints_history prints In, _ih, the history manager, linecache and %history after the
+    last graded cell: its feedback shows its own cells and none of the hidden calls."""
+    page = feedback_page(graded_course, "h_prints_history")
+    assert "linecache:" in page and "Exercise 3, graded" in page
+    for secret in hidden_secrets(graded_course, "h_prints_history"):
+        assert secret not in page, secret
+    assert points(graded_course)["h_prints_history"] == FULL

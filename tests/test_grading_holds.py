@@ -17,7 +17,7 @@ from course.report import NOTEBOOK_ID, exercise_points
 
 import catalogue
 import hostile
-from course_helpers import copy_course
+from course_helpers import copy_course, feedback_page, hidden_secrets
 
 EXAMPLES = {"reference": (1, 2, 3), "untouched_release": (), "only_exercise_1": (1,), "only_exercise_2": (2,),
             "only_exercise_3": (3,)}
@@ -109,6 +109,14 @@ def _printed(root, student):
 def test_the_vandal_was_refused_everywhere(graded_class):
     attempts, refused = map(int, re.search(r"attempts=(\d+) refused=(\d+)", _printed(graded_class[0], "h_vandal")).groups())
     assert attempts == 8 and refused == attempts
+
+
+def test_a_cell_that_prints_the_kernels_history_shows_no_hidden_call(graded_class):
+    root = graded_class[0]
+    page = feedback_page(root, "h_prints_history")
+    assert "linecache:" in page
+    for secret in hidden_secrets(root, "h_prints_history"):
+        assert secret not in page, secret
 
 
 def test_the_kernel_sees_nothing_of_the_machine(graded_class):
