@@ -23,7 +23,7 @@ import os
 import shutil
 import sys
 
-from .layout import ASSIGNMENT, ROOT, nbgrader
+from .layout import ASSIGNMENT, ROOT, environment_bin_on_path, nbgrader
 
 DB_URL = f"sqlite:///{ROOT / 'gradebook.db'}"
 
@@ -181,8 +181,7 @@ def main(argv=None):
 
 def _main(argv):
     args = parse(argv)
-    # nbgrader runs the `alembic` executable whenever it creates a gradebook.
-    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    environment_bin_on_path()
     if args.command == "grade":
         return grade(args)
     if args.command == "selftest":

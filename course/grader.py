@@ -31,7 +31,7 @@ from nbgrader.api import Gradebook
 from tqdm import tqdm
 
 from . import bundle, gradebook, remote
-from .layout import ASSIGNMENT, COURSE_ID, NOTEBOOK, ROOT, printable
+from .layout import ASSIGNMENT, COURSE_ID, NOTEBOOK, ROOT, environment_bin_on_path, printable
 from .preflight import check_submission, refused_entries, source_metadata
 from .sandbox import sandbox_problem
 from .submission_files import regular_files
@@ -269,6 +269,7 @@ def grade_all(settings, only=None, progress=True, say=print, health=None):
     failed the self-test are appended to `health` (their reports); SelfTestRefused when none
     passed it."""
     health = [] if health is None else health
+    environment_bin_on_path()  # the gradebook is created here (alembic), also by benches and tests
     ids = [s for s in students(settings.root) if not only or s in only]
     outcomes = {name: Outcome(name, "invalid submission", f"{problem}: rename the folder submitted/{name}")
                 for name, problem in odd_students(settings.root).items() if not only or name in only}

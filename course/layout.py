@@ -53,6 +53,15 @@ def exercise_of(grade_id):
     raise KeyError(f"graded cell {grade_id!r} belongs to no exercise")
 
 
+def environment_bin_on_path():
+    """Put this Python environment's bin/ first on PATH (once): nbgrader runs the `alembic`
+    executable whenever it creates a gradebook, also when Python was started by its full path
+    from an environment that is not activated."""
+    folder = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != folder:
+        os.environ["PATH"] = folder + os.pathsep + os.environ.get("PATH", "")
+
+
 def nbgrader(*args, root=ROOT, check=True, capture=False, timeout=None, extra_env=None, module="nbgrader"):
     """Run `nbgrader ARGS` (or `python -m MODULE ARGS`) in the course folder `root`, with this
     environment's bin/ on PATH (nbgrader runs the `alembic` executable when it creates a
