@@ -133,6 +133,7 @@ WRONG = [
     wrong("upsampling_default_16_filters", "upsampling_block", ("n_filters=32", "n_filters=16", 1)),
     wrong("unet_no_default_input_size", "unet_model", ("def unet_model(input_size=(96, 128, 3),",
                                                        "def unet_model(input_size,")),
+    wrong("unet_float_filters", "unet_model", ("n_filters * 8)", "n_filters * 8.0)")),
 ]
 
 EQUIVALENT = [
@@ -194,6 +195,22 @@ EQUIVALENT = [
     same("eq_own_relu_function", "conv_block", ("    conv = Conv2D", "    def relu(x):\n        return tf.maximum(x, 0.0)\n"
                                                                   "    conv = Conv2D", 1),
          ('activation="relu"', "activation=relu")),
+    # --- exercise 3 reaching its blocks other ways than by their names -------------------
+    Entry("eq_unet_block_aliases", {"unet_model": "encoder, decoder = conv_block, upsampling_block\n\n\n"
+                                    + edit("unet_model", ("conv_block(", "encoder("), ("upsampling_block(", "decoder("))}),
+    Entry("eq_unet_functools_partial", {"unet_model": "import functools\n\n\n" + edit(
+        "unet_model", ("    inputs = Input(input_size)\n",
+                       "    inputs = Input(input_size)\n    deep = functools.partial(conv_block, dropout_prob=0.3)\n"),
+        ("conv_block(cblock3[0], n_filters * 8, dropout_prob=0.3)", "deep(cblock3[0], n_filters * 8)"))}),
+    Entry("eq_unet_dict_of_blocks", {"unet_model": edit(
+        "unet_model", ("    inputs = Input(input_size)\n",
+                       "    blocks = {'down': conv_block, 'up': upsampling_block}\n    inputs = Input(input_size)\n"),
+        ("conv_block(", "blocks['down']("), ("upsampling_block(", "blocks['up'](")),
+        }),
+    Entry("eq_conv_block_extra_optional_argument", {
+        "conv_block": edit("conv_block", ("max_pooling=True):", "max_pooling=True, kernel_size=3):"),
+                           ("Conv2D(n_filters, 3,", "Conv2D(n_filters, kernel_size,")),
+        "unet_model": edit("unet_model", ("conv_block(inputs, n_filters)", "conv_block(inputs, n_filters, kernel_size=3)"))}),
 ]
 
 ENTRIES = WRONG + EQUIVALENT

@@ -7,9 +7,9 @@ how the layers are wired. The description is shown as one output of the cell; th
 which runs outside your notebook, compares it with what the exercise asks for and writes
 the cell's score and a message. Nothing else a graded cell prints or returns counts.
 
-For `unet_model`, `conv_block` and `upsampling_block` are replaced by stand-ins while it
-runs: they record how your network uses the blocks, so a mistake in a block costs only
-that block's exercise.
+For `unet_model`, your `conv_block` and `upsampling_block` run stand-ins while it runs
+(through any name, alias or `functools.partial`): they record how your network uses the
+blocks, so a mistake in a block costs only that block's exercise.
 """
 
 import math
@@ -188,21 +188,113 @@ class BlockCall(tf.keras.layers.Layer):
         return {"block": self.block, **self.settings}
 
 
-def _settings(**values):
-    try:
-        return {"n_filters": int(values["n_filters"]), **{k: v for k, v in values.items() if k != "n_filters"}}
-    except (TypeError, ValueError):
-        raise EvidenceError(f"n_filters must be a whole number, got {values['n_filters']!r}") from None
+def _settings(block, **values):
+    n_filters = values["n_filters"]
+    if isinstance(n_filters, bool) or not isinstance(n_filters, (int, np.integer)):
+        raise EvidenceError(f"unet_model calls {block} with n_filters={n_filters!r}: it must be a whole number "
+                            "(an int), as Keras's layers refuse other types")
+    return {"n_filters": int(n_filters), **{k: v for k, v in values.items() if k != "n_filters"}}
 
 
-def stand_in_conv_block(inputs=None, n_filters=32, dropout_prob=0, max_pooling=True):
-    settings = _settings(n_filters=n_filters, dropout_prob=float(dropout_prob), max_pooling=bool(max_pooling))
+def stand_in_conv_block(inputs=None, n_filters=32, dropout_prob=0, max_pooling=True, **_extra):
+    settings = _settings("conv_block", n_filters=n_filters, dropout_prob=float(dropout_prob),
+                         max_pooling=bool(max_pooling))
     result = BlockCall("conv_block", settings)(inputs)
     return tuple(result) if settings["max_pooling"] else (result, result)
 
 
-def stand_in_upsampling_block(expansive_input, contractive_input, n_filters=32):
-    return BlockCall("upsampling_block", _settings(n_filters=n_filters))([expansive_input, contractive_input])
+def stand_in_upsampling_block(expansive_input, contractive_input, n_filters=32, **_extra):
+    settings = _settings("upsampling_block", n_filters=n_filters)
+    return BlockCall("upsampling_block", settings)([expansive_input, contractive_input])
+
+
+STAND_INS = {"conv_block": stand_in_conv_block, "upsampling_block": stand_in_upsampling_block}
+# The exercise's signatures: the stand-ins read the arguments of a call by these names.
+PARAMETERS = {"conv_block": ("inputs", "n_filters", "dropout_prob", "max_pooling"),
+              "upsampling_block": ("expansive_input", "contractive_input", "n_filters")}
+
+
+def _forward(name, signature, args, kwargs):
+    """A call of the student's block `name`, made by unet_model: its arguments bound by the
+    student's own signature (extra optional arguments allowed), passed on to the stand-in by
+    the exercise's names; what the student's defaults say does not count (the exercise's do)."""
+    try:
+        bound = signature.bind(*args, **kwargs).arguments
+    except TypeError as error:
+        raise EvidenceError(f"unet_model calls {name} with arguments its signature does not take: {error}") from None
+    exercise, own = PARAMETERS[name], list(signature.parameters)
+    known = {}
+    for index, parameter in enumerate(own):  # a parameter renamed stands for the exercise's at its place
+        meant = parameter if parameter in exercise else (
+            exercise[index] if index < len(exercise) and exercise[index] not in own else None)
+        if meant is not None and parameter in bound:
+            known[meant] = bound[parameter]
+    return STAND_INS[name](**known)
+
+
+_ACTIVE = {}
+
+
+def _active_forward(name, args, kwargs):
+    return _forward(name, _ACTIVE[name], args, kwargs)
+
+
+class _BlocksRecorded:
+    """While unet_model runs, each of the student's block functions runs the stand-in: the
+    function object itself is changed, not the name bound to it, so aliases
+    (`encoder = conv_block`), `functools.partial`, loops and dicts of the blocks reach the
+    stand-ins too; everything is restored on the way out."""
+
+    def __init__(self, namespace):
+        self.namespace, self.saved, self.names = namespace, [], {}
+
+    def __enter__(self):
+        import inspect
+        import types
+
+        for name, stand_in in STAND_INS.items():
+            function = self.namespace.get(name)
+            signature = None
+            if isinstance(function, types.FunctionType):
+                try:
+                    signature = inspect.signature(function)
+                except (TypeError, ValueError):
+                    pass
+            if signature is None:  # missing, or not a plain function: the name is replaced instead
+                self.names[name] = function
+                self.namespace[name] = stand_in
+                continue
+            self.saved.append((function, function.__code__, function.__defaults__, function.__kwdefaults__))
+            _ACTIVE[name] = signature
+            function.__defaults__, function.__kwdefaults__ = None, None
+            function.__code__ = _code_for(name, len(function.__code__.co_freevars))
+        return self
+
+    def __exit__(self, *_):
+        for function, code, defaults, kwdefaults in self.saved:
+            function.__code__, function.__defaults__, function.__kwdefaults__ = code, defaults, kwdefaults
+        for name, value in self.names.items():
+            if value is None:
+                self.namespace.pop(name, None)
+            else:
+                self.namespace[name] = value
+        _ACTIVE.clear()
+        return False
+
+
+def _code_for(name, free):
+    """The forwarding code for block `name`, with `free` free variables (a function's code
+    can only be replaced by code with as many as its closure has)."""
+    names = ", ".join(f"_free{i}" for i in range(free))
+    source = (f"def outer({names}):\n"
+              f"    def block(*args, **kwargs):\n"
+              + "".join(f"        _free{i}\n" for i in range(free))
+              + f"        return __import__('unet_evidence')._active_forward({name!r}, args, kwargs)\n"
+              f"    return block\n")
+    namespace = {}
+    exec(compile(source, "<unet_evidence stand-in>", "exec"), namespace)
+    inner = namespace["outer"](*range(free)).__code__
+    return inner
 
 
 # ---------------------------------------------------------------------------------------
@@ -234,16 +326,8 @@ def _case(function, name, case, namespace):
     if name == "upsampling_block":
         outputs = _tensors(function(*inputs, **kwargs), 1, name)
         return describe(inputs, outputs)
-    saved = {block: namespace.get(block) for block in ("conv_block", "upsampling_block")}
-    namespace.update(conv_block=stand_in_conv_block, upsampling_block=stand_in_upsampling_block)
-    try:
+    with _BlocksRecorded(namespace):
         model = function(*case.get("args", []), **kwargs)
-    finally:
-        for block, value in saved.items():
-            if value is None:
-                namespace.pop(block, None)
-            else:
-                namespace[block] = value
     if not isinstance(model, tf.keras.Model):
         raise EvidenceError(f"unet_model must return a tf.keras.Model, got {type(model).__name__}")
     evidence = describe(list(model.inputs), list(model.outputs))
