@@ -53,10 +53,17 @@ def _sigint_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
+def worker_addresses(client):
+    """The addresses of the workers the scheduler has now. Asked of the scheduler itself:
+    `client.scheduler_info()` returns a cache that the client's own periodic update may have
+    just replaced with one that lists no worker."""
+    return set(client.sync(client.scheduler.identity, n_workers=-1)["workers"])
+
+
 def workers_per_host(client):
     """{host: number of worker processes} of the cluster, to share each machine's cores."""
     counts = {}
-    for address in client.scheduler_info(n_workers=-1)["workers"]:
+    for address in worker_addresses(client):
         host = address.rsplit(":", 1)[0]
         counts[host] = counts.get(host, 0) + 1
     return counts

@@ -328,7 +328,9 @@ class NoWorkerLeft(RuntimeError):
 
 
 def _alive(client):
-    return set(client.scheduler_info(n_workers=-1)["workers"])
+    from .cluster import worker_addresses
+
+    return worker_addresses(client)
 
 
 def _as_they_finish(client, pending, allowed, on_lost):

@@ -5,6 +5,7 @@ on every core, and a student id that is not text. The outcome of each is asserte
 the peak memory of the grader's own processes and the disk that graded notebooks and
 feedback take."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from course import batch_job
-from course.grader import Settings, grade_all
+from course.grader import Outcome, Settings
 from course.layout import ASSIGNMENT, EXERCISES, NOTEBOOK, nbgrader
 from course.report import exercise_points
 
@@ -98,14 +99,28 @@ def _points(table, student):
     return tuple(int(table.get(student, {}).get(n, (0, 0))[0]) for n in EXERCISES)
 
 
+# grade_all in a process of its own, as `course grade` runs it: the peak memory measured is
+# that process's, not pytest's (which holds whatever the tests before it left).
+GRADE = f"""
+import dataclasses, json, sys
+from pathlib import Path
+from course.grader import Settings, grade_all
+settings = Settings(root=Path(sys.argv[1]), workers=2, cell_timeout={CELL_TIMEOUT}, timeout={BUDGET}, batch_size=4)
+outcomes = grade_all(settings, progress=False)
+Path(sys.argv[2]).write_text(json.dumps({{s: dataclasses.asdict(o) for s, o in outcomes.items()}}))
+"""
+
+
 @pytest.fixture(scope="module")
 def course_graded(tmp_path_factory):
     root = copy_course(tmp_path_factory.mktemp("trusted"))
     _write_class(root)
-    settings = Settings(root=root, workers=2, cell_timeout=CELL_TIMEOUT, timeout=BUDGET, batch_size=4)
-    with PeakMemory() as memory:
-        outcomes = grade_all(settings, progress=False)
-    return root, outcomes, exercise_points(settings.db_url, students=list(outcomes)), memory
+    found = tmp_path_factory.mktemp("outcomes") / "outcomes.json"
+    process = subprocess.Popen([sys.executable, "-c", GRADE, root, found], cwd=root)
+    with PeakMemory(process.pid) as memory:
+        assert process.wait(timeout=1800) == 0
+    outcomes = {s: Outcome(**o) for s, o in json.loads(found.read_text()).items()}
+    return root, outcomes, exercise_points(Settings(root=root).db_url, students=list(outcomes)), memory
 
 
 @pytest.fixture(scope="module")
