@@ -51,8 +51,9 @@ def test_a_cell_that_prints_the_kernels_history_shows_no_hidden_call(graded_cour
     """h_prints_history prints In, _ih, the history manager, linecache and %history after the
     last graded cell: its feedback shows its own cells and none of the hidden calls."""
     page = feedback_page(graded_course, "h_prints_history")
-    # the first cell's source, as In, _ih, the history manager and linecache printed it
-    assert page.count("import segmentation_utils as su") >= 4
+    # the first cell's source, as In, _ih and the history manager printed it (linecache and
+    # %history hold it too in some kernels)
+    assert page.count("import segmentation_utils as su") >= 3
     for secret in hidden_secrets(graded_course, "h_prints_history"):
         assert secret not in page, secret
     assert points(graded_course)["h_prints_history"] == FULL

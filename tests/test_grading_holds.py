@@ -114,8 +114,9 @@ def test_the_vandal_was_refused_everywhere(graded_class):
 def test_a_cell_that_prints_the_kernels_history_shows_no_hidden_call(graded_class):
     root = graded_class[0]
     page = feedback_page(root, "h_prints_history")
-    # the first cell's source, as In, _ih, the history manager and linecache printed it
-    assert page.count("import segmentation_utils as su") >= 4
+    # the first cell's source, as In, _ih and the history manager printed it (linecache and
+    # %history hold it too in some kernels)
+    assert page.count("import segmentation_utils as su") >= 3
     for secret in hidden_secrets(root, "h_prints_history"):
         assert secret not in page, secret
 
