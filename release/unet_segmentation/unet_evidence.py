@@ -293,8 +293,7 @@ def _code_for(name, free):
               f"    return block\n")
     namespace = {}
     exec(compile(source, "<unet_evidence stand-in>", "exec"), namespace)
-    inner = namespace["outer"](*range(free)).__code__
-    return inner
+    return namespace["outer"](*range(free)).__code__
 
 
 # ---------------------------------------------------------------------------------------
