@@ -31,6 +31,7 @@ from nbgrader.api import Gradebook
 from tqdm import tqdm
 
 from . import bundle, gradebook, remote
+from .cluster import worker_addresses
 from .layout import ASSIGNMENT, COURSE_ID, NOTEBOOK, ROOT, environment_bin_on_path, printable
 from .preflight import check_submission, refused_entries, source_metadata
 from .sandbox import sandbox_problem
@@ -327,30 +328,22 @@ class NoWorkerLeft(RuntimeError):
     """Every worker that passed the self-test left during the run."""
 
 
-def _alive(client):
-    from .cluster import worker_addresses
-
-    return worker_addresses(client)
-
-
 def _as_they_finish(client, pending, allowed, on_lost):
     """The futures of `pending` (a Dask as_completed) as they finish. Dask keeps a task whose
     allowed workers have all left waiting forever, so this looks at who is still there:
     `on_lost(gone)` is called with the set of allowed workers that left, once each."""
-    import time as clock
-
     gone, checked = set(), 0.0
     while not pending.is_empty():
         if pending.has_ready():
             yield from pending.next_batch(block=False)
             continue
-        if clock.monotonic() - checked > 2:
-            checked = clock.monotonic()
-            lost = set(allowed()) - _alive(client) - gone
+        if time.monotonic() - checked > 2:
+            checked = time.monotonic()
+            lost = set(allowed()) - worker_addresses(client) - gone
             if lost:
                 gone |= lost
                 on_lost(lost)
-        clock.sleep(0.2)
+        time.sleep(0.2)
 
 
 def _selftests(client, shipped, options, say):
@@ -358,7 +351,7 @@ def _selftests(client, shipped, options, say):
     broken one]). A worker that leaves during its self-test grades nothing."""
     from distributed import as_completed
 
-    addresses = list(_alive(client))
+    addresses = list(worker_addresses(client))
     futures = {client.submit(_ByValue(remote.selftest_remotely), shipped, options, workers=[address],
                              allow_other_workers=False, pure=False, key=f"selftest-{address}-{time.time_ns()}"):
                address for address in addresses}

@@ -16,7 +16,7 @@ import re
 
 from nbformat.v4 import new_output
 
-BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+BEGIN = "BEGIN HIDDEN TESTS"
 _MARKER = re.compile(r"^\s*#+\s*(BEGIN|END) HIDDEN TESTS\s*$")
 
 

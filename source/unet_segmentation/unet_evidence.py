@@ -214,10 +214,14 @@ PARAMETERS = {"conv_block": ("inputs", "n_filters", "dropout_prob", "max_pooling
               "upsampling_block": ("expansive_input", "contractive_input", "n_filters")}
 
 
-def _forward(name, signature, args, kwargs):
+_ACTIVE = {}  # block name -> the student's own signature, while unet_model is recorded
+
+
+def _active_forward(name, args, kwargs):
     """A call of the student's block `name`, made by unet_model: its arguments bound by the
     student's own signature (extra optional arguments allowed), passed on to the stand-in by
     the exercise's names; what the student's defaults say does not count (the exercise's do)."""
+    signature = _ACTIVE[name]
     try:
         bound = signature.bind(*args, **kwargs).arguments
     except TypeError as error:
@@ -230,13 +234,6 @@ def _forward(name, signature, args, kwargs):
         if meant is not None and parameter in bound:
             known[meant] = bound[parameter]
     return STAND_INS[name](**known)
-
-
-_ACTIVE = {}
-
-
-def _active_forward(name, args, kwargs):
-    return _forward(name, _ACTIVE[name], args, kwargs)
 
 
 class _BlocksRecorded:
