@@ -1,7 +1,9 @@
 """Argument values for the graded cells, drawn fresh each time a notebook is graded.
 
 They are in neither the release nor the notebook, so evidence can only be right if the
-student's function builds the right network for arguments nobody could know beforehand.
+student's function builds the right network for arguments nobody could know beforehand,
+and computes what the reference computes for weights and inputs drawn from a secret
+nobody could know either.
 The `defaults` cells call the functions without the arguments they test, so the defaults
 of the signatures count too.
 """
@@ -60,5 +62,6 @@ def _cases(grade_id):
 
 
 def draw(grade_id):
-    """A new challenge for one graded cell: its cases and a nonce the evidence must echo."""
-    return {"nonce": secrets.token_hex(16), "cases": _cases(grade_id)}
+    """A new challenge for one graded cell: its cases, a nonce the evidence must echo, and the
+    secret from which the kernel sets the network's weights and draws its test inputs."""
+    return {"nonce": secrets.token_hex(16), "seed": secrets.randbits(62), "cases": _cases(grade_id)}

@@ -3,7 +3,8 @@ field by field, with bounded sizes, before the judge looks at it. Nothing in it 
 imported, unpickled or evaluated.
 
 The bounds keep the judge's work small whatever a kernel sends: the evidence of the
-reference solution is 5-11 kB per graded cell, nested 8 levels deep, its longest text 47
+reference solution is 11-30 kB per graded cell (of which up to 2 x 256 computed output
+values per case), nested 8 levels deep, its longest text 47
 characters, with at most 23 connections between 20 layers; a network of MAX_NODES ordinary
 Keras layers in each of three cases (the most unet_evidence.py records) takes about 1.2 MB.
 """
@@ -15,6 +16,7 @@ MAX_EDGES = 1200  # connections between layers in one case: 3 per layer on avera
 MAX_BYTES = 2_000_000  # the evidence of one cell, as JSON (about: see `size`)
 MAX_DEPTH = 32  # levels of nesting; unet_evidence.py cuts settings off below 8 of their own
 MAX_STRING = 4096  # characters of any one text: a layer's name, a setting, an error message
+MAX_SAMPLE = 256  # output values a case reports per output (unet_evidence.SAMPLE)
 
 
 class EvidenceInvalid(Exception):
@@ -117,6 +119,29 @@ def _node(node, number):
         raise EvidenceInvalid(f"node {number} has malformed shapes")
 
 
+def _number(value):
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)) or (isinstance(value, str) and len(value) < 8)
+
+
+def _computed(computed, outputs):
+    """What the kernel says the network computed: an error, or a summary per output."""
+    if not isinstance(computed, dict):
+        raise EvidenceInvalid("a case's computed outputs are malformed")
+    if "error" in computed:
+        if not isinstance(computed["error"], str):
+            raise EvidenceInvalid("a case's computed outputs have a malformed error")
+        return
+    reports = computed.get("outputs")
+    if not (isinstance(reports, list) and len(reports) == outputs):
+        raise EvidenceInvalid("a case's computed outputs do not match its outputs")
+    for report in reports:
+        if not (isinstance(report, dict) and _shape(report.get("shape"))
+                and isinstance(report.get("sums"), list) and len(report["sums"]) == 3
+                and isinstance(report.get("sample"), list) and len(report["sample"]) <= MAX_SAMPLE
+                and all(_number(v) for v in report["sums"] + report["sample"])):
+            raise EvidenceInvalid("a case's computed output is malformed")
+
+
 def check_case(case, challenge_case):
     """Raise EvidenceInvalid unless `case` is a well-formed description for `challenge_case`."""
     if not isinstance(case, dict):
@@ -136,6 +161,8 @@ def check_case(case, challenge_case):
     if not (isinstance(outputs, list) and 1 <= len(outputs) <= 4
             and all(_is_int(o) and 0 <= o < len(nodes) for o in outputs)):
         raise EvidenceInvalid("a case has malformed outputs")
+    if "computed" in case:
+        _computed(case["computed"], len(outputs))
     inputs = [n for n in nodes if n["class"] == "Input"]
     expected = len(challenge_case.get("inputs", [])) or 1
     if sorted(n["position"] for n in inputs) != list(range(expected)):

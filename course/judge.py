@@ -35,7 +35,7 @@ except ImportError:  # Windows: no fork either, so the judge runs in-process the
 
 from . import challenges, evidence_format, network, reference, specs
 from .evidence_format import EvidenceInvalid, shown
-from .layout import EXERCISES
+from .layout import EXERCISES, SOURCE
 from .specs import Problem, canonical, layers_to, spec_graph
 
 FUNCTION_OF = {cell: function for function, cells in EXERCISES.values() for cell in cells}
@@ -43,7 +43,11 @@ OUTPUT_NAMES = {"conv_block": ("next_layer", "skip_connection"), "upsampling_blo
                 "unet_model": ("output",)}
 MAX_MESSAGE = 1000  # characters of a verdict's message: a few lines of feedback
 LIMITS = "the evidence could not be judged within the grader's limits ({})"  # time or memory
-HIDDEN_CALL = '__import__("unet_evidence").record({function!r}, globals(), challenge={challenge!r})'
+# The recorder the hidden call runs is a fresh copy of the course's unet_evidence.py, sent
+# with the call: no module, file or name the student's code could have replaced is used.
+HIDDEN_CALL = ('(lambda m: (exec(compile({source!r}, "<unet_evidence>", "exec"), m.__dict__), '
+               'm.record({function!r}, globals(), challenge={challenge!r})))(type(__import__("sys"))("unet_evidence"))')
+RECORDER = SOURCE / "unet_evidence.py"
 
 
 # ---------------------------------------------------------------------------------------
@@ -103,6 +107,27 @@ def _free(order):
     return result
 
 
+WEIGHTED = ("Conv2D", "Conv2DTranspose", "conv_block", "upsampling_block")
+
+
+def _repeated(student, text_student, reference_graph, text_reference):
+    """A weighted layer or block call the student applies to the same input more often than
+    the reference does, or None. Digests (specs.canonical) cannot tell such copies apart:
+    the same settings on the same input compute the same thing until their weights differ."""
+    def counts(graph, text):
+        found = {}
+        for i in specs.reachable(*graph):
+            if graph[0][i][0]["kind"] in WEIGHTED:
+                found.setdefault(text(i), []).append(graph[0][i][0])
+        return found
+
+    allowed = {digest: len(found) for digest, found in counts(reference_graph, text_reference).items()}
+    for digest, found in counts(student, text_student).items():
+        if len(found) > allowed.get(digest, 0):
+            return found[0]
+    return None
+
+
 def input_shapes(function, case):
     if function != "unet_model":
         return [tuple(shape) for shape in case["inputs"]]
@@ -122,9 +147,11 @@ def _call_text(function, case, shapes):
     return text
 
 
-def judge_case(function, case, asked, run=True):
+def judge_case(function, case, asked, run=True, seed=None, number=0):
     """None when the description is right for the asked case, else what is wrong; `run`:
-    also run both networks and compare what they compute."""
+    also run both networks and compare what they compute; `seed`: the grading run's secret,
+    from which the kernel set the weights and drew the inputs of case `number` (whose real
+    outputs must then be what the description computes)."""
     shapes = input_shapes(function, asked)
     what = _call_text(function, asked, shapes)
     if "error" in case:
@@ -132,20 +159,36 @@ def judge_case(function, case, asked, run=True):
     names = OUTPUT_NAMES[function]
     if len(case["outputs"]) != len(names):
         return f"{what} must give {len(names)} output(s), got {len(case['outputs'])}"
+    sources = []
     try:
-        student = spec_graph(case, shapes)
+        student = spec_graph(case, shapes, sources)
     except Problem as problem:
         return f"{what}: {problem}"
     reference_graph = reference.network(function, asked)
     student, reference_graph = (_free(student[0]), student[1]), (_free(reference_graph[0]), reference_graph[1])
-    got, want = canonical(*student)[0], canonical(*reference_graph)[0]
+    (got, text_student), (want, text_reference) = canonical(*student), canonical(*reference_graph)
     for name, g, w, s_end, r_end in zip(names, got, want, student[1], reference_graph[1]):
         if g != w:
             return f"{what}: " + differences(layers_to(student[0], s_end), layers_to(reference_graph[0], r_end), name)
+    repeated = _repeated(student, text_student, reference_graph, text_reference)
+    if repeated:
+        return (f"{what}: {_describe(repeated)} is applied more than once to the same input. Each call has weights "
+                "of its own, so the copies compute different things once trained: use the result of one call "
+                "(a conv_block's skip connection is its second output)")
     if run:
         runnable = reference.expanded(*student)
         if runnable is None or not network.same_computation(runnable, reference.expanded(*reference_graph), shapes):
             return f"{what}: the network does not compute what the exercise asks for"
+    if seed is not None:
+        computed = case.get("computed")
+        if not isinstance(computed, dict):
+            return f"{what}: the network was not run on the grader's test inputs"
+        if "error" in computed:
+            return f"{what}: the network could not be run on the grader's test inputs: {str(computed['error'])[:400]}"
+        if not network.computes_as_reported(*student, sources, shapes, computed, seed, number):
+            return (f"{what}: on the grader's test inputs the network does not compute what its layers' settings "
+                    "say (a layer or an activation of your own, or a setting the exercise does not use, changes "
+                    "what it computes): use the Keras layers the exercise names")
     return None
 
 
@@ -168,7 +211,7 @@ def _verdict(grade_id, challenge, evidence):
         # of the arguments cell is run (in NumPy). Blocks are small: every case is run.
         run = function != "unet_model" or (bool(asked.get("args")) and index == 0)
         try:
-            problem = judge_case(function, case, asked, run)
+            problem = judge_case(function, case, asked, run, challenge.get("seed"), index)
         except (KeyError, IndexError, TypeError, AttributeError, ValueError) as error:
             # evidence_format checks the structure; values of the wrong type deeper down
             # (a setting that is a list where a number belongs, say) end here.
@@ -195,9 +238,10 @@ class Challenge(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         drawn = resources.setdefault("unet_challenges", {})
+        recorder = RECORDER.read_text()
         for cell, grade_id in _graded_cells(nb):
             drawn[grade_id] = challenges.draw(grade_id)
-            call = HIDDEN_CALL.format(function=FUNCTION_OF[grade_id], challenge=drawn[grade_id])
+            call = HIDDEN_CALL.format(source=recorder, function=FUNCTION_OF[grade_id], challenge=drawn[grade_id])
             lines = cell.source.splitlines()
             at = [i for i, line in enumerate(lines) if "unet_evidence" in line]
             if at:

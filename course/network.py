@@ -1,7 +1,9 @@
 """Running a network given as layer specifications (course/specs.py), in NumPy.
 
 The judge runs a student's network and the reference with the same weights and compares
-what they compute. It only runs networks whose specifications already match the
+what they compute; and it runs the student's network as described, with the weights the
+kernel set from the grading run's secret, to check what the kernel says the real network
+computed (`computes_as_reported`). It only runs networks whose specifications already match the
 reference's up to the order of concatenated channels, so it needs only the layers the
 exercises use; each follows Keras's definition (padding, strides, the transposed
 convolution's output size). No TensorFlow: the judge stays light.
@@ -15,6 +17,7 @@ from .specs import canonical, reachable
 
 ACTIVATIONS = {"linear": lambda x: x, "relu": lambda x: np.maximum(x, 0)}
 WEIGHTED = ("Conv2D", "Conv2DTranspose")
+BLOCKS = ("conv_block", "upsampling_block")  # block calls, as unet_model's stand-ins compute them
 
 
 class CannotRun(Exception):
@@ -69,9 +72,29 @@ def max_pool(x, pool, strides, padding):
                    for i in range(ph) for j in range(pw)], axis=0)
 
 
+def stand_in(spec, xs, weights):
+    """What unet_evidence.BlockCall computes for a block call (see its docstring)."""
+    if spec["kind"] == "upsampling_block":
+        up = np.repeat(np.repeat(xs[0], 2, axis=1), 2, axis=2)
+        skip = xs[1].mean(axis=(1, 2), keepdims=True)
+        return np.maximum(up @ weights[0] + skip @ weights[1], 0)
+    x = np.maximum(xs[0] @ weights[0], 0)
+    if spec["max_pooling"]:
+        return x[:, :x.shape[1] // 2 * 2:2, :x.shape[2] // 2 * 2:2, :], x
+    return x
+
+
 def apply(spec, xs, weights):
     """One layer, at inference (dropout passes its input through, as Keras does then)."""
     kind = spec["kind"]
+    if kind in BLOCKS:
+        return stand_in(spec, xs, weights)
+    if kind == "Output":
+        if not isinstance(xs[0], tuple) or not 0 <= spec["index"] < len(xs[0]):
+            raise CannotRun("an output of a block that has none")
+        return xs[0][spec["index"]]
+    if any(isinstance(x, tuple) for x in xs):
+        raise CannotRun("a block call's outputs used as one tensor")
     if kind in WEIGHTED:
         kernel, bias = weights
         if kind == "Conv2D":
@@ -119,7 +142,7 @@ def run(order, ends, inputs, weights_of):
         elif spec["kind"] == "InputLayer":
             values.append(inputs[spec["position"]])
         else:
-            weights = weights_of(index, spec, values) if spec["kind"] in WEIGHTED else None
+            weights = weights_of(index, spec, values) if spec["kind"] in WEIGHTED + BLOCKS else None
             values.append(apply(spec, [values[p] for p in parents], weights))
     return [values[e] for e in ends]
 
@@ -184,3 +207,83 @@ def same_computation(student, reference, shapes, seed=7):
         return False
     return len(got) == len(want) and all(a.shape == b.shape and np.allclose(a, b, atol=1e-6, rtol=1e-6)
                                          for a, b in zip(got, want))
+
+
+# ---------------------------------------------------------------------------------------
+# What the kernel reports its real network computed
+# ---------------------------------------------------------------------------------------
+# The kernel (unet_evidence.py) sets every weight and draws the test inputs with these
+# three functions; they must stay as they are there.
+
+SAMPLE = 256
+BATCH = 2
+
+
+def seeded(seed, case, node, index, shape):
+    rng = np.random.default_rng([seed, case, node, index])
+    fan_in = math.prod(shape[:-1]) if len(shape) > 1 else 0
+    scale = math.sqrt(2 / fan_in) if fan_in else 0.1
+    return (rng.standard_normal(tuple(shape)) * scale).astype(np.float32).astype(np.float64)
+
+
+def test_input(seed, case, position, shape):
+    rng = np.random.default_rng([seed, case, 10**6 + position])
+    scales = 10 ** rng.uniform(-1, 1.5, (BATCH, *shape))
+    return (rng.standard_normal((BATCH, *shape)) * scales).astype(np.float32).astype(np.float64)
+
+
+def sample_places(seed, case, output, size):
+    return np.random.default_rng([seed, case, 2 * 10**6 + output]).integers(0, size, min(size, SAMPLE))
+
+
+def weight_shapes(spec, in_channels):
+    """The shapes of a layer's weights, in the order Keras keeps them."""
+    if spec["kind"] in WEIGHTED:
+        shapes = [kernel_shape(spec, in_channels[0])]
+        return shapes + [(spec["filters"],)] if spec["use_bias"] else shapes
+    return [(channels, spec["n_filters"]) for channels in in_channels]  # a block call's mixes
+
+
+def _agrees(report, values, places):
+    """Whether a kernel's summary of one output (unet_evidence._summary) is what `values`
+    are, within float32's rounding: its shape, its sum, sum of magnitudes and of squares,
+    and its values at `places`."""
+    if not isinstance(report, dict) or report.get("shape") != list(values.shape):
+        return False
+    try:
+        got = np.array(report["sums"], dtype=np.float64)
+        sample = np.array(report["sample"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):  # a value that is no number ('nan', say)
+        return False
+    flat = values.reshape(-1)
+    total, magnitude, squares = flat.sum(), np.abs(flat).sum(), (flat * flat).sum()
+    if got.shape != (3,) or sample.shape != places.shape or not np.all(np.isfinite(got)):
+        return False
+    scale = math.sqrt(squares / max(flat.size, 1))  # the typical size of a value
+    return bool(abs(got[0] - total) <= 1e-3 * magnitude + 1e-6 and abs(got[1] - magnitude) <= 1e-3 * magnitude + 1e-6
+                and abs(got[2] - squares) <= 2e-3 * squares + 1e-6
+                and np.all(np.abs(sample - flat[places]) <= 1e-3 * np.abs(flat[places]) + 1e-3 * scale + 1e-6))
+
+
+def computes_as_reported(order, ends, sources, shapes, computed, seed, case):
+    """Whether the network (order, ends), whose entries come from the evidence nodes
+    `sources`, run with the kernel's weights on the kernel's test inputs, computes what the
+    kernel reports in `computed` (per output: shape, sums, values at drawn places)."""
+    def weights_of(index, spec, values):
+        channels = [values[p].shape[-1] for p in order[index][1]]
+        weights = [seeded(seed, case, sources[index], k, shape) for k, shape in enumerate(weight_shapes(spec, channels))]
+        if spec["kind"] in WEIGHTED:  # (kernel, bias), as apply takes them
+            return weights[0], (weights[1] if len(weights) > 1 else None)
+        return weights
+
+    inputs = [test_input(seed, case, position, shape) for position, shape in enumerate(shapes)]
+    try:
+        results = run(order, ends, inputs, weights_of)
+    except (CannotRun, ValueError, IndexError, AttributeError):
+        return False
+    reports = computed.get("outputs") if isinstance(computed, dict) else None
+    if not isinstance(reports, list) or len(reports) != len(results):
+        return False
+    return all(not isinstance(values, tuple)
+               and _agrees(report, values, sample_places(seed, case, number, values.size))
+               for number, (report, values) in enumerate(zip(reports, results)))

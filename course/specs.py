@@ -31,6 +31,7 @@ ACTIVATIONS = {  # name -> what it computes on PROBE
 ACTIVATIONS = {k: v for k, v in ACTIVATIONS.items() if v is not None}
 
 KERAS_LAYERS = "keras.src.layers."
+KERAS_OPS = {"keras.src.ops.numpy": {"Concatenate"}}  # operations that compute what a known layer does
 COMMON = {"name", "trainable", "dtype"}
 CONV = {"filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "activation", "use_bias",
         "kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
@@ -202,7 +203,8 @@ def layer_spec(node, what):
             spec.update(dropout_prob=round(_number(config["dropout_prob"], "dropout_prob"), 6),
                         max_pooling=bool(config["max_pooling"]))
         return spec
-    if not (isinstance(module, str) and module.startswith(KERAS_LAYERS)) or kind not in SETTINGS:
+    known_module = isinstance(module, str) and (module.startswith(KERAS_LAYERS) or kind in KERAS_OPS.get(module, ()))
+    if not known_module or kind not in SETTINGS:
         raise Problem(f"{what} is a {_cut(kind)} ({_cut(module)}), which the grader does not know: "
                       "use the Keras layers the exercise names")
     unknown = set(config) - SETTINGS[kind] - COMMON
@@ -228,6 +230,8 @@ def layer_spec(node, what):
         if spec["kernel_size"] == (1, 1) and spec["strides"] == (1, 1):
             spec["padding"] = "same"  # a 1x1 convolution computes the same with either padding
     elif kind in ("MaxPooling2D", "AveragePooling2D"):
+        if config.get("data_format", "channels_last") != "channels_last":
+            raise Problem(f"{what} ({kind}) uses data_format {shown(config.get('data_format'))}; keep channels_last")
         pool = _ints(config.get("pool_size"), "pool_size")
         strides = config.get("strides")
         spec.update(pool_size=pool, strides=pool if strides is None else _ints(strides, "strides"),
@@ -239,7 +243,12 @@ def layer_spec(node, what):
     elif kind == "UpSampling2D":
         spec.update(size=_ints(config.get("size"), "size"), interpolation=config.get("interpolation"))
     elif kind in ELEMENTWISE:
-        spec = {"kind": "Activation", "activation": activation_of(node.get("activation_probe"), f"{what} ({kind})")}
+        activation = activation_of(node.get("activation_probe"), f"{what} ({kind})")
+        if kind == "ReLU":  # a cap or a threshold the probe may not reach still counts
+            hidden = {key: config.get(key) for key in ("max_value", "threshold") if config.get(key) not in (None, 0, 0.0)}
+            if hidden:
+                activation = "ReLU(" + ", ".join(f"{key}={shown(value)}" for key, value in hidden.items()) + ")"
+        spec = {"kind": "Activation", "activation": activation}
     return spec
 
 
@@ -250,10 +259,13 @@ def _folded(spec, producer):
     return None
 
 
-def spec_graph(case, input_shapes):
+def spec_graph(case, input_shapes, sources=None):
     """(order, ends): the network as [(spec, [parent indices])], with activation layers folded
-    into the convolution before them and Dropout(0) dropped; `ends` index the outputs."""
+    into the convolution before them and Dropout(0) dropped; `ends` index the outputs.
+    `sources`, a list, receives for each entry of `order` the evidence node whose layer holds
+    its weights (the convolution's, for an activation folded into it)."""
     nodes = case["nodes"]
+    sources = [] if sources is None else sources
     order, index, layers = [], {}, 0  # layers: how many of `order` are not inputs
     for node in nodes:
         number = node["id"]
@@ -265,6 +277,7 @@ def spec_graph(case, input_shapes):
                               f"{[None] + list(input_shapes[position])}")
             index[number] = len(order)
             order.append(({"kind": "InputLayer", "position": position}, []))
+            sources.append(number)
             continue
         parents = [index[p] for p in node["inputs"]]
         if node["class"] == "Output":
@@ -281,12 +294,14 @@ def spec_graph(case, input_shapes):
         if spec["kind"] == "Concatenate" and isinstance(spec["axis"], int):
             rank = len(node.get("shapes", [[None] * 4])[0])
             spec["axis"] = spec["axis"] % rank
+        source = number
         if len(parents) == 1:
             merged = _folded(spec, order[parents[0]][0])
             if merged is not None:
-                spec, parents = merged, order[parents[0]][1]
+                spec, parents, source = merged, order[parents[0]][1], sources[parents[0]]
         index[number] = len(order)
         order.append((spec, parents))
+        sources.append(source)
         layers += 1
     return order, [index[e] for e in case["outputs"]]
 

@@ -47,6 +47,24 @@ CONV = 'Conv2D(n_filters, 3, activation="relu", padding="same", kernel_initializ
 POOL = "MaxPooling2D(pool_size=(2, 2))(conv)"
 
 
+ZERO_CONV = '''class Conv2D(tf.keras.layers.Conv2D):
+    """Outputs zeros, under Keras's own module and class name."""
+    def call(self, inputs):
+        return tf.keras.ops.zeros_like(super().call(inputs))
+
+
+Conv2D.__module__, Conv2D.__qualname__ = tf.keras.layers.Conv2D.__module__, "Conv2D"
+
+
+'''
+PROBE_AWARE = '''def relu(x):
+    """ReLU on a tensor of the recorder's probe's shape, a sigmoid on everything else."""
+    return tf.nn.relu(x) if tuple(x.shape) == (1, 8) else tf.sigmoid(x)
+
+
+'''
+
+
 def wrong(name, function, *replacements):
     return Entry(name, {function: edit(function, *replacements)}, loses=(EXERCISE_OF[function],))
 
@@ -134,9 +152,22 @@ WRONG = [
     wrong("unet_no_default_input_size", "unet_model", ("def unet_model(input_size=(96, 128, 3),",
                                                        "def unet_model(input_size,")),
     wrong("unet_float_filters", "unet_model", ("n_filters * 8)", "n_filters * 8.0)")),
+    # --- right names, wrong computation: only what the real network computes counts --------
+    Entry("conv_zero_conv2d_subclass", {"conv_block": ZERO_CONV + edit("conv_block")}, loses=(1, 2, 3)),
+    Entry("conv_probe_aware_activation", {"conv_block": PROBE_AWARE + edit("conv_block", ('activation="relu"', "activation=relu"))},
+          loses=(1,)),
+    wrong("conv_relu_threshold", "conv_block", ('activation="relu"', "activation=tf.keras.layers.ReLU(threshold=0.2)")),
+    wrong("conv_relu_layers_capped", "conv_block", ('activation="relu", ', ""),
+          ("(inputs)\n", "(inputs)\n    conv = tf.keras.layers.ReLU(max_value=8.5)(conv)\n"),
+          ("(conv)\n    if dropout_prob", "(conv)\n    conv = tf.keras.layers.ReLU(max_value=8.5)(conv)\n    if dropout_prob")),
+    wrong("conv_pool_channels_first", "conv_block", (POOL, 'MaxPooling2D(2, data_format="channels_first")(conv)')),
+    wrong("unet_skip_from_a_copy_of_the_block", "unet_model", ("upsampling_block(ublock8, cblock1[1], n_filters)",
+                                                               "upsampling_block(ublock8, conv_block(inputs, n_filters)[1], n_filters)")),
 ]
 
 EQUIVALENT = [
+    same("eq_keras_ops_concatenate", "upsampling_block", ("Concatenate(axis=3)([up, contractive_input])",
+                                                          "tf.keras.ops.concatenate([up, contractive_input], axis=3)")),
     same("eq_concatenate_function", "upsampling_block", ("Concatenate(axis=3)([up, contractive_input])",
                                                          "tf.keras.layers.concatenate([up, contractive_input], axis=3)")),
     same("eq_concatenation_order_swapped", "upsampling_block", ("[up, contractive_input]", "[contractive_input, up]")),

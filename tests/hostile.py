@@ -133,6 +133,31 @@ def fakes_evidence(folder):
     nbformat.write(_with_cell(solved(()), "conv_block", FAKE_RECORD), folder / NOTEBOOK)
 
 
+def _forged_record():
+    """A recorder that describes the right network for whatever arguments it is asked about,
+    built from a solution kept out of the notebook's functions (which stay stubs), and makes
+    its numbers up: it cannot know what the real network computes for the grader's secret."""
+    from catalogue import REFERENCE
+
+    solution = "\n\n".join(REFERENCE[f] for f in ("conv_block", "upsampling_block", "unet_model"))
+    return f"""import unet_evidence
+from IPython.display import display
+_hidden = dict(globals())
+exec({solution!r}, _hidden)
+def forged(name, namespace, challenge=None):
+    evidence = unet_evidence.collect(name, _hidden, dict(challenge or {{}}, seed=None))
+    for case in evidence["cases"]:
+        case["computed"] = {{"outputs": [{{"shape": [2, *shape[1:]], "sums": [0.0, 0.0, 0.0], "sample": [0.0] * 256}}
+                                        for shape in case.get("output_shapes", [])]}}
+    display({{unet_evidence.MIME: evidence, "text/plain": "evidence"}}, raw=True)
+unet_evidence.record = forged"""
+
+
+def forges_recorder(folder):
+    """The blank release and one extra cell: the issue's forged recorder."""
+    nbformat.write(_with_cell(solved(()), "conv_block", _forged_record()), folder / NOTEBOOK)
+
+
 SHADOW_MODULE = r"""import importlib, pathlib, sys
 pathlib.Path("unet_evidence.py").write_text("def record(*args, **kwargs):\n    print('all good')\n")
 sys.modules.pop("unet_evidence", None)
@@ -364,6 +389,7 @@ EXPECTED = {
     "h_input_transformer": (input_transformer, "graded", NONE),
     "h_hides_results": (hides_results, "graded", NONE),
     "h_fakes_evidence": (fakes_evidence, "graded", NONE),
+    "h_forges_recorder": (forges_recorder, "graded", NONE),
     "h_shadows_evidence_module": (shadows_evidence_module, "graded", NONE),
     # the sandbox
     "h_snoop": (snoop, "graded", FULL),
@@ -384,4 +410,4 @@ EXPECTED = {
 
 #: cases whose tricks run in the kernel: plain `nbgrader autograde` must give them the same points
 IN_KERNEL = ["h_edited_test_cells", "h_always_equal", "h_input_transformer", "h_hides_results",
-             "h_fakes_evidence", "h_shadows_evidence_module", "h_snoop", "h_vandal", "h_prints_history"]
+             "h_fakes_evidence", "h_forges_recorder", "h_shadows_evidence_module", "h_snoop", "h_vandal", "h_prints_history"]

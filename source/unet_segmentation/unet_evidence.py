@@ -7,9 +7,16 @@ how the layers are wired. The description is shown as one output of the cell; th
 which runs outside your notebook, compares it with what the exercise asks for and writes
 the cell's score and a message. Nothing else a graded cell prints or returns counts.
 
+The grader also sends a secret number. From it `record` sets every weight of the network it
+described and draws test inputs, runs the network (your real layers, in inference mode) and
+reports a sample of what it computes; the grader computes the same from the description and
+from the exercise's solution, so a layer must compute what its settings say.
+
 For `unet_model`, your `conv_block` and `upsampling_block` run stand-ins while it runs
 (through any name, alias or `functools.partial`): they record how your network uses the
-blocks, so a mistake in a block costs only that block's exercise.
+blocks, so a mistake in a block costs only that block's exercise. Each stand-in computes a
+simple function of its inputs with weights of its own, so the numbers of a U-Net can be
+checked too.
 """
 
 import math
@@ -25,6 +32,8 @@ VERSION = 1
 # compute, not by their names.
 PROBE = [-3.0, -1.0, -0.25, 0.0, 0.25, 1.0, 3.0, 8.0]
 MAX_NODES = 400
+BATCH = 2  # test inputs per case: a layer that mixes the images of a batch shows
+SAMPLE = 256  # output values reported per output, at places drawn from the secret
 FUNCTIONS = ("conv_block", "upsampling_block", "unet_model")
 
 
@@ -71,6 +80,7 @@ class _Graph:
 
     def __init__(self, inputs):
         self.nodes, self.ids = [], {}
+        self.layers = {}  # node id -> the layer object of that node, for its weights
         for position, tensor in enumerate(inputs):
             self.ids[id(tensor)] = self._add({"class": "Input", "position": position, "shape": _shape(tensor)})
 
@@ -103,6 +113,7 @@ class _Graph:
         key = (id(operation), node_index, tuple(parents))  # a nested model may be called twice
         if key not in self.ids:
             self.ids[key] = self._add(_layer(operation, parents, _shapes(node.output_tensors)))
+            self.layers[self.ids[key]] = operation
         result = self.ids[key]
         if len(node.output_tensors) > 1:
             result = self._add({"class": "Output", "of": result, "index": int(tensor_index),
@@ -122,6 +133,7 @@ class _Graph:
                     current = self._nested(layer, [current])[0]
                 else:
                     current = self._add(_layer(layer, [current], None))
+                    self.layers[current] = layer
             return [current]
         inner = list(model.inputs)
         if len(inner) != len(parents):
@@ -156,11 +168,68 @@ def _layer(operation, parents, output_shapes):
     return node
 
 
-def describe(inputs, outputs):
+def describe(inputs, outputs, graph=None):
     """{"nodes": [...], "outputs": [node ids]}: the network from `inputs` to `outputs`."""
-    graph = _Graph(inputs)
+    graph = graph or _Graph(inputs)
     ends = [graph.tensor(t) for t in outputs]
     return {"nodes": graph.nodes, "outputs": ends, "output_shapes": _shapes(outputs)}
+
+
+# ---------------------------------------------------------------------------------------
+# What the network computes
+# ---------------------------------------------------------------------------------------
+# The grader computes the same numbers from the same secret (course/network.py): these
+# three functions must stay as they are there.
+
+def seeded(seed, case, node, index, shape):
+    """Weight `index` of the layer at node `node`: normal values at He's scale for its fan-in
+    (the product of all but its last dimension), 0.1 for a vector such as a bias."""
+    rng = np.random.default_rng([seed, case, node, index])
+    fan_in = math.prod(shape[:-1]) if len(shape) > 1 else 0
+    scale = math.sqrt(2 / fan_in) if fan_in else 0.1
+    return (rng.standard_normal(tuple(shape)) * scale).astype(np.float32)
+
+
+def test_input(seed, case, position, shape):
+    """The test images for input `position`: normal values, each at a scale of its own
+    between 0.1 and 30, so that a cap or a threshold hidden in an activation shows."""
+    rng = np.random.default_rng([seed, case, 10**6 + position])
+    scales = 10 ** rng.uniform(-1, 1.5, (BATCH, *shape))
+    return (rng.standard_normal((BATCH, *shape)) * scales).astype(np.float32)
+
+
+def sample_places(seed, case, output, size):
+    return np.random.default_rng([seed, case, 2 * 10**6 + output]).integers(0, size, min(size, SAMPLE))
+
+
+def _number(value):
+    return float(value) if math.isfinite(value) else str(value)
+
+
+def _summary(values, seed, case, output):
+    values = np.asarray(values, dtype=np.float64)
+    flat = values.reshape(-1)
+    return {"shape": list(values.shape),
+            "sums": [_number(flat.sum()), _number(np.abs(flat).sum()), _number((flat * flat).sum())],
+            "sample": [_number(v) for v in flat[sample_places(seed, case, output, flat.size)]]}
+
+
+def computed(graph, inputs, outputs, seed, case):
+    """Set each layer's weights from the secret, run the network on test inputs and
+    summarise its outputs; a layer used at two places keeps the weights of the first."""
+    done = set()
+    for node in sorted(graph.layers):
+        layer = graph.layers[node]
+        if id(layer) in done:
+            continue
+        done.add(id(layer))
+        for index, weight in enumerate(getattr(layer, "weights", [])):
+            weight.assign(seeded(seed, case, node, index, [int(d) for d in weight.shape]))
+    model = tf.keras.Model(inputs, outputs)
+    values = [test_input(seed, case, p, [int(d) for d in t.shape[1:]]) for p, t in enumerate(inputs)]
+    results = model(values, training=False)
+    results = list(results) if isinstance(results, (list, tuple)) else [results]
+    return {"outputs": [_summary(r, seed, case, i) for i, r in enumerate(results)]}
 
 
 # ---------------------------------------------------------------------------------------
@@ -168,18 +237,29 @@ def describe(inputs, outputs):
 # ---------------------------------------------------------------------------------------
 
 class BlockCall(tf.keras.layers.Layer):
-    """Records one call of a block; its outputs have the shapes the exercise describes."""
+    """Records one call of a block. Its outputs have the shapes the exercise describes and
+    are computed with weights of its own: a conv_block call gives relu(x @ W), subsampled by
+    2 when it pools; an upsampling_block call gives relu(up(e) @ W1 + mean(c) @ W2), with `up`
+    repeating each pixel 2x2 and `mean` over the skip tensor's pixels."""
 
     def __init__(self, block, settings, **kwargs):
         super().__init__(**kwargs)
         self.block, self.settings = block, settings
 
+    def build(self, input_shape):
+        shapes = input_shape if self.block == "upsampling_block" else [input_shape]
+        self.mix = [self.add_weight(shape=(int(shape[-1]), self.settings["n_filters"]), initializer="zeros",
+                                    trainable=False, name=f"mix{i}") for i, shape in enumerate(shapes)]
+
     def call(self, inputs):
-        x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        ops = tf.keras.ops
         if self.block == "upsampling_block":
-            x = tf.keras.ops.repeat(tf.keras.ops.repeat(x, 2, axis=1), 2, axis=2)
-        x = tf.keras.ops.repeat(x[..., :1], self.settings["n_filters"], axis=-1)
-        if self.block == "conv_block" and self.settings["max_pooling"]:
+            expansive, contractive = inputs
+            up = ops.repeat(ops.repeat(expansive, 2, axis=1), 2, axis=2)
+            skip = ops.mean(contractive, axis=(1, 2), keepdims=True)
+            return ops.relu(ops.matmul(up, self.mix[0]) + ops.matmul(skip, self.mix[1]))
+        x = ops.relu(ops.matmul(inputs, self.mix[0]))
+        if self.settings["max_pooling"]:
             height, width = (x.shape[1] // 2) * 2, (x.shape[2] // 2) * 2
             return x[:, :height:2, :width:2, :], x
         return x
@@ -215,6 +295,7 @@ PARAMETERS = {"conv_block": ("inputs", "n_filters", "dropout_prob", "max_pooling
 
 
 _ACTIVE = {}  # block name -> the student's own signature, while unet_model is recorded
+FORWARD = "_unet_evidence_forward"  # the name of _active_forward in the notebook, meanwhile
 
 
 def _active_forward(name, args, kwargs):
@@ -249,15 +330,18 @@ class _BlocksRecorded:
         import inspect
         import types
 
+        # The forwarding code finds the recorder through the notebook's namespace: this
+        # module may be a fresh copy the grader loaded, which no import statement reaches.
+        self.namespace[FORWARD] = _active_forward
         for name, stand_in in STAND_INS.items():
             function = self.namespace.get(name)
             signature = None
-            if isinstance(function, types.FunctionType):
+            if isinstance(function, types.FunctionType) and function.__globals__ is self.namespace:
                 try:
                     signature = inspect.signature(function)
                 except (TypeError, ValueError):
                     pass
-            if signature is None:  # missing, or not a plain function: the name is replaced instead
+            if signature is None:  # missing, or not a plain function of the notebook: the name is replaced instead
                 self.names[name] = function
                 self.namespace[name] = stand_in
                 continue
@@ -275,6 +359,7 @@ class _BlocksRecorded:
                 self.namespace.pop(name, None)
             else:
                 self.namespace[name] = value
+        self.namespace.pop(FORWARD, None)
         _ACTIVE.clear()
         return False
 
@@ -286,7 +371,7 @@ def _code_for(name, free):
     source = (f"def outer({names}):\n"
               f"    def block(*args, **kwargs):\n"
               + "".join(f"        _free{i}\n" for i in range(free))
-              + f"        return __import__('unet_evidence')._active_forward({name!r}, args, kwargs)\n"
+              + f"        return {FORWARD}({name!r}, args, kwargs)\n"
               f"    return block\n")
     namespace = {}
     exec(compile(source, "<unet_evidence stand-in>", "exec"), namespace)
@@ -313,21 +398,29 @@ def _tensors(result, count, what):
     return list(result)
 
 
-def _case(function, name, case, namespace):
-    inputs = [tf.keras.Input(tuple(shape)) for shape in case.get("inputs", [])]
+def _case(function, name, case, namespace, seed=None, number=0):
+    """The description of what `function` builds for one case; with a secret `seed`, also
+    what it computes (see `computed`)."""
     kwargs = dict(case.get("kwargs", {}))
-    if name == "conv_block":
-        outputs = _tensors(function(*inputs, **kwargs), 2, name)
-        return describe(inputs, outputs)
-    if name == "upsampling_block":
-        outputs = _tensors(function(*inputs, **kwargs), 1, name)
-        return describe(inputs, outputs)
-    with _BlocksRecorded(namespace):
-        model = function(*case.get("args", []), **kwargs)
-    if not isinstance(model, tf.keras.Model):
-        raise EvidenceError(f"unet_model must return a tf.keras.Model, got {type(model).__name__}")
-    evidence = describe(list(model.inputs), list(model.outputs))
-    evidence["model"] = {"inputs": len(model.inputs), "outputs": len(model.outputs)}
+    if name == "unet_model":
+        with _BlocksRecorded(namespace):
+            model = function(*case.get("args", []), **kwargs)
+        if not isinstance(model, tf.keras.Model):
+            raise EvidenceError(f"unet_model must return a tf.keras.Model, got {type(model).__name__}")
+        inputs, outputs = list(model.inputs), list(model.outputs)
+    else:
+        inputs = [tf.keras.Input(tuple(shape)) for shape in case.get("inputs", [])]
+        outputs = _tensors(function(*inputs, **kwargs), 2 if name == "conv_block" else 1, name)
+    graph = _Graph(inputs)
+    evidence = describe(inputs, outputs, graph)
+    if name == "unet_model":
+        evidence["model"] = {"inputs": len(model.inputs), "outputs": len(model.outputs)}
+    if seed is not None:
+        try:
+            evidence["computed"] = computed(graph, inputs, outputs, seed, number)
+        except Exception as error:  # the network was described but cannot be run
+            line = _student_line(error)
+            evidence["computed"] = {"error": f"{type(error).__name__}: {error}"[:300] + (f" ({line})" if line else "")}
     return evidence
 
 
@@ -340,9 +433,10 @@ def collect(name, namespace, challenge):
     elif not callable(function):
         evidence["error"] = f"{name} is not defined: run the cell that defines it"
     else:
-        for case in challenge.get("cases", []):
+        seed = challenge.get("seed")
+        for number, case in enumerate(challenge.get("cases", [])):
             try:
-                evidence["cases"].append(_case(function, name, case, namespace))
+                evidence["cases"].append(_case(function, name, case, namespace, seed, number))
             except NotImplementedError:
                 evidence["cases"].append({"error": f"{name} is not implemented yet"})
             except EvidenceError as error:

@@ -1,0 +1,116 @@
+"""Evidence of computation: the kernel runs the student's real network with weights and
+inputs drawn from the grading run's secret, and the judge checks the numbers against what
+the described network computes (course/network.py). A layer must compute what its
+settings say: right names with a wrong computation get no points."""
+
+import copy
+import json
+
+import pytest
+
+from course import challenges, judge, network
+from test_judge import REFERENCE, judged, namespace, unet_evidence
+
+COMPUTES_OTHERWISE = "the network does not compute what its layers' settings say"
+FAKE_CONV = '''
+class Conv2D(tf.keras.layers.Conv2D):
+    def call(self, x):
+        return tf.keras.ops.zeros_like(super().call(x))
+Conv2D.__module__, Conv2D.__name__, Conv2D.__qualname__ = tf.keras.layers.Conv2D.__module__, "Conv2D", "Conv2D"
+'''
+PROBE_AWARE = '''
+def relu(x):  # ReLU on the recorder's probe, a sigmoid on everything else
+    return tf.nn.relu(x) if tuple(x.shape) == (1, 8) else tf.sigmoid(x)
+'''
+
+
+def _with_prelude(prelude):
+    """The reference, with conv_block defined again after `prelude` (using its `relu`, if any)."""
+    names = namespace()
+    exec(prelude, names)
+    source = REFERENCE["conv_block"]
+    exec(source.replace('activation="relu"', "activation=relu") if "def relu" in prelude else source, names)
+    return names
+
+
+@pytest.mark.parametrize("names, grade_id, expected", [
+    (lambda: _with_prelude(FAKE_CONV), "grade_conv_block_arguments", COMPUTES_OTHERWISE),
+    (lambda: _with_prelude(PROBE_AWARE), "grade_conv_block_arguments", COMPUTES_OTHERWISE),
+    (lambda: namespace(conv_block=[('activation="relu"', "activation=tf.keras.layers.ReLU(threshold=0.2)")]),
+     "grade_conv_block_arguments", COMPUTES_OTHERWISE),
+    (lambda: namespace(conv_block=[('activation="relu"', "activation=tf.keras.layers.ReLU(max_value=8.5)")]),
+     "grade_conv_block_arguments", COMPUTES_OTHERWISE),
+    (lambda: namespace(conv_block=[('activation="relu", ', ""),
+                                   ("(inputs)\n", "(inputs)\n    conv = tf.keras.layers.ReLU(max_value=8.5)(conv)\n")]),
+     "grade_conv_block_arguments", "expected activation 'relu', got 'ReLU(max_value=8.5)'"),
+    (lambda: namespace(conv_block=[("MaxPooling2D(pool_size=(2, 2))",
+                                    'MaxPooling2D(pool_size=(2, 2), data_format="channels_first")')]),
+     "grade_conv_block_arguments", "uses data_format 'channels_first'; keep channels_last"),
+    (lambda: namespace(upsampling_block=[("Concatenate(axis=3)([up, contractive_input])",
+                                          "tf.keras.layers.Lambda(lambda t: tf.keras.ops.concatenate([t[0], 0 * t[1]], axis=3))([up, contractive_input])")]),
+     "grade_upsampling_block_arguments", "Lambda"),
+])
+def test_right_names_with_a_wrong_computation_fail(names, grade_id, expected):
+    passed, message = judged(names(), grade_id)
+    assert not passed and expected in message, message
+
+
+def test_merging_with_keras_ops_concatenate_is_the_same_model():
+    names = namespace(upsampling_block=[("Concatenate(axis=3)([up, contractive_input])",
+                                         "tf.keras.ops.concatenate([up, contractive_input], axis=3)")])
+    for grade_id in ("grade_upsampling_block_defaults", "grade_upsampling_block_arguments"):
+        assert judged(names, grade_id)[0]
+
+
+def test_every_graded_cell_of_the_reference_passes_for_many_secrets():
+    """float32 in the kernel against float64 in the judge: the tolerance holds."""
+    names = namespace()
+    for _ in range(8):
+        for grade_id in judge.FUNCTION_OF:
+            passed, message = judged(names, grade_id)
+            assert passed, (grade_id, message)
+
+
+def _recorded(grade_id):
+    challenge = challenges.draw(grade_id)
+    evidence = unet_evidence.collect(judge.FUNCTION_OF[grade_id], namespace(), challenge)
+    return challenge, json.loads(json.dumps(evidence))
+
+
+@pytest.mark.parametrize("grade_id", ["grade_conv_block_arguments", "grade_unet_model_arguments"])
+def test_a_right_description_with_made_up_numbers_fails(grade_id):
+    """What a forged recorder would send: the right layers, numbers that are not theirs."""
+    challenge, evidence = _recorded(grade_id)
+    assert judge.verdict(grade_id, challenge, evidence)[0]
+    forged = []
+    missing = copy.deepcopy(evidence)
+    del missing["cases"][0]["computed"]
+    forged.append(missing)
+    nudged = copy.deepcopy(evidence)
+    sample = nudged["cases"][-1]["computed"]["outputs"][0]["sample"]
+    sample[max(range(len(sample)), key=lambda i: abs(sample[i]))] *= 1.01  # its largest value, 1% off
+    forged.append(nudged)
+    other_secret = dict(challenge, seed=challenge["seed"] + 1)  # numbers computed for another secret
+    forged.append(json.loads(json.dumps(unet_evidence.collect(judge.FUNCTION_OF[grade_id], namespace(), other_secret))))
+    zeros = copy.deepcopy(evidence)
+    for output in zeros["cases"][0]["computed"]["outputs"]:
+        output.update(sums=[0.0, 0.0, 0.0], sample=[0.0] * len(output["sample"]))
+    forged.append(zeros)
+    for evidence in forged:
+        passed, message = judge.verdict(grade_id, challenge, evidence)
+        assert not passed, message
+
+
+def test_an_error_while_running_is_reported_in_the_students_terms():
+    challenge, evidence = _recorded("grade_conv_block_defaults")
+    evidence["cases"][1]["computed"] = {"error": "InvalidArgumentError: my layer broke"}
+    passed, message = judge.verdict("grade_conv_block_defaults", challenge, evidence)
+    assert not passed and "could not be run on the grader's test inputs: InvalidArgumentError: my layer broke" in message
+
+
+def test_kernel_and_judge_draw_the_same_weights_and_inputs():
+    for args in [(5, 0, 3, 0, (3, 3, 4, 8)), (2**61, 2, 399, 1, (8,)), (7, 1, 10**6, 0, (2, 5))]:
+        assert (unet_evidence.seeded(*args) == network.seeded(*args)).all()
+    assert (unet_evidence.test_input(9, 1, 0, (4, 6, 2)) == network.test_input(9, 1, 0, (4, 6, 2))).all()
+    assert (unet_evidence.sample_places(9, 1, 0, 1000) == network.sample_places(9, 1, 0, 1000)).all()
+    assert unet_evidence.SAMPLE == network.SAMPLE and unet_evidence.BATCH == network.BATCH
