@@ -8,6 +8,7 @@ COURSE_ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(COURSE_ROOT))  # the course package: judge and sandbox
 
 from course.judge import Challenge, Judge  # noqa: E402
+from course.manual_grading import ManualGrading  # noqa: E402
 from course.layout import COURSE_ID  # noqa: E402
 from course.sandbox import SandboxedExecute  # noqa: E402
 
@@ -44,6 +45,7 @@ c.Autograde.autograde_preprocessors = [
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
+    ManualGrading,  # after SaveAutoGrades: the cells the judge sends to a person
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]

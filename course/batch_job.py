@@ -156,6 +156,7 @@ def scores(db_url, student):
             raise ValueError(f"{student} was not graded to the end")
         return {"timestamp": submission.timestamp,
                 "notebooks": {notebook.name: {"grades": {g.name: g.auto_score for g in notebook.grades},
+                                              "manual": [g.name for g in notebook.grades if g.needs_manual_grade],
                                               "comments": {c.name: c.auto_comment for c in notebook.comments}}
                               for notebook in submission.notebooks}}
 

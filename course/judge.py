@@ -33,7 +33,7 @@ try:
 except ImportError:  # Windows: no fork either, so the judge runs in-process there
     resource = None
 
-from . import challenges, evidence_format, network, reference, specs
+from . import challenges, evidence_format, manual_grading, network, reference, specs, tamper
 from .evidence_format import EvidenceInvalid, shown
 from .layout import EXERCISES, SOURCE
 from .specs import Problem, canonical, layers_to, spec_graph
@@ -271,11 +271,23 @@ class Judge(NbGraderPreprocessor):
             results = judge_isolated(tasks, self.memory_mb << 20, self.seconds)
         else:
             results = [judge_cell(*task) for task in tasks]
+        found = tamper.findings(nb)
+        manual = resources.setdefault(manual_grading.KEY, {})
         for (cell, grade_id), (passed, message, failure) in zip(cells, results):
             if failure:  # the judge's failure, not the student's: the instructor should know
                 self.log.warning("judging %s failed: %s", grade_id, failure)
+            if found:
+                manual[grade_id] = message = _manual_note(found, passed, message)
+                passed = False
             _write_verdict(cell, passed, message)
         return nb, resources
+
+
+def _manual_note(found, passed, message):
+    """The message of a cell sent to manual grading: why, and what the judge found."""
+    return (f"sent to manual grading (0 points until an instructor grades it): the notebook reaches into the "
+            f"grading machinery, which no exercise needs: {'; '.join(found)}. The judge's verdict on its evidence "
+            f"was: {'passed' if passed else 'failed'}: {message}")
 
 
 def _write_verdict(cell, passed, message):

@@ -44,7 +44,7 @@ from .layout import ASSIGNMENT, EXERCISES, NOTEBOOK, ROOT
 REPORT_ENV = "UNET_SELFTEST_REPORT"  # where a failed self-test writes its report (batch job)
 GRADED = {cell for _, cells in EXERCISES.values() for cell in cells}
 # Preprocessors of the autograde list that need a gradebook or would drop what is counted.
-NOT_RUN = ("SaveAutoGrades", "AssignLatePenalties", "CheckCellMetadata", "ClearMetadataPreprocessor")
+NOT_RUN = ("SaveAutoGrades", "ManualGrading", "AssignLatePenalties", "CheckCellMetadata", "ClearMetadataPreprocessor")
 
 
 class SelfTestFailed(SystemExit):

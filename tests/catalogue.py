@@ -49,11 +49,10 @@ POOL = "MaxPooling2D(pool_size=(2, 2))(conv)"
 
 ZERO_CONV = '''class Conv2D(tf.keras.layers.Conv2D):
     """Outputs zeros, under Keras's own module and class name."""
+    __module__ = tf.keras.layers.Conv2D.__module__
+
     def call(self, inputs):
         return tf.keras.ops.zeros_like(super().call(inputs))
-
-
-Conv2D.__module__, Conv2D.__qualname__ = tf.keras.layers.Conv2D.__module__, "Conv2D"
 
 
 '''

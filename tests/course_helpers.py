@@ -157,3 +157,17 @@ def feedback_page(root, student):
     from course.layout import ASSIGNMENT, NOTEBOOK
 
     return (Path(root) / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).read_text()
+
+
+def sent_to_manual_grading(db_url, student):
+    """{grade_id} of the student's graded cells flagged for manual grading, and the comments
+    on their solution cells ({function: auto_comment}) that say why (nbgrader's own "No
+    response." for an unchanged solution cell left out)."""
+    from nbgrader.api import Gradebook
+
+    from course.layout import ASSIGNMENT, NOTEBOOK
+
+    with Gradebook(db_url) as gradebook:
+        notebook = gradebook.find_submission_notebook(Path(NOTEBOOK).stem, ASSIGNMENT, student)
+        return ({g.name for g in notebook.grades if g.needs_manual_grade},
+                {c.name: c.auto_comment for c in notebook.comments if c.auto_comment not in (None, "No response.")})

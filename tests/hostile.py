@@ -393,7 +393,7 @@ EXPECTED = {
     "h_shadows_evidence_module": (shadows_evidence_module, "graded", NONE),
     # the sandbox
     "h_snoop": (snoop, "graded", FULL),
-    "h_prints_history": (prints_history, "graded", FULL),
+    "h_prints_history": (prints_history, "graded", NONE),  # it asks for the kernel's shell: manual grading
     "h_daemon": (daemon, "graded", FULL),
     "h_forked_memory_bomb": (forked_memory_bomb, "graded", FULL),
     "h_fork_bomb": (fork_bomb, "graded", FULL),
@@ -407,6 +407,11 @@ EXPECTED = {
     "h_nested_brackets": (nested_brackets, "invalid notebook", None),
     "h_random_bytes": (random_bytes, "invalid notebook", None),
 }
+
+#: cases that reach into the grading machinery (course/tamper.py): every graded cell goes to
+#: manual grading, with 0 points until an instructor grades it
+MANUAL = ["h_input_transformer", "h_hides_results", "h_fakes_evidence", "h_forges_recorder",
+          "h_shadows_evidence_module", "h_prints_history"]
 
 #: cases whose tricks run in the kernel: plain `nbgrader autograde` must give them the same points
 IN_KERNEL = ["h_edited_test_cells", "h_always_equal", "h_input_transformer", "h_hides_results",

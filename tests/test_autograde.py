@@ -5,7 +5,8 @@ import pytest
 from course.layout import ASSIGNMENT, EXERCISES
 from course.report import exercise_points
 
-from course_helpers import feedback_page, hidden_secrets
+import hostile
+from course_helpers import feedback_page, hidden_secrets, sent_to_manual_grading
 
 FULL = {number: (10.0, 10.0) for number in EXERCISES}
 
@@ -56,4 +57,22 @@ def test_a_cell_that_prints_the_kernels_history_shows_no_hidden_call(graded_cour
     assert page.count("import segmentation_utils as su") >= 3
     for secret in hidden_secrets(graded_course, "h_prints_history"):
         assert secret not in page, secret
-    assert points(graded_course)["h_prints_history"] == FULL
+    assert points(graded_course)["h_prints_history"] == {n: (0.0, 10.0) for n in EXERCISES}  # it used get_ipython
+
+
+def test_a_notebook_that_reaches_into_the_grader_goes_to_manual_grading(graded_course):
+    """Plain nbgrader: every graded cell of such a notebook is flagged in the gradebook, with
+    the judge's findings on each exercise's solution cell and in the cells' feedback; no
+    example is flagged."""
+    db_url = f"sqlite:///{graded_course / 'gradebook.db'}"
+    graded = {cell for _, cells in EXERCISES.values() for cell in cells}
+    for student in hostile.MANUAL:
+        flagged, comments = sent_to_manual_grading(db_url, student)
+        assert flagged == graded, student
+        assert set(comments) == {function for function, _ in EXERCISES.values()}, student
+        assert all("sent to manual grading" in note and "cell " in note for note in comments.values())
+        assert "sent to manual grading (0 points until an instructor grades it)" in feedback_page(graded_course, student)
+    forger = sent_to_manual_grading(db_url, "h_forges_recorder")[1]["conv_block"]
+    assert "imports unet_evidence" in forger and "changes unet_evidence.record" in forger, forger
+    for student in ("reference", "untouched_release", "only_exercise_1"):
+        assert sent_to_manual_grading(db_url, student) == (set(), {}), student

@@ -17,7 +17,7 @@ from course.report import NOTEBOOK_ID, exercise_points
 
 import catalogue
 import hostile
-from course_helpers import copy_course, feedback_page, hidden_secrets
+from course_helpers import copy_course, feedback_page, hidden_secrets, sent_to_manual_grading
 
 EXAMPLES = {"reference": (1, 2, 3), "untouched_release": (), "only_exercise_1": (1,), "only_exercise_2": (2,),
             "only_exercise_3": (3,)}
@@ -166,5 +166,17 @@ def test_parallel_grades_equal_serial_nbgrader_autograde(graded_class, graded_co
             notebook = gradebook.find_submission_notebook(NOTEBOOK_ID, ASSIGNMENT, student)
             return {g.name: g.score for g in notebook.grades}
     _, settings, _, _, _, _ = graded_class
+    serial = f"sqlite:///{graded_course / 'gradebook.db'}"
     for student in list(EXAMPLES) + hostile.IN_KERNEL:
-        assert cell_scores(settings.db_url, student) == cell_scores(f"sqlite:///{graded_course / 'gradebook.db'}", student)
+        assert cell_scores(settings.db_url, student) == cell_scores(serial, student)
+        assert sent_to_manual_grading(settings.db_url, student) == sent_to_manual_grading(serial, student), student
+
+
+def test_only_notebooks_that_reach_into_the_grader_go_to_manual_grading(graded_class):
+    """No catalogue entry, wrong or right, is flagged: real students' code is not mistaken
+    for tampering; every hostile notebook that reaches into the grader is."""
+    _, settings, outcomes, _, _, _ = graded_class
+    for student, outcome in outcomes.items():
+        if outcome.graded:
+            flagged = bool(sent_to_manual_grading(settings.db_url, student)[0])
+            assert flagged == (student in hostile.MANUAL), student
