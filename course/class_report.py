@@ -10,9 +10,10 @@ beside it, the CSV files of every table:
    (mistakes.py; mistakes.csv);
 3. grading health: statuses, the slowest submissions, what was refused or repaired and why
    (grading_health.csv);
-4. similar submissions: pairs and groups whose three functions are alike once names,
-   comments, formatting and keyword order are normalised, beside each other
-   (similarity.py; similar_pairs.csv).
+   and the cells sent to manual grading with the judge's findings (manual_grading.csv);
+4. similar submissions: pairs and groups whose code (the three functions, and every other
+   cell a student could write) is alike once names, comments, formatting and keyword order
+   are normalised, beside each other (similarity.py; similar_pairs.csv).
 """
 
 import base64
@@ -25,7 +26,7 @@ from pathlib import Path
 from .layout import ASSIGNMENT, EXERCISES, NOTEBOOK, RELEASE, SOURCE
 from .mistakes import mistakes, verdicts
 from .report import exercise_points
-from .similarity import FUNCTIONS, clusters, similar_pairs
+from .similarity import FUNCTIONS, OTHER, PARTS, clusters, similar_pairs
 
 TITLE = "U-Net segmentation: the class report"
 SLOWEST = 10
@@ -36,24 +37,49 @@ PAIRS_SHOWN = 40
 # Reading
 # ---------------------------------------------------------------------------------------
 
-def _solution_code(notebook):
-    """{function: source} of the cells students write their functions in."""
-    code = {}
+def _text(source):
+    return "".join(source) if isinstance(source, list) else source
+
+
+def student_code(notebook):
+    """{part: source} of a notebook (its JSON): each exercise's solution cell, and under OTHER
+    every other code cell a student could write (their own cells, unlocked cells)."""
+    code, other = {}, []
     for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if meta.get("solution") and meta.get("grade_id") in FUNCTIONS:
-            source = cell.get("source", "")
-            code[meta["grade_id"]] = "".join(source) if isinstance(source, list) else source
+            code[meta["grade_id"]] = _text(cell.get("source", ""))
+        elif not (meta.get("locked") or meta.get("grade") or meta.get("solution")):
+            other.append(_text(cell.get("source", "")))
+    code[OTHER] = "\n\n".join(other)
     return code
 
 
 def base_code():
-    """What every submission may share: the reference solution and the release's stubs."""
+    """What every submission may share: the reference solution and the release's stubs and
+    unlocked cells."""
     sources = []
     for path in (SOURCE / NOTEBOOK, RELEASE / NOTEBOOK):
-        for function, source in _solution_code(json.loads(path.read_text())).items():
+        for source in student_code(json.loads(path.read_text())).values():
             sources.append("\n".join(line for line in source.splitlines() if "SOLUTION" not in line))
     return sources
+
+
+MANUAL = "sent to manual grading"  # how the judge's verdict of such a cell begins (judge._manual_note)
+
+
+def manual_cells(judged):
+    """{student: (cells, why)} of the students whose graded cells went to manual grading."""
+    found = {}
+    for student, cells in judged.items():
+        flagged = sorted(grade_id for grade_id, (_, message) in cells.items() if message.startswith(MANUAL))
+        if flagged:
+            message = cells[flagged[0]][1]
+            why = message.split("which no exercise needs: ", 1)[-1].split(". The judge's verdict", 1)[0]
+            found[student] = (flagged, why)
+    return found
 
 
 def read_class(root, db_url):
@@ -75,7 +101,7 @@ def read_class(root, db_url):
             except (ValueError, UnicodeDecodeError):
                 continue
             judged[student] = verdicts(notebook)
-            code[student] = _solution_code(notebook)
+            code[student] = student_code(notebook)
     return {"points": points, "runs": runs, "verdicts": judged, "code": code}
 
 
@@ -149,7 +175,7 @@ def _students(names, limit=12):
 
 def _side_by_side(pair, code):
     rows = []
-    for function in FUNCTIONS:
+    for function in PARTS:
         share = pair.by_function.get(function)
         label = f"{function}: {share:.0%} in common" if share is not None else f"{function}: nothing beyond the reference"
         left, right = (html.escape(code.get(s, {}).get(function, "(no code)")) for s in (pair.a, pair.b))
@@ -178,7 +204,9 @@ def write_report(root, db_url, out=None):
     out.mkdir(parents=True, exist_ok=True)
     data = read_class(root, db_url)
     points, runs, judged, code = data["points"], data["runs"], data["verdicts"], data["code"]
-    found = mistakes(judged)
+    manual = manual_cells(judged)
+    found = mistakes({student: {g: v for g, v in cells.items() if not v[1].startswith(MANUAL)}
+                      for student, cells in judged.items()})
     pairs = similar_pairs(code, base_code())
     groups = clusters(pairs)
     parts = [f"<h1>{TITLE}</h1>",
@@ -242,9 +270,19 @@ def write_report(root, db_url, out=None):
     else:
         parts.append("<p>No grading run recorded here (grades_by_exercise.csv is written by "
                      "<code>course grade</code>).</p>")
+    parts.append("<h3>Sent to manual grading</h3><p>Notebooks whose code reaches into the grading machinery "
+                 "(the kernel's shell, loaded modules, frames, the recorder): their graded cells score 0 until you "
+                 "grade them in formgrader, where the same findings are on each exercise's solution cell.</p>")
+    parts.append("<table><tr><th>student</th><th>cells</th><th>why</th></tr>" + "".join(
+        f"<tr><td>{html.escape(student)}</td><td>{len(cells)}</td><td>{html.escape(why)}</td></tr>"
+        for student, (cells, why) in sorted(manual.items())) + "</table>" if manual
+                 else "<p>No notebook was sent to manual grading.</p>")
+    _write_csv(out / "manual_grading.csv", ["student", "cells", "why"],
+               [[student, " ".join(cells), why] for student, (cells, why) in sorted(manual.items())])
 
     # 4. Similar submissions
-    parts.append("<h2>4. Similar submissions</h2><p>The three functions of every pair of students, compared "
+    parts.append("<h2>4. Similar submissions</h2><p>The code of every pair of students (the three functions, "
+                 "and their other cells together), compared "
                  "after local names, comments, formatting and the order of keyword arguments are normalised; "
                  "what the reference solution and the release's stubs contain does not count. Pairs with at "
                  "least 60% of their remaining fingerprints in common are listed; open one to see the code side "
@@ -257,9 +295,9 @@ def write_report(root, db_url, out=None):
             parts.append(f"<p>{len(pairs) - PAIRS_SHOWN} more pairs in similar_pairs.csv.</p>")
     else:
         parts.append("<p>No two submissions are alike beyond what everyone shares.</p>")
-    _write_csv(out / "similar_pairs.csv", ["student_a", "student_b", "score", "shared_fingerprints", *FUNCTIONS],
+    _write_csv(out / "similar_pairs.csv", ["student_a", "student_b", "score", "shared_fingerprints", *PARTS],
                [[p.a, p.b, f"{p.score:.3f}", p.shared] + ["" if p.by_function[f] is None else f"{p.by_function[f]:.3f}"
-                                                         for f in FUNCTIONS] for p in pairs])
+                                                         for f in PARTS] for p in pairs])
     page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{TITLE}</title>'
             f"<style>{STYLE}</style></head><body>" + "\n".join(parts) + "</body></html>")
     path = out / "report.html"

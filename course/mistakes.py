@@ -59,6 +59,12 @@ def kind_of(message):
         return "not implemented"
     if "does not compute what the exercise asks for" in problem:
         return "right layers, but it computes something else"
+    if "does not compute what its layers' settings say" in problem:
+        return "right layer names, but the real network computes something else (a layer or activation of its own)"
+    if "is applied more than once to the same input" in problem:
+        return f"{_plain(problem.split(' is applied', 1)[0])} computed twice from the same input (weights of its own each)"
+    if "could not be run on the grader's test inputs" in problem:
+        return "the network cannot be run on test inputs"
     match = _SETTING.match(problem)
     if match:
         rest = match["rest"]

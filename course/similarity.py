@@ -1,4 +1,7 @@
-"""Which submissions are suspiciously alike: the three functions of every pair of students.
+"""Which submissions are suspiciously alike: every pair of students' code, part by part.
+
+The parts are the three functions and, together, every other code cell a student could
+have written (a pasted helper cell shared by two students makes them a pair).
 
 Each function is normalised first (Python's own parser): comments, docstrings and
 formatting go; local names become v1, v2... in order of first use; keyword arguments are
@@ -17,6 +20,8 @@ from dataclasses import dataclass
 from copydetect.utils import get_document_fingerprints
 
 FUNCTIONS = ("conv_block", "upsampling_block", "unet_model")
+OTHER = "other cells"  # every other code cell a student could write, one after another
+PARTS = FUNCTIONS + (OTHER,)
 NOISE, GUARANTEE = 20, 28  # k-gram length and the length of a match always found (characters)
 THRESHOLD = 0.6  # share of fingerprints in common (over both students' fingerprints)
 MIN_SHARED = 12  # fingerprints in common, at least: tiny differences say nothing
@@ -87,16 +92,16 @@ class Pair:
     b: str
     score: float  # fingerprints in common over all of the two students' fingerprints
     shared: int
-    by_function: dict  # function -> share in common (or None when neither has any)
+    by_function: dict  # part (PARTS) -> share in common (or None when neither has any)
 
 
 def similar_pairs(code, base_sources, threshold=THRESHOLD, min_shared=MIN_SHARED):
-    """Pairs of students whose functions are alike. `code`: {student: {function: source}};
+    """Pairs of students whose code is alike. `code`: {student: {part: source}} (PARTS);
     `base_sources`: code everyone may share (the reference solution, the stubs)."""
     boilerplate = set()
     for source in base_sources:
         boilerplate |= fingerprints(source)
-    prints = {student: {f: {(f, h) for h in fingerprints(functions.get(f, ""), boilerplate)} for f in FUNCTIONS}
+    prints = {student: {f: {(f, h) for h in fingerprints(functions.get(f, ""), boilerplate)} for f in PARTS}
               for student, functions in code.items()}
     union = {student: set().union(*by_function.values()) for student, by_function in prints.items()}
     # Only students who share a fingerprint are compared (an inverted index).
@@ -115,7 +120,7 @@ def similar_pairs(code, base_sources, threshold=THRESHOLD, min_shared=MIN_SHARED
         total = len(union[a] | union[b])
         if shared >= min_shared and shared / total >= threshold:
             by_function = {}
-            for f in FUNCTIONS:
+            for f in PARTS:
                 both = prints[a][f] | prints[b][f]
                 by_function[f] = len(prints[a][f] & prints[b][f]) / len(both) if both else None
             pairs.append(Pair(a, b, shared / total, shared, by_function))

@@ -63,6 +63,15 @@ def _dotted(node):
     return None
 
 
+def _shown(node, limit=60):
+    """The code of `node` as a note quotes it."""
+    try:
+        text = ast.unparse(node)
+    except (ValueError, RecursionError):
+        return "…"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _root(node):
     while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
         node = node.value if not isinstance(node, ast.Call) else node.func
@@ -123,7 +132,7 @@ class _Reader(ast.NodeVisitor):
 
     def visit_Attribute(self, node):
         if node.attr in ATTRIBUTES:
-            self.note(f"uses {_dotted(node) or '….' + node.attr}")
+            self.note(f"uses {_shown(node)}")
         self.generic_visit(node)
 
     def visit_Constant(self, node):
@@ -161,9 +170,8 @@ class _Reader(ast.NodeVisitor):
             for element in target.elts:
                 self._changed(element)
         elif isinstance(target, ast.Attribute) and _root(target) in self.imported:
-            dotted = _dotted(target) or _root(target) + "…"
-            if not SETTINGS & set(dotted.split(".")):
-                self.note(f"changes {dotted}")
+            if not SETTINGS & set((_dotted(target) or "").split(".")):
+                self.note(f"changes {_shown(target)}")
 
     def visit_Assign(self, node):
         for target in node.targets:

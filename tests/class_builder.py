@@ -11,9 +11,10 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
-from course import challenges, judge
+from course import challenges, judge, tamper
 from course.gradebook import one_transaction
 from course.layout import ASSIGNMENT, COURSE_ID, NOTEBOOK, RELEASE, SOURCE, nbgrader
+from course.similarity import OTHER
 
 from course_helpers import copy_course
 
@@ -31,7 +32,7 @@ _VERDICTS = {}
 def verdicts_for(code):
     """{grade_id: (passed, message)} the judge gives the functions `code` {function: source}
     (the reference for the others)."""
-    sources = dict(REFERENCE, **code)
+    sources = dict(REFERENCE, **{f: source for f, source in code.items() if f in REFERENCE})
     key = tuple(sorted(sources.items()))
     if key not in _VERDICTS:
         names = {}
@@ -49,7 +50,10 @@ def verdicts_for(code):
 
 def make_class(root, students, statuses=None):
     """A course at `root` whose class `students` {student: {function: source}} was graded;
-    `statuses` {student: (status, reason, seconds)} for grades_by_exercise.csv."""
+    `statuses` {student: (status, reason, seconds)} for grades_by_exercise.csv. A source
+    under similarity.OTHER is a cell of the student's own, after the conv_block cell; the
+    judge's findings on it (course/tamper.py) send the notebook to manual grading, as in a
+    real grading run."""
     root = copy_course(root)
     nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, capture=True)
     release = nbformat.read(RELEASE / NOTEBOOK, as_version=4)
@@ -60,6 +64,12 @@ def make_class(root, students, statuses=None):
         for student, code in students.items():
             verdicts = verdicts_for(code)
             notebook = nbformat.from_dict(json.loads(json.dumps(release)))
+            if OTHER in code:
+                at = next(i for i, c in enumerate(notebook.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "conv_block")
+                notebook.cells.insert(at + 1, nbformat.v4.new_code_cell(code[OTHER]))
+            found = tamper.findings(notebook)
+            if found:
+                verdicts = {g: (False, judge._manual_note(found, *v)) for g, v in verdicts.items()}
             for cell in notebook.cells:
                 meta = cell.metadata.get("nbgrader", {})
                 if meta.get("solution") and meta.get("grade_id") in REFERENCE:  # what was judged
@@ -78,7 +88,7 @@ def make_class(root, students, statuses=None):
             for grade in gradebook.find_submission_notebook(notebook_id, ASSIGNMENT, student).grades:
                 passed = verdicts.get(grade.name, (False, ""))[0]
                 grade.auto_score = grade.max_score if passed else 0.0
-                grade.needs_manual_grade = False
+                grade.needs_manual_grade = bool(found)
     statuses = statuses or {}
     with open(root / "grades_by_exercise.csv", "w", newline="") as handle:
         writer = csv.writer(handle)

@@ -13,7 +13,7 @@ from class_builder import make_class
 
 from course.class_report import write_report
 from course.mistakes import kind_of
-from course.similarity import clusters, normalise, similar_pairs
+from course.similarity import OTHER, clusters, normalise, similar_pairs
 
 ORIGINAL = {
     "conv_block": '''def conv_block(inputs=None, n_filters=32, dropout_prob=0, max_pooling=True):
@@ -67,6 +67,21 @@ MISTAKES = {"conv_glorot_initializer": 3, "conv_skip_after_pooling": 4, "up_tran
 INDEPENDENT = ["eq_separate_relu_layers", "eq_nested_sequential", "eq_own_relu_function", "eq_keyword_arguments",
                "eq_relu_layer_as_activation", "eq_fully_qualified_layers"]
 COPIES = ["original", "copy_renamed", "copy_reordered", "copy_recommented"]
+# A helper cell two students share; their functions are the reference's, as everyone's may be.
+HELPER = '''def show_batch(dataset, count=4, classes=23):
+    """Plot the first pictures of a batch beside their masks, with a legend of the classes."""
+    pictures, masks = next(iter(dataset.take(1)))
+    figure, axes = plt.subplots(count, 2, figsize=(8, 3 * count))
+    for row in range(count):
+        axes[row, 0].imshow(pictures[row])
+        axes[row, 1].imshow(masks[row, ..., 0], vmin=0, vmax=classes - 1, cmap="tab20")
+        axes[row, 0].set_title(f"picture {row}")
+        axes[row, 1].set_title(f"mask {row}: {len(np.unique(masks[row]))} classes")
+    figure.tight_layout()
+    return figure
+'''
+PASTED = ["pasted_helper_a", "pasted_helper_b"]
+TAMPERER = "reaches_into_the_grader"
 
 
 def class_code():
@@ -76,6 +91,8 @@ def class_code():
     code.update({name: _entry(name) for name in INDEPENDENT})
     code.update({"original": ORIGINAL, "copy_renamed": _renamed(ORIGINAL), "copy_reordered": _reordered(ORIGINAL),
                  "copy_recommented": _recommented(ORIGINAL)})
+    code.update({name: {OTHER: HELPER} for name in PASTED})
+    code[TAMPERER] = {OTHER: "import sys\nsys.modules['unet_evidence'].record = print"}
     return code
 
 
@@ -118,9 +135,12 @@ def test_planted_copies_are_found_and_nothing_else_is_paired(report):
     # mistake, copied) may be paired; independent solutions and the reference never are.
     for pair in paired - copies:
         groups = {name.rsplit("_", 1)[0] for name in pair}
-        assert len(groups) == 1 and groups <= set(MISTAKES), pair
-    alone = set(INDEPENDENT) | {f"ref_{i}" for i in range(3)}
-    assert not [pair for pair in paired if pair & alone], pairs
+        assert len(groups) == 1 and (groups <= set(MISTAKES) or pair == frozenset(PASTED)), pair
+    assert frozenset(PASTED) in paired, pairs  # the same helper cell, functions like everyone's
+    pasted = next(p for p in pairs if {p["student_a"], p["student_b"]} == set(PASTED))
+    assert float(pasted[OTHER]) > 0.9 and all(pasted[f] == "" for f in ("conv_block", "upsampling_block")), pasted
+    alone = set(INDEPENDENT) | {f"ref_{i}" for i in range(3)} | {TAMPERER}
+    assert not [pair for pair in paired - {frozenset(PASTED)} if pair & (alone | set(PASTED))], pairs
     page = path.read_text()
     assert "copy_renamed" in page and "Groups" in page
 
@@ -137,6 +157,16 @@ def test_the_report_is_one_page_with_embedded_figures_and_every_section(report):
     scores = _csv(path.parent / "scores.csv")
     assert len(scores) == len(class_code())
     assert {r["student"]: r["total"] for r in scores}["ref_0"] == "30"
+
+
+def test_cells_sent_to_manual_grading_are_listed_with_why_and_are_no_mistake(report):
+    _, path = report
+    rows = _csv(path.parent / "manual_grading.csv")
+    assert [r["student"] for r in rows] == [TAMPERER]
+    assert rows[0]["why"].startswith("cell 24: changes sys.modules['unet_evidence'].record; cell 24: uses sys.modules")
+    assert len(rows[0]["cells"].split()) == 6, rows
+    assert TAMPERER not in " ".join(r["who"] for r in _csv(path.parent / "mistakes.csv"))
+    assert "Sent to manual grading" in path.read_text() and "uses sys.modules" in path.read_text()
 
 
 def test_kinds_drop_what_belongs_to_one_student():

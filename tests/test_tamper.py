@@ -39,8 +39,9 @@ ATTACKS = {
     "%%capture\nimport gc": "imports gc",
     "from IPython.core.interactiveshell import InteractiveShell": "imports IPython.core.interactiveshell",
     "def conv_block(inputs=None, n_filters=32):\n    f = conv_block.__globals__\n    return f": "uses conv_block.__globals__",
-    "(lambda: 0).__code__": "uses ….__code__",
-    "().__class__.__base__.__subclasses__()": "uses ….__subclasses__",
+    "(lambda: 0).__code__": "uses (lambda: 0).__code__",
+    "().__class__.__base__.__subclasses__()": "uses ().__class__.__base__.__subclasses__",
+    "sys.modules['unet_evidence'].record = print": "changes sys.modules['unet_evidence'].record",
     "import ctypes": "imports ctypes",
     "from sys import modules": "imports modules from sys",
 }
