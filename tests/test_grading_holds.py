@@ -1,4 +1,4 @@
-"""`course grade` on a class of 104 submissions: the catalogue of student code, hostile and
+"""`course grade` on a class of 112 submissions: the catalogue of student code, hostile and
 broken notebooks, and the examples. Every verdict is asserted; nothing may leak between
 students, and the submitted files and the gradebook survive."""
 
