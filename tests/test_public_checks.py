@@ -296,6 +296,8 @@ def test_wrong_code_fails_a_public_test_unless_listed(entry):
     ("unet_no_default_input_size", "unet_model",
      "input_size has no default: the graded cells also call unet_model(), so give it the default the exercise "
      "shows, input_size=(96, 128, 3)"),
+    ("conv_zero_conv2d_subclass", "conv_block",
+     "next_layer, layer 1: expected Conv2D with 32 filters, got a layer class of your own named Conv2D"),
     ("unet_cached_model", "unet_model",
      "with input_size=(64, 96, 3), n_filters=8, n_classes=5: unet_model returned the model of its first call "
      "again; it must build a new model from its arguments on every call"),

@@ -113,6 +113,11 @@ def _initializer_name(initializer):
 def layer_spec(operation):
     """The facts about one layer that decide what it computes, as a dict."""
     kind = type(operation).__name__
+    keras_class = getattr(tf.keras.layers, kind, None)
+    if isinstance(keras_class, type) and type(operation) is not keras_class \
+            and not type(operation).__module__.startswith("keras.src.ops"):
+        # Grading runs every layer and checks what it computes, not what it is called.
+        return {"kind": f"a layer class of your own named {kind}"}
     spec = {"kind": kind}
     if kind in ("Conv2D", "Conv2DTranspose"):
         spec.update(filters=operation.filters, kernel_size=tuple(operation.kernel_size),
