@@ -18,7 +18,7 @@ def small_data(tmp_path_factory):
 def graded_course(tmp_path_factory):
     """Example submissions autograded once, with feedback: shared by the grading tests."""
     from course.examples import write_examples
-    from course.layout import ASSIGNMENT, nbgrader
+    from course.layout import ASSIGNMENT, NOTEBOOK, nbgrader
 
     root = copy_course(tmp_path_factory.mktemp("course"))
     # Registers the assignment and its hidden tests in a new gradebook, as an instructor would.
@@ -33,6 +33,15 @@ def graded_course(tmp_path_factory):
         folder = root / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         hostile.EXPECTED[student][0](folder)
+    import nbformat
+
+    import catalogue  # entries whose verdicts both commands must agree on
+
+    for entry in catalogue.ENTRIES:
+        if entry.name in catalogue.BOTH_COMMANDS:
+            folder = root / "submitted" / entry.name / ASSIGNMENT
+            folder.mkdir(parents=True)
+            nbformat.write(catalogue.notebook(entry), folder / NOTEBOOK)
     nbgrader("autograde", ASSIGNMENT, root=root, capture=True)
     nbgrader("generate_feedback", ASSIGNMENT, root=root, capture=True)
     return root

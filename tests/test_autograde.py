@@ -76,3 +76,15 @@ def test_a_notebook_that_reaches_into_the_grader_goes_to_manual_grading(graded_c
     assert "imports unet_evidence" in forger and "changes unet_evidence.record" in forger, forger
     for student in ("reference", "untouched_release", "only_exercise_1"):
         assert sent_to_manual_grading(db_url, student) == (set(), {}), student
+
+
+def test_catalogue_entries_get_their_verdicts_from_plain_nbgrader(graded_course):
+    """Right names with a wrong computation lose their exercise through plain nbgrader as
+    through `course grade` (test_grading_holds compares the two cell by cell)."""
+    import catalogue
+
+    table = points(graded_course)
+    for entry in catalogue.ENTRIES:
+        if entry.name in catalogue.BOTH_COMMANDS:
+            got = {n: table[entry.name][n][0] for n in EXERCISES}
+            assert got == {n: 0.0 if n in entry.loses else 10.0 for n in EXERCISES}, (entry.name, got)

@@ -23,18 +23,6 @@ EXAMPLES = {"reference": (1, 2, 3), "untouched_release": (), "only_exercise_1": 
             "only_exercise_3": (3,)}
 
 
-def _catalogue_notebook(entry):
-    notebook = solved((1, 2, 3))
-    for cell in notebook.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in entry.cells:
-            cell.source = entry.cells[grade_id]
-    for after, source in reversed(entry.extra_cells):
-        index = next(i for i, c in enumerate(notebook.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == after)
-        notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
-    return notebook
-
-
 @pytest.fixture(scope="session")
 def graded_class(tmp_path_factory):
     root = copy_course(tmp_path_factory.mktemp("class"))
@@ -43,7 +31,7 @@ def graded_class(tmp_path_factory):
     for entry in catalogue.ENTRIES:
         folder = root / "submitted" / entry.name / ASSIGNMENT
         folder.mkdir(parents=True)
-        nbformat.write(_catalogue_notebook(entry), folder / NOTEBOOK)
+        nbformat.write(catalogue.notebook(entry), folder / NOTEBOOK)
     for student, (build, _, _) in hostile.EXPECTED.items():
         folder = root / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
@@ -167,8 +155,8 @@ def test_parallel_grades_equal_serial_nbgrader_autograde(graded_class, graded_co
             return {g.name: g.score for g in notebook.grades}
     _, settings, _, _, _, _ = graded_class
     serial = f"sqlite:///{graded_course / 'gradebook.db'}"
-    for student in list(EXAMPLES) + hostile.IN_KERNEL:
-        assert cell_scores(settings.db_url, student) == cell_scores(serial, student)
+    for student in list(EXAMPLES) + hostile.IN_KERNEL + catalogue.BOTH_COMMANDS:
+        assert cell_scores(settings.db_url, student) == cell_scores(serial, student), student
         assert sent_to_manual_grading(settings.db_url, student) == sent_to_manual_grading(serial, student), student
 
 
