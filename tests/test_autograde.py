@@ -87,4 +87,4 @@ def test_catalogue_entries_get_their_verdicts_from_plain_nbgrader(graded_course)
     for entry in catalogue.ENTRIES:
         if entry.name in catalogue.BOTH_COMMANDS:
             got = {n: table[entry.name][n][0] for n in EXERCISES}
-            assert got == {n: 0.0 if n in entry.loses else 10.0 for n in EXERCISES}, (entry.name, got)
+            assert all((got[n] < 10.0) == (n in entry.loses) for n in EXERCISES), (entry.name, got)
