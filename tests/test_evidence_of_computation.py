@@ -55,6 +55,21 @@ def test_right_names_with_a_wrong_computation_fail(names, grade_id, expected):
     assert not passed and expected in message, message
 
 
+def test_one_layer_object_called_twice_is_named():
+    """Where the channels allow it, Keras accepts a layer called twice: one set of weights."""
+    names = namespace(conv_block=[
+        ('    conv = Conv2D(n_filters, 3, activation="relu", padding="same", kernel_initializer="he_normal")(inputs)\n'
+         '    conv = Conv2D(n_filters, 3, activation="relu", padding="same", kernel_initializer="he_normal")(conv)\n',
+         '    layer = Conv2D(n_filters, 3, activation="relu", padding="same", kernel_initializer="he_normal")\n'
+         '    conv = layer(layer(inputs))\n')])
+    challenge = challenges.draw("grade_conv_block_arguments")
+    for case in challenge["cases"]:
+        case["inputs"][0][-1] = case["kwargs"]["n_filters"]
+    evidence = json.loads(json.dumps(unet_evidence.collect("conv_block", names, challenge)))
+    passed, message = judge.verdict("grade_conv_block_arguments", challenge, evidence)
+    assert not passed and "layer object is called at two places" in message, message
+
+
 def test_merging_with_keras_ops_concatenate_is_the_same_model():
     names = namespace(upsampling_block=[("Concatenate(axis=3)([up, contractive_input])",
                                          "tf.keras.ops.concatenate([up, contractive_input], axis=3)")])

@@ -216,12 +216,13 @@ def _summary(values, seed, case, output):
 
 def computed(graph, inputs, outputs, seed, case):
     """Set each layer's weights from the secret, run the network on test inputs and
-    summarise its outputs; a layer used at two places keeps the weights of the first."""
+    summarise its outputs."""
     done = set()
     for node in sorted(graph.layers):
         layer = graph.layers[node]
-        if id(layer) in done:
-            continue
+        if id(layer) in done and getattr(layer, "weights", None):
+            raise EvidenceError(f"one {type(layer).__name__} layer object is called at two places, so both share "
+                                "its weights: create a new layer for each call")
         done.add(id(layer))
         for index, weight in enumerate(getattr(layer, "weights", [])):
             weight.assign(seeded(seed, case, node, index, [int(d) for d in weight.shape]))
@@ -418,6 +419,8 @@ def _case(function, name, case, namespace, seed=None, number=0):
     if seed is not None:
         try:
             evidence["computed"] = computed(graph, inputs, outputs, seed, number)
+        except EvidenceError as error:
+            evidence["computed"] = {"error": str(error)}
         except Exception as error:  # the network was described but cannot be run
             line = _student_line(error)
             evidence["computed"] = {"error": f"{type(error).__name__}: {error}"[:300] + (f" ({line})" if line else "")}
