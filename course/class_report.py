@@ -67,7 +67,7 @@ def base_code():
     return sources
 
 
-MANUAL = "sent to manual grading"  # how the judge's verdict of such a cell begins (judge._manual_note)
+MANUAL = "sent to manual grading"  # how the judge's verdict of such a cell begins (judge.manual_note)
 
 
 def manual_cells(judged):
@@ -77,7 +77,7 @@ def manual_cells(judged):
         flagged = sorted(grade_id for grade_id, (_, message) in cells.items() if message.startswith(MANUAL))
         if flagged:
             message = cells[flagged[0]][1]
-            why = message.split("which no exercise needs: ", 1)[-1].split(". The judge's verdict", 1)[0]
+            why = message.split("which no exercise needs: ", 1)[-1].split(". The judge's verdict", 1)[0].rstrip(".")
             found[student] = (flagged, why)
     return found
 

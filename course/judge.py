@@ -277,17 +277,21 @@ class Judge(NbGraderPreprocessor):
             if failure:  # the judge's failure, not the student's: the instructor should know
                 self.log.warning("judging %s failed: %s", grade_id, failure)
             if found:
-                manual[grade_id] = message = _manual_note(found, passed, message)
-                passed = False
+                manual[grade_id] = manual_note(found)  # for the gradebook: the same in every run
+                passed, message = False, manual_message(found, passed, message)
             _write_verdict(cell, passed, message)
         return nb, resources
 
 
-def _manual_note(found, passed, message):
-    """The message of a cell sent to manual grading: why, and what the judge found."""
+def manual_note(found):
+    """Why a cell was sent to manual grading: what the judge found in the notebook."""
     return (f"sent to manual grading (0 points until an instructor grades it): the notebook reaches into the "
-            f"grading machinery, which no exercise needs: {'; '.join(found)}. The judge's verdict on its evidence "
-            f"was: {'passed' if passed else 'failed'}: {message}")
+            f"grading machinery, which no exercise needs: {'; '.join(found)}.")
+
+
+def manual_message(found, passed, message):
+    """The verdict of a cell sent to manual grading: why, and what the judge made of its evidence."""
+    return f"{manual_note(found)} The judge's verdict on its evidence was: {'passed' if passed else 'failed'}: {message}"
 
 
 def _write_verdict(cell, passed, message):

@@ -69,7 +69,7 @@ def make_class(root, students, statuses=None):
                 notebook.cells.insert(at + 1, nbformat.v4.new_code_cell(code[OTHER]))
             found = tamper.findings(notebook)
             if found:
-                verdicts = {g: (False, judge._manual_note(found, *v)) for g, v in verdicts.items()}
+                verdicts = {g: (False, judge.manual_message(found, *v)) for g, v in verdicts.items()}
             for cell in notebook.cells:
                 meta = cell.metadata.get("nbgrader", {})
                 if meta.get("solution") and meta.get("grade_id") in REFERENCE:  # what was judged
