@@ -2,13 +2,16 @@
 
 Two nbgrader preprocessors, configured in nbgrader_config.py around Execute:
 
-- `Challenge` (before Execute) draws fresh argument values for each graded cell
-  (challenges.py) and writes them into the cell's hidden line, which asks the kernel
-  (unet_evidence.py) to describe what the student's function builds for them;
+- `Challenge` (before Execute) draws fresh argument values and a secret for each graded
+  cell (challenges.py) and writes them into the cell's hidden line, with a fresh copy of the
+  recorder (unet_evidence.py), which describes what the student's function builds for them
+  and what that network computes with weights and inputs drawn from the secret;
 - `Judge` (after Execute) reads that description, checks it (evidence_format.py), turns it
   into layer specifications through a whitelist (specs.py), compares them with the reference
-  solution (reference.py, plain data), runs both networks (network.py, NumPy), and replaces
-  the cell's outputs with the verdict: a message in the student's terms and the points.
+  solution (reference.py, plain data), runs both networks (network.py, NumPy), checks the
+  numbers the kernel reported against the described network, reads the student's cells for
+  code that reaches into the grader (tamper.py: such a notebook goes to manual grading), and
+  replaces the cell's outputs with the verdict: a message in the student's terms and the points.
   It needs no TensorFlow. Each notebook is judged in a child process with limits of its
   own (see "Judging under limits"), so that no evidence can exhaust nbgrader's process.
 
