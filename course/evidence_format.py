@@ -114,6 +114,9 @@ def _node(node, number):
         return
     if not isinstance(node.get("module"), str) or not isinstance(node.get("config"), dict):
         raise EvidenceInvalid(f"node {number} has no module or settings")
+    own = node.get("own", [])
+    if not (isinstance(own, list) and len(own) <= 4 and all(isinstance(o, str) and len(o) <= 40 for o in own)):
+        raise EvidenceInvalid(f"node {number} says malformed things of its classes")
     shapes = node.get("shapes", [])
     if not (isinstance(shapes, list) and len(shapes) <= 4 and all(_shape(s) for s in shapes)):
         raise EvidenceInvalid(f"node {number} has malformed shapes")

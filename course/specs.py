@@ -203,6 +203,14 @@ def layer_spec(node, what):
             spec.update(dropout_prob=round(_number(config["dropout_prob"], "dropout_prob"), 6),
                         max_pooling=bool(config["max_pooling"]))
         return spec
+    own = node.get("own")
+    if own:  # grading runs the network as it predicts: how a class of one's own trains is never seen
+        own = [str(part)[:40] for part in own[:3]] if isinstance(own, list) else ["layer"]
+        if "layer" in own:
+            raise Problem(f"{what} ({_cut(kind)}) is a layer class of your own, not Keras's: use Keras's own "
+                          "layers, as the exercise does")
+        raise Problem(f"{what} ({_cut(kind)}): its {' and '.join(own)} is a class of your own, not Keras's: use "
+                      "Keras's own initializers, as the exercise does")
     known_module = isinstance(module, str) and (module.startswith(KERAS_LAYERS) or kind in KERAS_OPS.get(module, ()))
     if not known_module or kind not in SETTINGS:
         raise Problem(f"{what} is a {_cut(kind)} ({_cut(module)}), which the grader does not know: "

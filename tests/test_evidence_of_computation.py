@@ -34,7 +34,7 @@ def _with_prelude(prelude):
 
 
 @pytest.mark.parametrize("names, grade_id, expected", [
-    (lambda: _with_prelude(FAKE_CONV), "grade_conv_block_arguments", COMPUTES_OTHERWISE),
+    (lambda: _with_prelude(FAKE_CONV), "grade_conv_block_arguments", "layer 1 (Conv2D) is a layer class of your own"),
     (lambda: _with_prelude(PROBE_AWARE), "grade_conv_block_arguments", COMPUTES_OTHERWISE),
     (lambda: namespace(conv_block=[('activation="relu"', "activation=tf.keras.layers.ReLU(threshold=0.2)")]),
      "grade_conv_block_arguments", COMPUTES_OTHERWISE),
@@ -68,6 +68,13 @@ def test_one_layer_object_called_twice_is_named():
     evidence = json.loads(json.dumps(unet_evidence.collect("conv_block", names, challenge)))
     passed, message = judge.verdict("grade_conv_block_arguments", challenge, evidence)
     assert not passed and "layer object is called at two places" in message, message
+
+
+def test_a_fake_layer_fails_by_its_numbers_even_if_its_class_passed_for_keras(monkeypatch):
+    """Two defences: were the class check fooled, the numbers still give it away."""
+    monkeypatch.setattr(unet_evidence, "_own_classes", lambda operation: [])
+    passed, message = judged(_with_prelude(FAKE_CONV), "grade_conv_block_arguments")
+    assert not passed and COMPUTES_OTHERWISE in message, message
 
 
 def test_merging_with_keras_ops_concatenate_is_the_same_model():
@@ -129,3 +136,54 @@ def test_kernel_and_judge_draw_the_same_weights_and_inputs():
     assert (unet_evidence.test_input(9, 1, 0, (4, 6, 2)) == network.test_input(9, 1, 0, (4, 6, 2))).all()
     assert (unet_evidence.sample_places(9, 1, 0, 1000) == network.sample_places(9, 1, 0, 1000)).all()
     assert unet_evidence.SAMPLE == network.SAMPLE and unet_evidence.BATCH == network.BATCH
+
+
+# Found by a red-team helper: what inference alone never shows.
+ZERO_HE_NORMAL = '''
+class HeNormal(tf.keras.initializers.HeNormal):
+    def __call__(self, shape, dtype=None, **kwargs):
+        return tf.zeros(shape, dtype or "float32")
+'''
+TRAINS_TO_ZERO = '''
+class Conv2D(tf.keras.layers.Conv2D):
+    __module__ = "keras.src.layers.convolutional.conv2d"
+    def call(self, inputs, training=None):
+        out = super().call(inputs)
+        return out if not training else tf.zeros_like(out)
+'''
+ZERO_MODEL = '''
+class UNet(tf.keras.Model):
+    def call(self, inputs, training=None, mask=None):
+        return tf.zeros_like(super().call(inputs))
+'''
+
+
+def _prelude_and(prelude, function, *edits):
+    names = namespace()
+    exec(prelude, names)
+    source = REFERENCE[function]
+    for old, new in edits:
+        assert old in source
+        source = source.replace(old, new)
+    exec(source, names)
+    return names
+
+
+@pytest.mark.parametrize("names, grade_id, expected", [
+    (lambda: _prelude_and(ZERO_HE_NORMAL, "conv_block", ('kernel_initializer="he_normal"', "kernel_initializer=HeNormal()")),
+     "grade_conv_block_arguments", "its kernel initializer is a class of your own, not Keras's"),
+    (lambda: _prelude_and(TRAINS_TO_ZERO, "conv_block"), "grade_conv_block_defaults",
+     "layer 1 (Conv2D) is a layer class of your own, not Keras's"),
+    (lambda: _prelude_and(ZERO_MODEL, "unet_model", ("model = tf.keras.Model(", "model = UNet(")),
+     "grade_unet_model_defaults", "unet_model returns a model class of your own (UNet)"),
+    (lambda: namespace(
+        conv_block=[("max_pooling=True):", "max_pooling=True, lazy=False):"),
+                    ("    conv = Conv2D(n_filters, 3, activation=\"relu\", padding=\"same\", kernel_initializer=\"he_normal\")(inputs)",
+                     "    if lazy:\n        return MaxPooling2D()(inputs), inputs\n"
+                     "    conv = Conv2D(n_filters, 3, activation=\"relu\", padding=\"same\", kernel_initializer=\"he_normal\")(inputs)")],
+        unet_model=[("conv_block(cblock1[0], n_filters * 2)", "conv_block(cblock1[0], n_filters * 2, lazy=True)")]),
+     "grade_unet_model_arguments", "unet_model calls conv_block with lazy=True, an argument the exercise's conv_block"),
+])
+def test_what_only_training_or_real_use_would_show_fails(names, grade_id, expected):
+    passed, message = judged(names(), grade_id)
+    assert not passed and expected in message, message

@@ -150,6 +150,27 @@ def _shapes(tensors):
     return [_shape(t) for t in tensors]
 
 
+def _keras_class(obj, *modules):
+    """Whether `obj` is an instance of a class Keras itself exports, not of a subclass: only
+    inference is run here, and a subclass may compute otherwise when it trains."""
+    cls = type(obj)
+    return any(getattr(module, cls.__name__, None) is cls for module in modules)
+
+
+def _own_classes(operation):
+    """What of a layer is of a class of the student's own: 'layer', 'kernel initializer'..."""
+    from keras.src.ops import numpy as keras_numpy
+
+    own = []
+    if not (isinstance(operation, BlockCall) or _keras_class(operation, tf.keras.layers, keras_numpy)):
+        own.append("layer")
+    for part in ("kernel_initializer", "bias_initializer"):
+        initializer = getattr(operation, part, None)
+        if initializer is not None and not _keras_class(initializer, tf.keras.initializers):
+            own.append(part.replace("_", " "))
+    return own
+
+
 def _layer(operation, parents, output_shapes):
     node = {"class": type(operation).__name__, "module": type(operation).__module__, "inputs": parents}
     try:
@@ -163,6 +184,9 @@ def _layer(operation, parents, output_shapes):
         node["activation_probe"] = _probe(operation)
     node["weights"] = [[list(map(int, w.shape)), bool(w.trainable)] for w in getattr(operation, "weights", [])]
     node["trainable"] = bool(getattr(operation, "trainable", True))
+    own = _own_classes(operation)
+    if own:
+        node["own"] = own
     if output_shapes is not None:
         node["shapes"] = output_shapes
     return node
@@ -315,7 +339,31 @@ def _active_forward(name, args, kwargs):
             exercise[index] if index < len(exercise) and exercise[index] not in own else None)
         if meant is not None and parameter in bound:
             known[meant] = bound[parameter]
+        elif parameter in bound and not _as_default(signature.parameters[parameter], bound[parameter]):
+            # The graded cells test the block without it: unet_model may not change the block with it.
+            raise EvidenceError(f"unet_model calls {name} with {parameter}={_shown(bound[parameter])}, an argument "
+                                f"the exercise's {name} does not have: the graded cells test {name} without it, "
+                                "so call it as the exercise defines it")
     return STAND_INS[name](**known)
+
+
+def _as_default(parameter, value):
+    """Whether `value`, passed for an extra parameter, is what its default would be."""
+    import inspect
+
+    if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+        return not value
+    if parameter.default is inspect.Parameter.empty:
+        return False
+    try:
+        return value is parameter.default or bool(value == parameter.default)
+    except Exception:  # a comparison that raises (a tensor, say)
+        return False
+
+
+def _shown(value):
+    text = repr(value) if isinstance(value, (int, float, str, bool, type(None), tuple, list)) else type(value).__name__
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 class _BlocksRecorded:
@@ -408,6 +456,9 @@ def _case(function, name, case, namespace, seed=None, number=0):
             model = function(*case.get("args", []), **kwargs)
         if not isinstance(model, tf.keras.Model):
             raise EvidenceError(f"unet_model must return a tf.keras.Model, got {type(model).__name__}")
+        if not _keras_class(model, tf.keras, tf.keras.models) and type(model).__name__ != "Functional":
+            raise EvidenceError(f"unet_model returns a model class of your own ({type(model).__name__}): return "
+                                "tf.keras.Model(inputs, outputs), whose layers are what it computes")
         inputs, outputs = list(model.inputs), list(model.outputs)
     else:
         inputs = [tf.keras.Input(tuple(shape)) for shape in case.get("inputs", [])]
