@@ -10,7 +10,7 @@ import psutil
 import pytest
 from nbgrader.api import Gradebook
 
-from course.examples import solved, write_examples
+from course.examples import write_examples
 from course.grader import Settings, grade_all
 from course.layout import ASSIGNMENT, EXERCISES, NOTEBOOK, nbgrader
 from course.report import NOTEBOOK_ID, exercise_points
