@@ -347,3 +347,14 @@ def test_an_identity_named_otherwise_is_no_activation_and_linear_must_be_the_ide
     identity = edit("upsampling_block", ('strides=(2, 2), padding="same"',
                                          'strides=(2, 2), padding="same", activation=lambda x: x'))
     unet_checks.test_upsampling_block(define(identity)["upsampling_block"])
+
+
+def test_classes_of_the_students_own_are_named_as_grading_names_them():
+    """Grading runs only inference, so it refuses an initializer or a model class of one's
+    own (tests/test_evidence_of_computation.py); the public tests say so first."""
+    initializer = ("class HeNormal(tf.keras.initializers.HeNormal):\n    pass\n\n\n"
+                   + edit("conv_block", ('kernel_initializer="he_normal"', "kernel_initializer=HeNormal()")))
+    assert "an initializer class of your own named HeNormal" in failure_of("conv_block", with_cells(conv_block=initializer))
+    model = ("class UNet(tf.keras.Model):\n    pass\n\n\n"
+             + edit("unet_model", ("model = tf.keras.Model(", "model = UNet(")))
+    assert "unet_model returns a model class of your own (UNet)" in failure_of("unet_model", with_cells(unet_model=model))

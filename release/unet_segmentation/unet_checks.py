@@ -103,6 +103,8 @@ def _trainable(operation):
 
 def _initializer_name(initializer):
     """The initializer's usual name: VarianceScaling(2.0, 'fan_in', 'truncated_normal') is HeNormal."""
+    if getattr(tf.keras.initializers, type(initializer).__name__, None) is not type(initializer):
+        return f"an initializer class of your own named {type(initializer).__name__}"
     try:
         settings = (float(initializer.scale), initializer.mode, initializer.distribution)
     except (AttributeError, TypeError, ValueError):
@@ -1056,6 +1058,9 @@ def test_unet_model(unet_model):
     model = _call(unet_model, (96, 128, 3), n_filters=32, n_classes=23)
     if not isinstance(model, tf.keras.Model):
         raise CheckFailed(f"unet_model must return a tf.keras.Model, got {type(model).__name__}")
+    if type(model) not in (tf.keras.Model, tf.keras.Sequential) and type(model).__name__ != "Functional":
+        raise CheckFailed(f"unet_model returns a model class of your own ({type(model).__name__}): return "
+                          "tf.keras.Model(inputs, outputs), as the exercise does")
     if len(model.outputs) != 1:
         raise CheckFailed(f"unet_model must return a model with one output (the logits), got {len(model.outputs)}")
     output = model.outputs[0]
