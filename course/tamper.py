@@ -312,12 +312,33 @@ def student_cells(nb):
             yield number, cell
 
 
+def _plain_text(source):
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+def _instructors(nb):
+    """The code of the notebook's locked and graded cells, without their hidden tests: a
+    student's cell that is a copy of one (a graded cell copied, then made ordinary by the
+    repair) is the instructor's code."""
+    from .hidden_calls import split_hidden
+
+    found = set()
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and (meta.get("locked") or meta.get("grade")) and not meta.get("solution"):
+            found.update({_plain_text(cell.source), _plain_text(split_hidden(cell.source)[0])})
+    return found
+
+
 def findings(nb):
     """["cell N (conv_block): uses sys.modules", …]: what the student's cells do that reaches
     into the grading machinery, at most MAX_FINDINGS."""
     imported = imported_names(cell.source for cell in nb.cells if cell.cell_type == "code")
+    instructors = _instructors(nb)
     found = []
     for number, cell in student_cells(nb):
+        if _plain_text(cell.source) in instructors:
+            continue
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         label = f"cell {number}" + (f" ({grade_id})" if grade_id else "")
         solution = bool(cell.metadata.get("nbgrader", {}).get("solution"))

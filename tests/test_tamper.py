@@ -137,3 +137,17 @@ def test_findings_name_the_cell_and_locked_cells_are_not_read():
     locked.metadata["nbgrader"] = {"locked": True, "grade": False, "solution": False, "grade_id": "setup"}
     notebook.cells.insert(3, locked)
     assert tamper.findings(notebook) == ["cell 5: imports unet_evidence"]
+
+
+def test_a_copy_of_an_instructors_cell_is_the_instructors_code():
+    """A graded cell copied, which the repair turns into an ordinary cell, passes globals()
+    to the public checks as the instructor wrote it: that is no finding."""
+    from course.examples import solved
+
+    notebook = solved((1, 2, 3))
+    graded = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "grade_unet_model_defaults")
+    assert "globals()" in graded.source
+    notebook.cells.append(nbformat.v4.new_code_cell(graded.source))
+    assert tamper.findings(notebook) == []
+    notebook.cells.append(nbformat.v4.new_code_cell(graded.source + "\nimport gc"))  # edited: the student's
+    assert f"cell {len(notebook.cells)}: imports gc" in tamper.findings(notebook)
