@@ -110,7 +110,7 @@ def _free(order):
     return result
 
 
-WEIGHTED = ("Conv2D", "Conv2DTranspose", "conv_block", "upsampling_block")
+WEIGHTED = network.WEIGHTED + network.BLOCKS  # what has weights of its own: layers and block calls
 
 
 def _repeated(student, text_student, reference_graph, text_reference):
