@@ -24,18 +24,11 @@ def relu(x):  # ReLU on the recorder's probe, a sigmoid on everything else
 '''
 
 
-def _with_prelude(prelude):
-    """The reference, with conv_block defined again after `prelude` (using its `relu`, if any)."""
-    names = namespace()
-    exec(prelude, names)
-    source = REFERENCE["conv_block"]
-    exec(source.replace('activation="relu"', "activation=relu") if "def relu" in prelude else source, names)
-    return names
-
-
 @pytest.mark.parametrize("names, grade_id, expected", [
-    (lambda: _with_prelude(FAKE_CONV), "grade_conv_block_arguments", "layer 1 (Conv2D) is a layer class of your own"),
-    (lambda: _with_prelude(PROBE_AWARE), "grade_conv_block_arguments", COMPUTES_OTHERWISE),
+    (lambda: _prelude_and(FAKE_CONV, "conv_block"), "grade_conv_block_arguments",
+     "layer 1 (Conv2D) is a layer class of your own"),
+    (lambda: _prelude_and(PROBE_AWARE, "conv_block", ('activation="relu"', "activation=relu")),
+     "grade_conv_block_arguments", COMPUTES_OTHERWISE),
     (lambda: namespace(conv_block=[('activation="relu"', "activation=tf.keras.layers.ReLU(threshold=0.2)")]),
      "grade_conv_block_arguments", COMPUTES_OTHERWISE),
     (lambda: namespace(conv_block=[('activation="relu"', "activation=tf.keras.layers.ReLU(max_value=8.5)")]),
@@ -73,7 +66,7 @@ def test_one_layer_object_called_twice_is_named():
 def test_a_fake_layer_fails_by_its_numbers_even_if_its_class_passed_for_keras(monkeypatch):
     """Two defences: were the class check fooled, the numbers still give it away."""
     monkeypatch.setattr(unet_evidence, "_own_classes", lambda operation: [])
-    passed, message = judged(_with_prelude(FAKE_CONV), "grade_conv_block_arguments")
+    passed, message = judged(_prelude_and(FAKE_CONV, "conv_block"), "grade_conv_block_arguments")
     assert not passed and COMPUTES_OTHERWISE in message, message
 
 
@@ -159,6 +152,7 @@ class UNet(tf.keras.Model):
 
 
 def _prelude_and(prelude, function, *edits):
+    """The reference, with `function` defined again, after `prelude` and with `edits`."""
     names = namespace()
     exec(prelude, names)
     source = REFERENCE[function]
