@@ -7,10 +7,10 @@ from pathlib import Path
 COURSE_ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(COURSE_ROOT))  # the course package: judge and sandbox
 
-from course.judge import Challenge, Judge  # noqa: E402
-from course.manual_grading import ManualGrading  # noqa: E402
+from course.judge.manual_grading import ManualGrading  # noqa: E402
+from course.judge.preprocessors import Challenge, Judge  # noqa: E402
 from course.layout import COURSE_ID  # noqa: E402
-from course.sandbox import SandboxedExecute  # noqa: E402
+from course.sandbox.execute import SandboxedExecute  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
@@ -35,7 +35,7 @@ c.Exchange.root = str(EXCHANGE)
 
 # Student code only produces evidence; the judge, in this nbgrader process, decides every
 # score. Challenge writes argument values drawn now into the graded cells; each kernel runs
-# in a sandbox of its own (course/sandbox.py); Judge replaces the graded cells' outputs with
+# in a sandbox of its own (course/sandbox/execute.py); Judge replaces the graded cells' outputs with
 # its verdict on their evidence, which is what SaveAutoGrades records.
 c.Autograde.autograde_preprocessors = [
     Challenge,
@@ -50,11 +50,11 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 # Before it grades anyone, the process grades the reference solution and the blank release in
-# the same sandbox (course/selftest.py): full marks and zero, or it stops with the reason and
+# the same sandbox (course/grading/selftest.py): full marks and zero, or it stops with the reason and
 # records nothing, instead of giving every student 0 on a broken machine. Once per machine,
 # grading files and environment.
-c.Autograde.pre_convert_hook = "course.selftest.hook"
-# Limits of each graded kernel (see course/sandbox.py).
+c.Autograde.pre_convert_hook = "course.grading.selftest.hook"
+# Limits of each graded kernel (see course/sandbox/execute.py).
 c.SandboxedKernelManager.memory_mb = 4096
 c.SandboxedKernelManager.max_processes = 512
 c.SandboxedKernelManager.cpu_seconds = 900

@@ -35,9 +35,10 @@ import hostile  # noqa: E402
 from course_helpers import copy_course  # noqa: E402
 from test_grading_holds import _catalogue_notebook  # noqa: E402
 
-from course.examples import write_examples  # noqa: E402
-from course.grader import Settings, grade_all  # noqa: E402
-from course.layout import ASSIGNMENT, NOTEBOOK, nbgrader  # noqa: E402
+from course.unet_segmentation.examples import write_examples  # noqa: E402
+from course.grading.grader import Settings, grade_all  # noqa: E402
+from course.assignment import ASSIGNMENT, NOTEBOOK  # noqa: E402
+from course.layout import nbgrader  # noqa: E402
 
 
 def build_class(root, size):

@@ -24,8 +24,9 @@ from nbclient import NotebookClient
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
 from course_helpers import copy_course  # noqa: E402
 
-from course.examples import write_examples  # noqa: E402
-from course.layout import ASSIGNMENT, nbgrader  # noqa: E402
+from course.unet_segmentation.examples import write_examples  # noqa: E402
+from course.assignment import ASSIGNMENT  # noqa: E402
+from course.layout import nbgrader  # noqa: E402
 
 
 def floor_seconds():

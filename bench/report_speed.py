@@ -21,7 +21,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
 import catalogue  # noqa: E402
 from class_builder import make_class  # noqa: E402
 
-from course.class_report import write_report  # noqa: E402
+from course.report.class_report import write_report  # noqa: E402
 
 
 def main():

@@ -24,7 +24,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from course.layout import NOTEBOOK, SOURCE  # noqa: E402
+from course.assignment import NOTEBOOK, SOURCE  # noqa: E402
 
 WATCHED = {"Road": 7, "Sky": 13, "Building": 1, "Vegetation": 9, "Vehicles": 10}
 REPORT = """

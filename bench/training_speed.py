@@ -34,7 +34,7 @@ print(json.dumps({"images_per_second": frames / (time.perf_counter() - start)}))
 
 def measure(frames, onednn):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="1" if onednn else "0")
-    grader = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "course", "reference.py")
+    grader = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "course", "unet_segmentation", "reference.py")
     out = subprocess.run([sys.executable, "-c", CHILD, str(frames), grader], env=env, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])["images_per_second"]

@@ -23,7 +23,8 @@ import os
 import shutil
 import sys
 
-from .layout import ASSIGNMENT, ROOT, environment_bin_on_path, nbgrader
+from .assignment import ASSIGNMENT
+from .layout import ROOT, environment_bin_on_path, nbgrader
 
 DB_URL = f"sqlite:///{ROOT / 'gradebook.db'}"
 
@@ -34,15 +35,15 @@ def release():
 
 
 def examples():
-    from .examples import write_examples
+    from .unet_segmentation.examples import write_examples
 
     students = write_examples()
     print(f"example submissions in {ROOT / 'submitted'}: {', '.join(students)}")
 
 
 def report(args):
-    from .class_report import write_report
-    from .report import exercise_points, format_table
+    from .report.class_report import write_report
+    from .report.points import exercise_points, format_table
 
     db_url = args.db or DB_URL
     print(format_table(exercise_points(db_url)))
@@ -50,9 +51,9 @@ def report(args):
 
 
 def grade(args):
-    from .class_report import write_report
-    from .grader import NoWorkerLeft, SelfTestRefused, Settings, grade_all, sandbox_note, sandbox_refusal
-    from .report import exercise_points, format_table, write_csv
+    from .report.class_report import write_report
+    from .grading.grader import NoWorkerLeft, SelfTestRefused, Settings, grade_all, sandbox_note, sandbox_refusal
+    from .report.points import exercise_points, format_table, write_csv
 
     settings = Settings(db_url=args.db, workers=args.workers, scheduler=args.scheduler, timeout=args.timeout,
                         cell_timeout=args.cell_timeout, memory_mb=args.memory_mb, cpus=args.cpus,
@@ -97,13 +98,13 @@ def grade(args):
 
 def selftest(args):
     """The self-test alone, with the limits `course grade` would use."""
-    from .batch_job import grading_args, kernel_threads_env
+    from .grading.batch_job import grading_args, kernel_threads_env
 
     options = {"timeout": args.timeout, "cell_timeout": args.cell_timeout, "memory_mb": args.memory_mb,
                "cpus": args.cpus, "sandbox": not args.no_sandbox, "threads": os.cpu_count() or 1}
     out = ROOT / ".selftest.json"
     print("self-test: grading the reference solution and the blank release in the students' sandbox ...")
-    nbgrader("--json", out, "--fresh", *grading_args(options), module="course.selftest", check=False,
+    nbgrader("--json", out, "--fresh", *grading_args(options), module="course.grading.selftest", check=False,
              capture=True, extra_env=kernel_threads_env(options))
     result = json.loads(out.read_text()) if out.is_file() else {"passed": False, "reason": "it did not finish"}
     out.unlink(missing_ok=True)

@@ -1,4 +1,5 @@
-"""Where things are in the course directory, and which graded cell belongs to which exercise."""
+"""The course folder: where it is, how to run nbgrader in it, and how to show and walk the
+names found there. Imports nothing of the course: every package may import it."""
 
 import contextlib
 import os
@@ -10,18 +11,7 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENT = "unet_segmentation"
 COURSE_ID = "unet-segmentation"  # nbgrader's course id (nbgrader_config.py, the exchange)
-NOTEBOOK = "Image_segmentation_Unet.ipynb"
-SOURCE = ROOT / "source" / ASSIGNMENT
-RELEASE = ROOT / "release" / ASSIGNMENT
-
-#: exercise number -> (function the student writes, ids of its graded cells)
-EXERCISES = {
-    1: ("conv_block", ("grade_conv_block_defaults", "grade_conv_block_arguments")),
-    2: ("upsampling_block", ("grade_upsampling_block_defaults", "grade_upsampling_block_arguments")),
-    3: ("unet_model", ("grade_unet_model_defaults", "grade_unet_model_arguments")),
-}
 
 
 def printable(name, limit=80):
@@ -44,13 +34,6 @@ def walk(folder):
     for top, folders, files in os.walk(folder, followlinks=False):
         found += [Path(top) / name for name in folders + files]
     return sorted(found)
-
-
-def exercise_of(grade_id):
-    for number, (_, cells) in EXERCISES.items():
-        if grade_id in cells:
-            return number
-    raise KeyError(f"graded cell {grade_id!r} belongs to no exercise")
 
 
 def environment_bin_on_path():

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from course.layout import NOTEBOOK, SOURCE
+from course.assignment import NOTEBOOK, SOURCE
 
 
 def _reference():
@@ -252,7 +252,7 @@ BOTH_COMMANDS = ["conv_zero_conv2d_subclass", "conv_probe_aware_activation", "co
 
 def notebook(entry):
     """The solved release with the entry's cells in place of the reference's."""
-    from course.examples import solved
+    from course.unet_segmentation.examples import solved
 
     result = solved((1, 2, 3))
     for cell in result.cells:

@@ -11,10 +11,12 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
-from course import challenges, judge, tamper
-from course.gradebook import one_transaction
-from course.layout import ASSIGNMENT, COURSE_ID, NOTEBOOK, RELEASE, SOURCE, nbgrader
-from course.similarity import OTHER
+from course.unet_segmentation import challenges
+from course.judge import preprocessors as judge, tamper
+from course.grading.gradebook import one_transaction
+from course.assignment import ASSIGNMENT, NOTEBOOK, RELEASE, SOURCE
+from course.layout import COURSE_ID, nbgrader
+from course.report.similarity import OTHER
 
 from course_helpers import copy_course
 
@@ -52,7 +54,7 @@ def make_class(root, students, statuses=None):
     """A course at `root` whose class `students` {student: {function: source}} was graded;
     `statuses` {student: (status, reason, seconds)} for grades_by_exercise.csv. A source
     under similarity.OTHER is a cell of the student's own, after the conv_block cell; the
-    judge's findings on it (course/tamper.py) send the notebook to manual grading, as in a
+    judge's findings on it (course/judge/tamper.py) send the notebook to manual grading, as in a
     real grading run."""
     root = copy_course(root)
     nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, capture=True)

@@ -17,8 +17,9 @@ def small_data(tmp_path_factory):
 @pytest.fixture(scope="session")
 def graded_course(tmp_path_factory):
     """Example submissions autograded once, with feedback: shared by the grading tests."""
-    from course.examples import write_examples
-    from course.layout import ASSIGNMENT, NOTEBOOK, nbgrader
+    from course.unet_segmentation.examples import write_examples
+    from course.assignment import ASSIGNMENT, NOTEBOOK
+    from course.layout import nbgrader
 
     root = copy_course(tmp_path_factory.mktemp("course"))
     # Registers the assignment and its hidden tests in a new gradebook, as an instructor would.

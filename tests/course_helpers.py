@@ -154,7 +154,7 @@ def hidden_secrets(root, student):
 
 
 def feedback_page(root, student):
-    from course.layout import ASSIGNMENT, NOTEBOOK
+    from course.assignment import ASSIGNMENT, NOTEBOOK
 
     return (Path(root) / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).read_text()
 
@@ -165,7 +165,7 @@ def sent_to_manual_grading(db_url, student):
     response." for an unchanged solution cell left out)."""
     from nbgrader.api import Gradebook
 
-    from course.layout import ASSIGNMENT, NOTEBOOK
+    from course.assignment import ASSIGNMENT, NOTEBOOK
 
     with Gradebook(db_url) as gradebook:
         notebook = gradebook.find_submission_notebook(Path(NOTEBOOK).stem, ASSIGNMENT, student)

@@ -4,7 +4,7 @@ import json
 
 import nbformat
 
-from course.examples import solved
+from course.unet_segmentation.examples import solved
 
 JSON_SCALARS = [None, True, False, 0, -1, 3, 2.5, "", "x", "grade_conv_block_defaults", "code", "markdown",
                 "raw", 10**30, [], {}]

@@ -9,8 +9,8 @@ import os
 
 import nbformat
 
-from course.examples import solved
-from course.layout import NOTEBOOK
+from course.unet_segmentation.examples import solved
+from course.assignment import NOTEBOOK
 
 
 def _index(notebook, grade_id):
@@ -171,7 +171,7 @@ def shadows_evidence_module(folder):
 
 def snoop_cell(root):
     """A cell that looks for everything a kernel must not see, and prints what it found."""
-    targets = [str(root / "source" / "unet_segmentation" / NOTEBOOK), str(root / "course" / "reference.py"),
+    targets = [str(root / "source" / "unet_segmentation" / NOTEBOOK), str(root / "course" / "unet_segmentation" / "reference.py"),
                str(root / "gradebook.db"), str(root / "submitted" / "reference" / "unet_segmentation" / NOTEBOOK),
                str(root / "nbgrader_config.py"), "/etc/shadow", "/etc/passwd", "/root/.bashrc", "/etc/hostname"]
     return f"""import glob, os, socket
@@ -408,7 +408,7 @@ EXPECTED = {
     "h_random_bytes": (random_bytes, "invalid notebook", None),
 }
 
-#: cases that reach into the grading machinery (course/tamper.py): every graded cell goes to
+#: cases that reach into the grading machinery (course/judge/tamper.py): every graded cell goes to
 #: manual grading, with 0 points until an instructor grades it
 MANUAL = ["h_input_transformer", "h_hides_results", "h_fakes_evidence", "h_forges_recorder",
           "h_shadows_evidence_module", "h_prints_history"]

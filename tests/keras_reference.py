@@ -1,6 +1,6 @@
 """The reference solution built with Keras, as the source notebook's solution writes it: the
-oracle against which tests check the judge's plain-data reference (course/reference.py)
-and its NumPy interpreter (course/network.py). The judge itself never imports this."""
+oracle against which tests check the judge's plain-data reference (course/unet_segmentation/reference.py)
+and its NumPy interpreter (course/judge/network.py). The judge itself never imports this."""
 
 import tensorflow as tf
 import unet_evidence  # the released recorder (tests put the source folder on sys.path)

@@ -204,7 +204,7 @@ def describe(inputs, outputs, graph=None):
 # ---------------------------------------------------------------------------------------
 # What the network computes
 # ---------------------------------------------------------------------------------------
-# The grader computes the same numbers from the same secret (course/network.py): these
+# The grader computes the same numbers from the same secret (course/judge/network.py): these
 # three functions must stay as they are there.
 
 def seeded(seed, case, node, index, shape):

@@ -19,7 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from course.layout import ASSIGNMENT, COURSE_ID, RELEASE
+from course.assignment import ASSIGNMENT, RELEASE
+from course.layout import COURSE_ID
 from roadscenes.dataset import generate
 
 CHROMIUM = "/usr/bin/chromium"

@@ -3,7 +3,7 @@
 import pytest
 
 from class_builder import make_class
-from course.class_report import write_report
+from course.report.class_report import write_report
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,10 @@
+"""Grading a class: `python -m course grade`, on Dask, one machine or many.
+
+`grader` checks and repairs each submission (`preflight`), ships the grading files (`bundle`)
+to workers (`cluster`, `remote`), where `batch_job` runs nbgrader's autograde and feedback in
+one process (`nbgrader_steps`) and `selftest` first proves the machine grades the reference
+and the blank release right; `gradebook` records each submission in one transaction.
+
+May import: course.layout, course.assignment, course.sandbox. The judge is not imported here:
+nbgrader loads it from nbgrader_config.py in the processes that grade.
+"""

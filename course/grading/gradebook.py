@@ -1,0 +1,157 @@
+"""The course's gradebook, written by `course grade` alone.
+
+Workers grade against a snapshot of the assignment (`snapshot`) in private gradebooks and
+send back what nbgrader recorded there; `record` copies one submission's scores into the
+real gradebook in a single transaction, together with a row of the ledger (the table
+`unet_grading_ledger`, next to nbgrader's tables): which content was graded, with what
+status. A submission is therefore either wholly recorded, ledger row included, or not at
+all, whatever stops the run; recording it twice writes the same values again, so a result
+that arrives from two workers counts once.
+
+The values are those a plain `nbgrader autograde` would write: its own SaveAutoGrades rule
+for `needs_manual_grade` (a grade a person has already given is kept and flagged for
+review), the cells the judge sent to manual grading (manual_grading.py) and its own
+late-submission plugin for penalties.
+"""
+
+import contextlib
+import datetime
+import tempfile
+import warnings
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, select
+from traitlets.config.loader import PyFileConfigLoader
+
+from ..assignment import ASSIGNMENT
+
+LEDGER = Table("unet_grading_ledger", MetaData(),
+               Column("assignment", String(128), primary_key=True), Column("student", String(128), primary_key=True),
+               Column("digest", String(64), nullable=False), Column("status", String(64), nullable=False),
+               Column("reason", Text()), Column("recorded", DateTime()))
+
+
+def snapshot(db_url, course_id):
+    """The assignment as the gradebook at `db_url` holds it (due date, notebooks, cells and
+    their source): (the bytes of a new SQLite gradebook, a text that describes it all)."""
+    with Gradebook(db_url, course_id) as central:
+        try:
+            assignment = central.find_assignment(ASSIGNMENT)
+        except MissingEntry:
+            raise SystemExit(f"error: the gradebook {db_url} has no assignment {ASSIGNMENT!r}: run "
+                             f"`nbgrader generate_assignment {ASSIGNMENT}` with this gradebook first") from None
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "snapshot.sqlite"
+            described = [str(assignment.duedate), assignment.course_id]
+            with Gradebook(f"sqlite:///{path}", course_id) as copy:
+                copy.add_assignment(ASSIGNMENT, duedate=assignment.duedate, course_id=assignment.course_id)
+                for notebook in assignment.notebooks:
+                    copy.add_notebook(notebook.name, ASSIGNMENT)
+                    for cell in notebook.grade_cells:
+                        copy.add_grade_cell(cell.name, notebook.name, ASSIGNMENT, max_score=cell.max_score,
+                                            cell_type=cell.cell_type)
+                    for cell in notebook.solution_cells:
+                        copy.add_solution_cell(cell.name, notebook.name, ASSIGNMENT)
+                    for cell in notebook.task_cells:
+                        copy.add_task_cell(cell.name, notebook.name, ASSIGNMENT, max_score=cell.max_score,
+                                           cell_type=cell.cell_type)
+                    for cell in notebook.source_cells:
+                        copy.add_source_cell(cell.name, notebook.name, ASSIGNMENT, cell_type=cell.cell_type,
+                                             locked=cell.locked, source=cell.source, checksum=cell.checksum)
+                    described += [notebook.name] + sorted(
+                        f"{c.name}:{getattr(c, 'max_score', '')}:{getattr(c, 'checksum', '')}"
+                        for c in notebook.grade_cells + notebook.solution_cells + notebook.task_cells
+                        + notebook.source_cells)
+            return path.read_bytes(), "\n".join(described)
+
+
+def _row(student):
+    return (LEDGER.c.assignment == ASSIGNMENT) & (LEDGER.c.student == student)
+
+
+def ledger(db_url):
+    """{student: (digest, status, reason)} of the submissions recorded for the assignment."""
+    with Gradebook(db_url) as gradebook:
+        LEDGER.create(gradebook.engine, checkfirst=True)
+        rows = gradebook.db.execute(select(LEDGER).where(LEDGER.c.assignment == ASSIGNMENT)).all()
+        graded = {s.student.id for s in gradebook.find_assignment(ASSIGNMENT).submissions}
+    # A ledger row without its submission (the gradebook restored from a backup) is stale.
+    return {row.student: (row.digest, row.status, row.reason or "") for row in rows if row.student in graded}
+
+
+@contextlib.contextmanager
+def one_transaction(gradebook):
+    """nbgrader's Gradebook commits after each change; inside this block those commits only
+    flush, and everything is committed at the end, or rolled back."""
+    session = gradebook.db
+    commit = session.commit
+    session.commit = session.flush
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+    else:
+        commit()
+    finally:
+        session.commit = commit
+
+
+class LatePenalties:
+    """nbgrader's AssignLatePenalties, with the course's configuration (its plugin)."""
+
+    def __init__(self, root):
+        from nbgrader.preprocessors import AssignLatePenalties
+
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config() \
+            if (Path(root) / "nbgrader_config.py").is_file() else None
+        self.preprocessor = AssignLatePenalties(config=config) if config else AssignLatePenalties()
+        self.preprocessor.init_plugin()
+
+    def apply(self, submission, notebook):
+        notebook.late_submission_penalty = None
+        if submission.total_seconds_late > 0:
+            penalty = self.preprocessor.plugin_inst.late_submission_penalty(
+                submission.student.id, notebook.score, submission.total_seconds_late)
+            if penalty is not None:
+                notebook.late_submission_penalty = self.preprocessor._check_late_penalty(notebook, penalty)
+
+
+def record(gradebook, student, scores, digest, status, reason, penalties):
+    """Write one graded submission (`scores` as batch_job.scores returns them) and its ledger
+    row into the open `gradebook`, in one transaction."""
+    with one_transaction(gradebook), warnings.catch_warnings():
+        # nbgrader's add_submission touches its new row before adding it to the session, and
+        # SQLAlchemy says so; the row is added right after.
+        warnings.simplefilter("ignore", SAWarning)
+        gradebook.update_or_create_student(student)
+        if scores["timestamp"] is not None:
+            submission = gradebook.update_or_create_submission(ASSIGNMENT, student, timestamp=scores["timestamp"])
+        else:
+            submission = gradebook.update_or_create_submission(ASSIGNMENT, student)
+        for name, recorded in scores["notebooks"].items():
+            notebook = gradebook.find_submission_notebook(name, ASSIGNMENT, student)
+            for grade in notebook.grades:
+                grade.auto_score = recorded["grades"][grade.name]
+                grade.needs_manual_grade = (grade.manual_score is not None or grade.auto_score is None
+                                            or grade.name in recorded.get("manual", ()))  # manual_grading.py
+            for comment in notebook.comments:
+                comment.auto_comment = recorded["comments"][comment.name]
+            gradebook.db.flush()
+            gradebook.db.expire(notebook)  # its score is computed by the database
+            penalties.apply(submission, notebook)
+        values = {"digest": digest, "status": status, "reason": reason,
+                  "recorded": datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)}
+        if gradebook.db.execute(select(LEDGER.c.student).where(_row(student))).first():
+            gradebook.db.execute(LEDGER.update().where(_row(student)).values(**values))
+        else:
+            gradebook.db.execute(LEDGER.insert().values(assignment=ASSIGNMENT, student=student, **values))
+
+
+def forget(gradebook, student):
+    """Drop a student's ledger row (a submission that could not be graded this time) from the
+    open `gradebook` (ledger() has made the table)."""
+    with one_transaction(gradebook):
+        gradebook.db.execute(LEDGER.delete().where(_row(student)))

@@ -1,0 +1,244 @@
+"""Checks a submission before nbgrader sees it, so that one broken notebook cannot abort the
+grading of a whole class.
+
+nbgrader aborts its whole run on a duplicated `grade_id` (a copied test cell) or on corrupt
+nbgrader metadata. Here the submission is read as plain JSON, and its graded cells are
+matched with the source notebook: the first cell carrying a known `grade_id` gets the
+source's metadata back, later copies and cells with metadata that nbgrader cannot read
+become ordinary cells, and deleted cells come back from the release. The repaired copy is what gets graded; the submitted file is never
+touched. Any bytes give a status: a notebook that cannot be read is refused with a reason,
+never an exception for the class. Student code is also scanned for changes to modules the
+grading relied on before the judge existed; since student code can no longer set a score,
+what the scan finds is only an advisory note for the instructor.
+"""
+
+import ast
+import json
+import stat
+import warnings
+from dataclasses import dataclass, field
+
+import nbformat
+
+from pathlib import Path
+
+from ..assignment import NOTEBOOK, RELEASE, SOURCE
+from ..layout import printable, walk
+
+# Modules whose attributes a student cell must not replace: the grading relies on them.
+GUARDED = {"numpy", "tensorflow", "keras", "runpy", "builtins", "sys", "importlib", "unet_checks",
+           "segmentation_utils", "os", "io", "types", "inspect", "nbformat", "pathlib", "warnings"}
+MUTATORS = {"update", "setdefault", "pop", "popitem", "clear", "__setitem__", "__delitem__"}
+DYNAMIC_CODE = {"exec", "eval", "compile", "__import__", "setattr", "delattr"}
+
+
+@dataclass
+class Preflight:
+    notebook: object = None  # the nbformat notebook to grade, or None if it cannot be graded
+    problem: str = ""  # why it cannot be graded
+    repairs: list = field(default_factory=list)
+    advisories: list = field(default_factory=list)
+
+
+def source_metadata():
+    """grade_id -> nbgrader metadata of the cells of the source notebook."""
+    notebook = nbformat.read(SOURCE / NOTEBOOK, as_version=4)
+    return {cell.metadata["nbgrader"]["grade_id"]: dict(cell.metadata["nbgrader"])
+            for cell in notebook.cells if "nbgrader" in cell.metadata}
+
+
+MAX_NOTEBOOK_BYTES = 50 * 2**20
+
+
+def _readable(meta):
+    return (isinstance(meta, dict) and meta.get("schema_version") == 3 and isinstance(meta.get("grade_id"), str)
+            and all(isinstance(meta.get(k, False), bool) for k in ("grade", "solution", "locked", "task")))
+
+
+def _grade_id(meta):
+    grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
+
+
+def repair_metadata(raw_cells, known):
+    """Give each known graded cell its source metadata once; strip the rest. Returns notes."""
+    seen, notes = set(), []
+    for index, cell in enumerate(raw_cells):
+        if not isinstance(cell.get("metadata", {}), dict):
+            notes.append(f"cell {index + 1}: unreadable cell metadata removed")
+            cell["metadata"] = {}
+        if "nbgrader" not in cell.get("metadata", {}):
+            continue
+        meta = cell["metadata"]["nbgrader"]
+        grade_id = _grade_id(meta)
+        if grade_id in known and grade_id not in seen:
+            if not _readable(meta) or any(meta.get(k) != v for k, v in known[grade_id].items() if k != "checksum"):
+                notes.append(f"cell {index + 1}: nbgrader metadata of {grade_id!r} restored from the source")
+            cell["metadata"]["nbgrader"] = dict(known[grade_id])
+            seen.add(grade_id)
+            continue
+        if grade_id in seen:
+            notes.append(f"cell {index + 1}: a copy of {grade_id!r} (duplicate grade_id) was made an ordinary cell")
+        elif grade_id in known or not _readable(meta):
+            notes.append(f"cell {index + 1}: unreadable nbgrader metadata removed")
+        else:
+            notes.append(f"cell {index + 1}: unknown graded cell {grade_id!r} was made an ordinary cell")
+        del cell["metadata"]["nbgrader"]
+    return notes
+
+
+def release_cells():
+    """The release notebook's cells that carry nbgrader metadata, in order, as plain dicts."""
+    notebook = json.loads((RELEASE / NOTEBOOK).read_text())
+    return [cell for cell in notebook["cells"] if "nbgrader" in cell.get("metadata", {})]
+
+
+def restore_deleted_cells(raw_cells, template):
+    """Put back, from the release, every nbgrader cell the student deleted: after the cell that
+    precedes it in the release. (nbgrader's own add_missing_cells crashes when that cell is not
+    a graded one.) Returns notes."""
+    def grade_id(cell):
+        return _grade_id(cell.get("metadata", {}).get("nbgrader"))
+
+    notes = []
+    for position, cell in enumerate(template):
+        wanted = grade_id(cell)
+        present = [grade_id(c) for c in raw_cells]
+        if wanted in present:
+            continue
+        earlier = [grade_id(c) for c in template[:position]]
+        anchor = max((present.index(g) for g in earlier if g in present), default=-1)
+        raw_cells.insert(anchor + 1, json.loads(json.dumps(cell)))
+        notes.append(f"deleted cell {wanted!r} restored from the release")
+    return notes
+
+
+def _module_aliases(tree):
+    aliases = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for name in node.names:
+                aliases[name.asname or name.name.split(".")[0]] = name.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for name in node.names:
+                aliases.setdefault(name.asname or name.name, node.module.split(".")[0])
+    return aliases
+
+
+def _root_name(node):
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def scan_code(source, aliases):
+    """Reasons why `source` may tamper with the grading (empty when it looks honest)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return []  # it will fail to run; nothing to tamper with
+    reasons = []
+    known = {**{m: m for m in GUARDED}, **{k: v for k, v in aliases.items() if v in GUARDED}}
+    known.update({"np": "numpy", "tf": "tensorflow"})
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        elif isinstance(node, ast.Delete):
+            targets = node.targets
+        for target in targets:
+            if isinstance(target, (ast.Attribute, ast.Subscript)):
+                root = _root_name(target)
+                if root in known:
+                    reasons.append(f"changes {ast.unparse(target)} (line {node.lineno})")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DYNAMIC_CODE:
+            reasons.append(f"calls {node.func.id}() (line {node.lineno})")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            called = ast.unparse(node.func)
+            if _root_name(node.func) in known and node.func.attr in MUTATORS and (
+                    "environ" in called or "modules" in called):
+                reasons.append(f"calls {called}() (line {node.lineno})")
+            elif called in ("os.putenv", "os.unsetenv"):
+                reasons.append(f"calls {called}() (line {node.lineno})")
+        if isinstance(node, ast.Name) and node.id == "__builtins__":
+            reasons.append(f"uses __builtins__ (line {node.lineno})")
+    return reasons
+
+
+def refused_entries(folder):
+    """Entries of a submission folder that are not regular files or folders: links, pipes,
+    devices and sockets, by name. They are never followed nor copied."""
+    refused = []
+    for path in walk(folder):
+        try:
+            mode = path.lstat().st_mode
+        except OSError as error:  # a path longer than the system allows, say
+            refused.append(f"{printable(path.relative_to(folder))} ({error.strerror.lower()})")
+            continue
+        if stat.S_ISLNK(mode):
+            refused.append(f"{printable(path.relative_to(folder))} (a symbolic link)")
+        elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            refused.append(f"{printable(path.relative_to(folder))} (not a regular file)")
+    return refused
+
+
+def _cells_problem(raw, name):
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        return f"invalid notebook: {name} has no list of cells"
+    for number, cell in enumerate(raw["cells"], start=1):
+        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
+            return f"invalid notebook: cell {number} of {name} has no type"
+        source = cell.get("source", "")
+        if not (isinstance(source, str) or (isinstance(source, list) and all(isinstance(s, str) for s in source))):
+            return f"invalid notebook: cell {number} of {name} has no readable source"
+    return ""
+
+
+def check_submission(path, known=None):
+    """Read and repair the notebook at `path`; never raises, whatever the bytes."""
+    try:
+        return _check_submission(Path(path), known)
+    except Exception as error:  # noqa: BLE001 - any bytes must give a status
+        return Preflight(problem=f"invalid notebook: {Path(path).name} cannot be read ({type(error).__name__})")
+
+
+def _check_submission(path, known):
+    known = known if known is not None else source_metadata()
+    mode = path.lstat().st_mode
+    if not stat.S_ISREG(mode):
+        kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+        return Preflight(problem=f"invalid notebook: {path.name} is {kind}")
+    if path.lstat().st_size > MAX_NOTEBOOK_BYTES:
+        return Preflight(problem=f"invalid notebook: {path.name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
+    try:
+        raw = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        return Preflight(problem=f"invalid notebook: {path.name} is not valid JSON ({str(error)[:120]})")
+    problem = _cells_problem(raw, path.name)
+    if problem:
+        return Preflight(problem=problem)
+    repairs = repair_metadata(raw["cells"], known)
+    template = release_cells()
+    repairs += restore_deleted_cells(raw["cells"], template)
+    try:
+        with warnings.catch_warnings():  # a copied cell repeats its cell id: nbformat renames it
+            warnings.simplefilter("ignore")
+            notebook = nbformat.reads(json.dumps(raw), as_version=4)
+            nbformat.validate(notebook)
+    except Exception as error:  # nbformat raises several types
+        return Preflight(problem=f"invalid notebook: {path.name} cannot be read as a notebook ({str(error)[:120]})")
+    result = Preflight(notebook=notebook, repairs=repairs)
+    # Copies of the course's own cells (a copied test cell, say) are not student code.
+    provided = {"".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                for cell in template}
+    code = [c.source for c in notebook.cells if c.cell_type == "code"
+            and not c.metadata.get("nbgrader", {}).get("locked") and c.source not in provided]
+    aliases = {}
+    for source in code:
+        try:
+            aliases.update(_module_aliases(ast.parse(source)))
+        except (SyntaxError, ValueError, RecursionError):
+            pass
+    for number, source in enumerate(code, start=1):
+        result.advisories += [f"code cell {number}: {reason}" for reason in scan_code(source, aliases)]
+    return result

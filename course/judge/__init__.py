@@ -1,0 +1,10 @@
+"""The judge: decides every score from evidence, in the nbgrader process, never in a kernel.
+
+`preprocessors` (Challenge before Execute, Judge after it) draws each graded cell's arguments
+and turns its evidence into a verdict; `specs` reads evidence into layer specifications through
+a whitelist; `network` runs them in NumPy; `tamper` reads cells for code that reaches into the
+grader; `manual_grading` sends such cells to a person after SaveAutoGrades.
+
+May import: course.layout, course.assignment, course.sandbox.hidden_calls (how a hidden call is
+written). Nothing here imports TensorFlow or runs student code.
+"""

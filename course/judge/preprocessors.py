@@ -1,0 +1,511 @@
+"""The judge: scores graded cells from evidence, in the nbgrader process, never in a kernel.
+
+Two nbgrader preprocessors, configured in nbgrader_config.py around Execute:
+
+- `Challenge` (before Execute) draws fresh argument values and a secret for each graded
+  cell (challenges.py) and writes them into the cell's hidden line, with a fresh copy of the
+  recorder (unet_evidence.py), which describes what the student's function builds for them
+  and what that network computes with weights and inputs drawn from the secret;
+- `Judge` (after Execute) reads that description, checks it (evidence_format.py), turns it
+  into layer specifications through a whitelist (specs.py), compares them with the reference
+  solution (reference.py, plain data), runs both networks (network.py, NumPy), checks the
+  numbers the kernel reported against the described network, reads the student's cells for
+  code that reaches into the grader (tamper.py: such a notebook goes to manual grading), and
+  replaces the cell's outputs with the verdict: a message in the student's terms and the points.
+  It needs no TensorFlow. Each notebook is judged in a child process with limits of its
+  own (see "Judging under limits"), so that no evidence can exhaust nbgrader's process.
+
+Whatever the kernel printed or returned in a graded cell is discarded, so only evidence
+that is right for arguments drawn at grading time earns points.
+"""
+
+import gc
+import json
+import os
+import selectors
+import signal
+import time
+
+import numpy as np
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool, Integer
+
+try:
+    import resource
+except ImportError:  # Windows: no fork either, so the judge runs in-process there
+    resource = None
+
+from ..assignment import EXERCISES, RECORDER, EvidenceInvalid, challenges, evidence_format, reference, shown
+from . import manual_grading, network, specs, tamper
+from .specs import Problem, canonical, layers_to, spec_graph
+
+FUNCTION_OF = {cell: function for function, cells in EXERCISES.values() for cell in cells}
+OUTPUT_NAMES = {"conv_block": ("next_layer", "skip_connection"), "upsampling_block": ("output",),
+                "unet_model": ("output",)}
+MAX_MESSAGE = 1000  # characters of a verdict's message: a few lines of feedback
+LIMITS = "the evidence could not be judged within the grader's limits ({})"  # time or memory
+# The recorder the hidden call runs is a fresh copy of the course's unet_evidence.py, sent
+# with the call: no module, file or name the student's code could have replaced is used.
+HIDDEN_CALL = ('(lambda m: (exec(compile({source!r}, "<unet_evidence>", "exec"), m.__dict__), '
+               'm.record({function!r}, globals(), challenge={challenge!r})))(type(__import__("sys"))("unet_evidence"))')
+
+
+# ---------------------------------------------------------------------------------------
+# Messages
+# ---------------------------------------------------------------------------------------
+
+WORDS = {"filters": "filters", "kernel_size": "kernel size", "strides": "strides", "padding": "padding",
+         "activation": "activation", "initializer": "kernel initializer", "bias_initializer": "bias initializer",
+         "rate": "dropout rate", "pool_size": "pool size", "use_bias": "use_bias", "axis": "axis",
+         "dilation_rate": "dilation rate", "groups": "groups", "n_filters": "n_filters",
+         "dropout_prob": "dropout_prob", "max_pooling": "max_pooling"}
+FREE = {"Conv2DTranspose": {"initializer"}}  # settings the exercises leave open
+
+
+def _describe(spec):
+    if spec["kind"] in ("conv_block", "upsampling_block"):
+        return f"{spec['kind']} with n_filters={_written(spec['n_filters'])}"
+    if "filters" in spec:
+        return f"{spec['kind']} with {_written(spec['filters'])} filters"
+    if "rate" in spec:
+        return f"Dropout with rate {spec['rate']}"
+    return spec["kind"]
+
+
+def _written(value):
+    """A setting as a message writes it: 32, not '32' (unless it is long)."""
+    return value if isinstance(value, (int, float)) and abs(value) < 10**12 else shown(value)
+
+
+def differences(got, expected, what):
+    """The first way the layer list `got` differs from `expected`, in the student's terms."""
+    for number, (g, e) in enumerate(zip(got, expected), start=1):
+        label = "block" if e["kind"] in ("conv_block", "upsampling_block") else "layer"
+        if g["kind"] != e["kind"]:
+            return f"{what}, {label} {number}: expected {_describe(e)}, got {_describe(g)}"
+        for key, value in e.items():
+            # Compared as canonical() compares them: 32.0 is not 32, nor True 1.
+            if key != "kind" and repr(g.get(key)) != repr(value):
+                return (f"{what}, {label} {number} ({e['kind']}): expected {WORDS.get(key, key)} {shown(value)}, "
+                        f"got {shown(g.get(key))}")
+    if len(got) != len(expected):
+        listed = ", ".join(_describe(s) for s in got[:12]) or "no layers"
+        return f"{what}: expected {len(expected)} layers, got {len(got)} ({listed})"
+    return f"{what} is computed from the wrong tensors (the layers are wired differently)"
+
+
+def _free(order):
+    """Drop the settings the exercises leave open, e.g. the initializer of a 1x1 convolution."""
+    result = []
+    for spec, parents in order:
+        spec = dict(spec)
+        for key in FREE.get(spec["kind"], ()):
+            spec.pop(key, None)
+        if spec["kind"] == "Conv2D" and spec.get("kernel_size") == (1, 1):
+            spec.pop("initializer", None)
+        result.append((spec, parents))
+    return result
+
+
+WEIGHTED = network.WEIGHTED + network.BLOCKS  # what has weights of its own: layers and block calls
+
+
+def _repeated(student, text_student, reference_graph, text_reference):
+    """A weighted layer or block call the student applies to the same input more often than
+    the reference does, or None. Digests (specs.canonical) cannot tell such copies apart:
+    the same settings on the same input compute the same thing until their weights differ."""
+    def counts(graph, text):
+        found = {}
+        for i in specs.reachable(*graph):
+            if graph[0][i][0]["kind"] in WEIGHTED:
+                found.setdefault(text(i), []).append(graph[0][i][0])
+        return found
+
+    allowed = {digest: len(found) for digest, found in counts(reference_graph, text_reference).items()}
+    for digest, found in counts(student, text_student).items():
+        if len(found) > allowed.get(digest, 0):
+            return found[0]
+    return None
+
+
+def input_shapes(function, case):
+    if function != "unet_model":
+        return [tuple(shape) for shape in case["inputs"]]
+    size = case["args"][0] if case.get("args") else case.get("kwargs", {}).get("input_size", (96, 128, 3))
+    return [tuple(size)]
+
+
+# ---------------------------------------------------------------------------------------
+# Verdicts
+# ---------------------------------------------------------------------------------------
+
+def _call_text(function, case, shapes):
+    arguments = [repr(a) for a in case.get("args", [])] + [f"{k}={v!r}" for k, v in case.get("kwargs", {}).items()]
+    text = f"{function}({', '.join(arguments)})"
+    if function != "unet_model":
+        text += " on inputs of shape " + " and ".join(str(s) for s in shapes)
+    return text
+
+
+def judge_case(function, case, asked, run=True, seed=None, number=0):
+    """None when the description is right for the asked case, else what is wrong; `run`:
+    also run both networks and compare what they compute; `seed`: the grading run's secret,
+    from which the kernel set the weights and drew the inputs of case `number` (whose real
+    outputs must then be what the description computes)."""
+    shapes = input_shapes(function, asked)
+    what = _call_text(function, asked, shapes)
+    if "error" in case:
+        return f"{what}: {case['error'][:600]}"
+    names = OUTPUT_NAMES[function]
+    if len(case["outputs"]) != len(names):
+        return f"{what} must give {len(names)} output(s), got {len(case['outputs'])}"
+    sources = []
+    try:
+        student = spec_graph(case, shapes, sources)
+    except Problem as problem:
+        return f"{what}: {problem}"
+    reference_graph = reference.network(function, asked)
+    student, reference_graph = (_free(student[0]), student[1]), (_free(reference_graph[0]), reference_graph[1])
+    (got, text_student), (want, text_reference) = canonical(*student), canonical(*reference_graph)
+    for name, g, w, s_end, r_end in zip(names, got, want, student[1], reference_graph[1]):
+        if g != w:
+            return f"{what}: " + differences(layers_to(student[0], s_end), layers_to(reference_graph[0], r_end), name)
+    repeated = _repeated(student, text_student, reference_graph, text_reference)
+    if repeated:
+        return (f"{what}: {_describe(repeated)} is applied more than once to the same input. Each call has weights "
+                "of its own, so the copies compute different things once trained: use the result of one call "
+                "(a conv_block's skip connection is its second output)")
+    if run:
+        runnable = reference.expanded(*student)
+        if runnable is None or not network.same_computation(runnable, reference.expanded(*reference_graph), shapes):
+            return f"{what}: the network does not compute what the exercise asks for"
+    if seed is not None:
+        computed = case.get("computed")
+        if not isinstance(computed, dict):
+            return f"{what}: the network was not run on the grader's test inputs"
+        if "error" in computed:
+            return f"{what}: the network could not be run on the grader's test inputs: {str(computed['error'])[:400]}"
+        if not network.computes_as_reported(*student, sources, shapes, computed, seed, number):
+            return (f"{what}: on the grader's test inputs the network does not compute what its layers' settings "
+                    "say (a layer or an activation of your own, or a setting the exercise does not use, changes "
+                    "what it computes): use the Keras layers the exercise names")
+    return None
+
+
+def verdict(grade_id, challenge, evidence):
+    """(passed, message) for one graded cell."""
+    passed, message = _verdict(grade_id, challenge, evidence)
+    return passed, message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 1] + "…"
+
+
+def _verdict(grade_id, challenge, evidence):
+    function = FUNCTION_OF[grade_id]
+    try:
+        evidence_format.check(evidence, function, challenge)
+    except EvidenceInvalid as invalid:
+        return False, f"no valid evidence: {invalid}"
+    if "error" in evidence:
+        return False, str(evidence["error"])[:300]
+    for index, (case, asked) in enumerate(zip(evidence["cases"], challenge["cases"])):
+        # The full-size U-Net (8.6 million weights) is judged by its structure; one small U-Net
+        # of the arguments cell is run (in NumPy). Blocks are small: every case is run.
+        run = function != "unet_model" or (bool(asked.get("args")) and index == 0)
+        try:
+            problem = judge_case(function, case, asked, run, challenge.get("seed"), index)
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as error:
+            # evidence_format checks the structure; values of the wrong type deeper down
+            # (a setting that is a list where a number belongs, say) end here.
+            return False, f"no valid evidence: the description is malformed ({type(error).__name__})"
+        if problem:
+            return False, problem
+    return True, f"{function}: right for {len(challenge['cases'])} set(s) of arguments drawn at grading time"
+
+
+# ---------------------------------------------------------------------------------------
+# The nbgrader preprocessors
+# ---------------------------------------------------------------------------------------
+
+def _graded_cells(nb):
+    """(cell, grade_id) for each graded code cell of the three exercises."""
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and meta.get("grade_id") in FUNCTION_OF:
+            yield cell, meta["grade_id"]
+
+
+class Challenge(NbGraderPreprocessor):
+    """Writes freshly drawn arguments into each graded cell's hidden call (before Execute)."""
+
+    def preprocess(self, nb, resources):
+        drawn = resources.setdefault("unet_challenges", {})
+        recorder = RECORDER.read_text()
+        for cell, grade_id in _graded_cells(nb):
+            drawn[grade_id] = challenges.draw(grade_id)
+            call = HIDDEN_CALL.format(source=recorder, function=FUNCTION_OF[grade_id], challenge=drawn[grade_id])
+            lines = cell.source.splitlines()
+            at = [i for i, line in enumerate(lines) if "unet_evidence" in line]
+            if at:
+                lines[at[0]:at[-1] + 1] = [call]  # inside the hidden-test markers
+            else:
+                lines.append(call)
+            cell.source = "\n".join(lines)
+        return nb, resources
+
+
+class Judge(NbGraderPreprocessor):
+    """Replaces each graded cell's outputs with the verdict on its evidence (after Execute)."""
+
+    isolated = Bool(True, help="Judge each notebook's graded cells in a child process under the limits "
+                               "below, so that no evidence can exhaust the nbgrader process").tag(config=True)
+    memory_mb = Integer(1536, help="Memory (MiB) the judging child may write beyond what it was forked "
+                                   "with (RLIMIT_DATA); judging a notebook takes a few, importing Keras "
+                                   "for an unusual initializer about 200").tag(config=True)
+    seconds = Integer(60, help="Seconds the judge may take on one graded cell (wall clock); it takes "
+                               "about 0.1 s for a whole notebook, 5-10 s when it imports Keras").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        drawn = resources.get("unet_challenges", {})
+        cells = list(_graded_cells(nb))
+        tasks = [(grade_id, drawn.get(grade_id), cell.get("outputs", [])) for cell, grade_id in cells]
+        if self.isolated and hasattr(os, "fork") and resource is not None:
+            results = judge_isolated(tasks, self.memory_mb << 20, self.seconds)
+        else:
+            results = [judge_cell(*task) for task in tasks]
+        found = tamper.findings(nb)
+        manual = resources.setdefault(manual_grading.KEY, {})
+        for (cell, grade_id), (passed, message, failure) in zip(cells, results):
+            if failure:  # the judge's failure, not the student's: the instructor should know
+                self.log.warning("judging %s failed: %s", grade_id, failure)
+            if found:
+                manual[grade_id] = manual_note(found)  # for the gradebook: the same in every run
+                passed, message = False, manual_message(found, passed, message)
+            _write_verdict(cell, passed, message)
+        return nb, resources
+
+
+def manual_note(found):
+    """Why a cell was sent to manual grading: what the judge found in the notebook."""
+    return (f"sent to manual grading (0 points until an instructor grades it): the notebook reaches into the "
+            f"grading machinery, which no exercise needs: {'; '.join(found)}.")
+
+
+def manual_message(found, passed, message):
+    """The verdict of a cell sent to manual grading: why, and what the judge made of its evidence."""
+    return f"{manual_note(found)} The judge's verdict on its evidence was: {'passed' if passed else 'failed'}: {message}"
+
+
+def _write_verdict(cell, passed, message):
+    score = cell.metadata["nbgrader"].get("points", 0) if passed else 0
+    text = f"{'passed' if passed else 'failed'}: {message}\n"
+    cell.outputs = [new_output("stream", name="stdout", text=text),
+                    new_output("execute_result", data={"text/plain": f"{score:g}"},
+                               execution_count=cell.get("execution_count"))]
+    # The hidden call with its arguments goes; the gradebook keeps the cell's source.
+    cell.source = "\n".join(line for line in cell.source.splitlines() if "unet_evidence" not in line)
+
+
+def judge_cell(grade_id, challenge, outputs):
+    """(passed, message, failure) for one graded cell: `failure` says, for the instructor's
+    log, how the judge itself failed, and is None when it did not."""
+    try:
+        if challenge is None:
+            raise EvidenceInvalid("the grader drew no arguments for this cell (is Challenge configured?)")
+        return (*verdict(grade_id, challenge, evidence_format.find(outputs)), None)
+    except EvidenceInvalid as invalid:
+        return False, f"no valid evidence: {invalid}", None
+    except MemoryError:
+        return False, LIMITS.format("memory"), "it ran out of memory"
+    except Exception as error:  # never let one notebook stop the class
+        return False, f"the evidence could not be judged ({type(error).__name__})", repr(error)[:500]
+
+
+# ---------------------------------------------------------------------------------------
+# Judging under limits
+# ---------------------------------------------------------------------------------------
+# The bounds on the evidence (evidence_format.py) keep the judge's work small; as a second
+# line of defence, a notebook's graded cells are judged in a child forked from nbgrader's
+# process, under a memory and a CPU limit of its own, watched by a clock. A child that
+# exceeds one costs the cell it was judging its points, never the nbgrader process its
+# memory nor the rest of the class its grading. The child only computes and writes to a
+# pipe: nbgrader's threads and event loop do not run in it, and it ends with os._exit.
+
+MAX_LINE = 1 << 22  # bytes of one line from the child: a verdict and a few initializer draws
+KEPT_DRAWS = 16  # initializer draws a child sends back per cell (each about 25 kB as JSON)
+
+
+def judge_isolated(tasks, memory, seconds):
+    """judge_cell(*task) for every task, in a child process: one per notebook, and one more
+    after each cell whose child died or overran, for the cells after it."""
+    results = []
+    while len(results) < len(tasks):
+        try:
+            judged, (word, why) = _judge_in_child(tasks[len(results):], memory, seconds)
+        except OSError as error:  # no process to be had: judge here, within the evidence's caps
+            note = f"no judging process could be started ({error}); judged in the nbgrader process"
+            for task in tasks[len(results):]:
+                passed, message, failure = judge_cell(*task)
+                results.append((passed, message, failure or note))
+            return results
+        results += judged
+        if len(results) < len(tasks):  # the child stopped while judging this cell
+            results.append((False, LIMITS.format(word), f"the judging process {why}"))
+    return results
+
+
+def _judge_in_child(tasks, memory, seconds):
+    """([judge_cell results, in order, as far as the child got], (word, why) it stopped)."""
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        raise
+    if pid == 0:
+        os.close(read_end)
+        _child(tasks, write_end, memory, seconds)  # never returns
+    os.close(write_end)
+    overran = True
+    try:
+        lines, overran = _read_lines(read_end, seconds)
+    finally:  # whatever happens here (an interrupt, say), no child is left running
+        os.close(read_end)
+        status = _end(pid, overran)
+    results = []
+    for line in lines:
+        message = json.loads(line)
+        _keep_draws(message["draws"])
+        results.append(tuple(message["verdict"]))
+    return results, _why_stopped(status, overran, seconds)
+
+
+def _read_lines(fd, seconds):
+    """(lines, overran): what the child writes until it closes the pipe, or until `seconds`
+    pass without a new line (overran)."""
+    lines, pending = [], b""
+    deadline = time.monotonic() + seconds
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or len(pending) > MAX_LINE:
+                return lines, True
+            if not selector.select(left):
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return lines, False
+            *complete, pending = (pending + chunk).split(b"\n")
+            if complete:
+                lines += complete
+                deadline = time.monotonic() + seconds  # each cell has its own time
+
+
+def _end(pid, overran):
+    """Reap the child, killing it if it overran or does not exit by itself soon after closing
+    its pipe; its wait status, or None if something else reaped it."""
+    try:
+        if not overran:
+            for _ in range(500):  # 5 s
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    return status
+                time.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return None
+
+
+def _why_stopped(status, overran, seconds):
+    """(the word for the student's message, the reason for the instructor's log)."""
+    if overran:
+        return "time", f"took more than {seconds} s on one cell and was stopped"
+    code = None if status is None else os.waitstatus_to_exitcode(status)
+    if code == -signal.SIGXCPU:
+        return "time", "used up its CPU time"
+    if code is not None and code < 0:
+        # Under RLIMIT_DATA a failed allocation outside Python ends in SIGSEGV or SIGABRT; the
+        # kernel's OOM killer sends SIGKILL.
+        return "memory", f"was killed by {signal.Signals(-code).name}"
+    return "memory", f"stopped early (exit status {code})"
+
+
+def _child(tasks, pipe, memory, seconds):
+    """The forked child: limit itself, judge the cells in order, one line to the pipe each."""
+    try:
+        # What the parent left for the garbage collector (sockets of its kernel clients, say)
+        # is never finalized here, where the threads that serve such objects do not run.
+        gc.freeze()
+        _limit_self(memory, seconds * len(tasks))
+        known = set(specs._INITIALIZER_CACHE)
+        for task in tasks:
+            result = judge_cell(*task)
+            new = [(key, values) for key, values in specs._INITIALIZER_CACHE.items() if key not in known]
+            known.update(specs._INITIALIZER_CACHE)
+            drawn = [[name, [list(item) for item in settings], values.dtype.name, values.tolist()]
+                     for (name, settings), values in new[:KEPT_DRAWS]]
+            data = (json.dumps({"verdict": result, "draws": drawn}) + "\n").encode()
+            while data:
+                data = data[os.write(pipe, data):]
+    finally:
+        os._exit(0)
+
+
+def _keep_draws(drawn):
+    """Keep the initializer draws the child made (specs.initializer_of), so that the next
+    notebook's child need not import Keras again for the same initializer."""
+    for name, settings, dtype, values in drawn:
+        if len(specs._INITIALIZER_CACHE) < 64:
+            key = (name, tuple(tuple(item) for item in settings))
+            specs._INITIALIZER_CACHE.setdefault(key, np.asarray(values, dtype=dtype))
+
+
+def _limit_self(memory, cpu_seconds):
+    """The child's limits: `memory` bytes of data (heap, anonymous memory, thread stacks)
+    beyond what it was forked with, `cpu_seconds` of CPU time; and signals back to their
+    defaults, so that an interrupt ends the child instead of waking nbgrader's event loop.
+
+    RLIMIT_DATA, not RLIMIT_AS: importing Keras (for an unusual initializer) maps libraries
+    that grow the address space by 0.9 GB on a CPU build of TensorFlow, more with CUDA, but
+    the data by 0.2 GB; what the judge itself builds is data either way."""
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except (ValueError, OSError):
+        pass
+    forked_with = _data_size()
+    if forked_with is not None:
+        _lower(resource.RLIMIT_DATA, forked_with + memory)
+    _lower(resource.RLIMIT_CPU, cpu_seconds, hard_extra=5)
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(name, "1")  # Keras, if an initializer needs it, without a thread pool
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _data_size():
+    """The size of this process's data in bytes (VmData), or None where /proc does not say."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _lower(kind, soft, hard_extra=0):
+    """Set a resource limit to `soft` (and the hard one a little above), never above what
+    it is already. Where the system refuses, the child judges without it: the caps on the
+    evidence and the parent's clock still hold."""
+    try:
+        old_soft, old_hard = resource.getrlimit(kind)
+        infinity = resource.RLIM_INFINITY
+        soft = soft if old_soft == infinity else min(soft, old_soft)
+        hard = soft + hard_extra if old_hard == infinity else min(soft + hard_extra, old_hard)
+        resource.setrlimit(kind, (min(soft, hard), hard))
+    except (ValueError, OSError):
+        pass

@@ -1,0 +1,187 @@
+"""Starts one graded kernel in its sandbox; imports nothing but the standard library, since
+it runs once per kernel (see sandbox.py for what the sandbox is and why).
+
+    python -c "...; from course.launcher import main; main()" SETTINGS KERNEL-COMMAND...
+
+As the grader, it puts itself into cgroups of its own (memory, number of processes and CPU
+quota of everything it will start), sets per-process limits, and becomes bubblewrap, which
+runs the kernel as user 65534 with only the Python environment and the kernel's own files
+in sight.
+"""
+
+import json
+import os
+import resource
+import sys
+from pathlib import Path
+
+NOBODY = 65534
+WORKDIR = "/home/student/assignment"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+COURSE = Path(__file__).resolve().parents[2]  # the course folder: nothing of it but roadscenes is shown
+CGROUP_PARENT = "unet-grading"
+PASSED_ENV = ("NBGRADER_EXECUTION", "UNET_SMOKE", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS",
+              "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+# ---------------------------------------------------------------------------------------
+# What the kernel gets to see
+# ---------------------------------------------------------------------------------------
+
+def python_paths():
+    """Folders of the Python environment: the interpreter's prefix, the virtual environment
+    and the source folders of editable installs (roadscenes)."""
+    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
+    for finder in Path(sys.prefix).glob("lib/python*/site-packages/__editable__*finder.py"):
+        text = finder.read_text()
+        start = text.find("MAPPING")
+        if start >= 0:
+            mapping = text[text.find("{", start):text.find("}", start) + 1]
+            try:
+                paths.update(Path(p).resolve() for p in json.loads(mapping.replace("'", '"')).values())
+            except ValueError:
+                pass
+    # Folders a .pth file adds to the path (an environment layered on another, say), as
+    # Python's site module reads them: one folder per line, `import` lines are code.
+    for pth in Path(sys.prefix).glob("lib/python*/site-packages/*.pth"):
+        try:
+            lines = pth.read_text().splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for line in lines:
+            line = line.strip()
+            if line and not line.startswith(("#", "import ", "import\t")) and Path(line).is_absolute():
+                folder = Path(line).resolve()
+                if folder != COURSE and folder not in COURSE.parents:  # never the judge and the reference
+                    paths.add(folder)
+    return sorted(p for p in paths if p.exists() and p.is_dir())
+
+
+def _parents_with_perms(path):
+    """bwrap makes missing parent folders with the modes of the real ones; give them 0755."""
+    args = []
+    for parent in reversed(Path(path).parents[:-1]):
+        args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
+def bwrap_argv(private, disk_bytes, env, kernel, deferred=False):
+    """The bubblewrap command that runs `kernel` (a list) in the sandbox; `deferred`: the
+    working folder is private/work, filled after the kernel has started (sandbox.py)."""
+    argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "lib", "lib64", "sbin"):
+        link = Path("/") / name
+        if link.is_symlink():
+            argv += ["--symlink", os.readlink(link), str(link)]
+        elif link.is_dir():
+            argv += ["--ro-bind", str(link), str(link)]
+    # The empty folders first: a bind made before a tmpfs mounted above it would be hidden
+    # (a course under /tmp, say).
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(disk_bytes), "--tmpfs", "/tmp",
+             "--perms", "0755", "--dir", "/home",
+             "--perms", "1777", "--size", str(disk_bytes), "--tmpfs", "/home/student"]
+    for path in python_paths():
+        argv += _parents_with_perms(path) + ["--ro-bind", str(path), str(path)]
+    for shared in ("/etc/fonts", "/etc/ld.so.cache", "/etc/localtime"):
+        if os.path.exists(shared):  # fonts and the library cache: nothing secret
+            argv += ["--ro-bind", shared, shared]
+    if deferred:  # started ahead: its files arrive later, straight into its working folder
+        argv += ["--bind", str(private / "work"), WORKDIR]
+    else:
+        argv += ["--ro-bind", str(private / "files"), "/home/.submission"]
+    sockets = private / "ipc"  # the kernel's sockets and connection file, at the same path as outside
+    argv += _parents_with_perms(sockets) + ["--bind", str(sockets), str(sockets), "--chdir", "/home/student",
+                                             "--clearenv"]
+    for name, value in env.items():
+        argv += ["--setenv", name, value]
+    drop = (["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
+             "--bounding-set=-all", "--no-new-privs", "--"] if is_root() else [])
+    start = (f'cd {WORKDIR} && exec "$@"' if deferred else
+             f'mkdir -p {WORKDIR} && cp -r /home/.submission/. {WORKDIR}/ && cd {WORKDIR} && exec "$@"')
+    return argv + ["--"] + drop + ["/bin/sh", "-c", start, "kernel"] + kernel
+
+
+def kernel_env(extra):
+    env = {"PATH": f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin", "HOME": "/home/student", "TMPDIR": "/tmp",
+           "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.matplotlib", "MPLBACKEND": "Agg",
+           "JUPYTER_RUNTIME_DIR": "/tmp/.jupyter", "LANG": "C.UTF-8", "USER": "student", "PYTHONNOUSERSITE": "1"}
+    env.update({name: os.environ[name] for name in PASSED_ENV if name in os.environ})
+    env.update(extra)
+    return env
+
+
+# ---------------------------------------------------------------------------------------
+# The launcher: runs as the grader, becomes the sandbox
+# ---------------------------------------------------------------------------------------
+
+CPU_PERIOD_US = 100_000
+
+
+def cgroup_paths(name):
+    """The kernel's cgroups: memory, number of processes, CPU (cgroup v1)."""
+    return [CGROUP_ROOT / controller / CGROUP_PARENT / name for controller in ("memory", "pids", "cpu")]
+
+
+def enter_cgroups(name, memory_bytes, max_processes, cpus=0.0):
+    """Put this process (and so everything it starts) into cgroups of its own: memory and
+    processes are required; the CPU quota (`cpus` cores, 0 for none) only where the cpu
+    controller is there, else a warning."""
+    memory, pids, cpu = cgroup_paths(name)
+    memory.mkdir(parents=True, exist_ok=True)
+    pids.mkdir(parents=True, exist_ok=True)
+    (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
+    swap = memory / "memory.memsw.limit_in_bytes"
+    if swap.exists():
+        swap.write_text(str(memory_bytes))
+    (pids / "pids.max").write_text(str(max_processes))
+    folders = [memory, pids]
+    if cpus > 0 and limit_cpu(cpu, cpus):
+        folders.append(cpu)
+    for folder in folders:
+        (folder / "cgroup.procs").write_text(str(os.getpid()))
+
+
+def limit_cpu(folder, cpus):
+    """A cgroup at `folder` whose processes together get at most `cpus` cores: whatever a
+    kernel starts, in sessions of its own or not, shares them, and cannot slow the other
+    kernels of the machine. False (and a warning) where it cannot be made."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+        (folder / "cpu.cfs_quota_us").write_text(str(max(1000, round(cpus * CPU_PERIOD_US))))
+        return True
+    except OSError as error:
+        print(f"unet launcher: CPU of the kernel not limited ({error})", file=sys.stderr)
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+        return False
+
+
+def launch(settings, kernel):
+    """Limits, then bubblewrap (or, when allowed, the bare kernel)."""
+    private = Path(settings["private"])
+    if is_root() and (CGROUP_ROOT / "memory").is_dir():
+        enter_cgroups(private.name, settings["memory_bytes"], settings["max_processes"], settings.get("cpus", 0.0))
+    limits = {resource.RLIMIT_AS: 2 * settings["memory_bytes"], resource.RLIMIT_CPU: settings["cpu_seconds"],
+              resource.RLIMIT_FSIZE: settings["disk_bytes"], resource.RLIMIT_CORE: 0}
+    for kind, value in limits.items():
+        resource.setrlimit(kind, (value, value))
+    deferred = settings.get("deferred", False)
+    if not settings["sandbox"]:
+        os.chdir(private / "work" if deferred else settings["workdir"])
+        os.execv(kernel[0], kernel)
+    argv = bwrap_argv(private, settings["disk_bytes"], kernel_env(settings["env"]), kernel, deferred)
+    os.execvp(argv[0], argv)
+
+
+def main():
+    """`python -c ... SETTINGS KERNEL...` (see SandboxedKernelManager.format_kernel_cmd)."""
+    launch(json.loads(sys.argv[1]), sys.argv[2:])

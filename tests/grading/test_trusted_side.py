@@ -1,0 +1,231 @@
+"""Attacks on the trusted side of grading, through `course grade` and plain `nbgrader
+autograde`: a notebook that sleeps past its budget beside correct batch-mates, output bombs,
+a graph that would blow up the judge, names no staging folder can take, processes that spin
+on every core, and a student id that is not text. The outcome of each is asserted, and so are
+the peak memory of the grader's own processes and the disk that graded notebooks and
+feedback take."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+from nbgrader.api import Gradebook
+
+from course.grading import batch_job
+from course.grading.grader import Outcome, Settings
+from course.assignment import ASSIGNMENT, EXERCISES, NOTEBOOK
+from course.layout import nbgrader
+from course.report.points import exercise_points
+
+import trusted_side
+from course_helpers import copy_course
+from trusted_side import BUDGET, CELL_TIMEOUT, EXPECTED
+
+ODD_STUDENT = b"t_\xff"  # a student folder whose name is not UTF-8
+GRADER_MB = 1500  # peak resident memory of any one grader-side process, whatever a submission does
+DISK_MB = 12  # an autograded notebook folder, or a feedback folder, of one submission
+
+
+class PeakMemory:
+    """The peak resident memory of each grader-side process of this one (not the kernels,
+    whose memory their cgroup limits), sampled ten times a second."""
+
+    KERNEL_SIDE = ("ipykernel", "bwrap", "course.sandbox.launcher")
+
+    def __init__(self, root_pid=None):
+        self.root_pid, self.peak, self._stop = root_pid or os.getpid(), {}, threading.Event()
+
+    def _sample(self):
+        try:
+            top = psutil.Process(self.root_pid)
+            family = [top, *top.children(recursive=True)]
+        except psutil.Error:
+            return
+        for process in family:
+            try:
+                command = " ".join(process.cmdline())
+                if any(mark in command for mark in self.KERNEL_SIDE):
+                    continue
+                kind = next((k for k in ("course.grading.nbgrader_steps", "course.grading.batch_job", "course.grading.selftest", "nbgrader",
+                                         "distributed") if k in command), "the grading process")
+                self.peak[kind] = max(self.peak.get(kind, 0), process.memory_info().rss)
+            except psutil.Error:
+                pass
+
+    def _run(self):
+        while not self._stop.is_set():
+            self._sample()
+            time.sleep(0.1)
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self._stop.set()
+        self._thread.join()
+
+    def worst_mb(self):
+        return max(self.peak.values()) / 2**20
+
+
+def _write_class(root):
+    nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, capture=True)
+    for student, (build, _, _) in EXPECTED.items():
+        folder = root / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        build(folder)
+    odd = os.path.join(os.fsencode(root / "submitted"), ODD_STUDENT, ASSIGNMENT.encode())
+    os.makedirs(odd)
+    trusted_side.bystander(Path(os.fsdecode(odd)))
+
+
+def _folder_mb(folder):
+    total = 0
+    for top, _, files, fd in os.fwalk(folder):
+        total += sum(os.stat(name, dir_fd=fd, follow_symlinks=False).st_size for name in files)
+    return total / 2**20
+
+
+def _points(table, student):
+    return tuple(int(table.get(student, {}).get(n, (0, 0))[0]) for n in EXERCISES)
+
+
+# grade_all in a process of its own, as `course grade` runs it: the peak memory measured is
+# that process's, not pytest's (which holds whatever the tests before it left).
+GRADE = f"""
+import dataclasses, json, sys
+from pathlib import Path
+from course.grading.grader import Settings, grade_all
+settings = Settings(root=Path(sys.argv[1]), workers=2, cell_timeout={CELL_TIMEOUT}, timeout={BUDGET}, batch_size=4)
+outcomes = grade_all(settings, progress=False)
+Path(sys.argv[2]).write_text(json.dumps({{s: dataclasses.asdict(o) for s, o in outcomes.items()}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def course_graded(tmp_path_factory):
+    root = copy_course(tmp_path_factory.mktemp("trusted"))
+    _write_class(root)
+    found = tmp_path_factory.mktemp("outcomes") / "outcomes.json"
+    process = subprocess.Popen([sys.executable, "-c", GRADE, root, found], cwd=root)
+    with PeakMemory(process.pid) as memory:
+        assert process.wait(timeout=1800) == 0
+    outcomes = {s: Outcome(**o) for s, o in json.loads(found.read_text()).items()}
+    return root, outcomes, exercise_points(Settings(root=root).db_url, students=list(outcomes)), memory
+
+
+@pytest.fixture(scope="module")
+def nbgrader_graded(tmp_path_factory):
+    """The same class through plain `nbgrader autograde` and `generate_feedback`."""
+    root = copy_course(tmp_path_factory.mktemp("trusted-nbgrader"))
+    _write_class(root)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    limits = [f"--Execute.timeout={CELL_TIMEOUT}", f"--SandboxedExecute.notebook_timeout={BUDGET}",
+              f"--SandboxedKernelManager.cpu_seconds={BUDGET}"]
+    runs = []
+    for command in (["autograde", ASSIGNMENT, *limits], ["generate_feedback", ASSIGNMENT]):
+        process = subprocess.Popen([sys.executable, "-m", "nbgrader", *command], cwd=root, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        with PeakMemory(process.pid) as memory:
+            log = process.communicate(timeout=1800)[0].decode("utf-8", "replace")
+        runs.append((process.returncode, log, memory))
+    return root, runs, exercise_points(f"sqlite:///{root / 'gradebook.db'}", students=list(EXPECTED))
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_course_grade_gives_each_its_outcome(course_graded, student):
+    _, outcomes, table, _ = course_graded
+    _, status, points = EXPECTED[student]
+    outcome = outcomes[student]
+    assert outcome.status == status, (outcome.status, outcome.reason)
+    if points is not None:
+        assert _points(table, student) == points, outcome.reason
+    else:
+        assert student not in table or not any(_points(table, student)), "an unfinished submission got points"
+
+
+def test_the_sleeper_is_stopped_by_its_own_budget_and_says_so(course_graded):
+    root, outcomes, _, _ = course_graded
+    assert f"ran over its time budget of {BUDGET} s" in outcomes["t_sleeper"].reason
+    assert outcomes["t_sleeper"].seconds < BUDGET + 60
+    assert not (root / "autograded" / "t_sleeper").exists()  # never recorded as graded
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        assert "t_sleeper" not in {s.student.id for s in gradebook.find_assignment(ASSIGNMENT).submissions}
+    for mate in ("t_odd_names", "t_output_bomb", "t_spinner"):  # its batch-mates keep their feedback
+        assert any((root / "feedback" / mate / ASSIGNMENT).glob("*.html")), mate
+
+
+def test_odd_names_are_named_and_never_abort_anything(course_graded):
+    root, outcomes, _, _ = course_graded
+    notes = " ".join(outcomes["t_odd_names"].notes)
+    for shown in (r"notes\udcff.txt (name not valid UTF-8)", r"new\nline.txt (control characters in the name)",
+                  r"tab\there.txt (control characters", "(path longer than 1024 bytes, with all it holds)",
+                  "d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d (more than 32 folders deep"):
+        assert shown in notes, (shown, notes)
+    assert "/tmp" not in outcomes["t_odd_names"].reason and "dask" not in notes
+    assert (root / "autograded" / "t_odd_names" / ASSIGNMENT / "plain.txt").is_file()
+    odd = [o for s, o in outcomes.items() if s.startswith(r"t_\udcff")]
+    assert len(odd) == 1 and odd[0].status == "invalid submission" and "not UTF-8" in odd[0].reason
+
+
+def test_the_judge_and_the_output_cannot_exhaust_the_grader(course_graded):
+    root, outcomes, _, memory = course_graded
+    print("\npeak memory of grader-side processes (MB): "
+          + ", ".join(f"{kind} {rss / 2**20:.0f}" for kind, rss in sorted(memory.peak.items())))
+    assert memory.worst_mb() < GRADER_MB, memory.peak
+    for student in ("t_output_bomb", "t_bystander_1"):
+        for folder in ("autograded", "feedback"):
+            assert _folder_mb(root / folder / student) < DISK_MB, (student, folder)
+    graded = nbformat.read(root / "autograded" / "t_output_bomb" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    assert "output cut by the grader" in nbformat.writes(graded)
+
+
+def test_plain_nbgrader_holds_too(nbgrader_graded):
+    root, ((autograde_code, log, memory), (_, _, feedback_memory)), table = nbgrader_graded
+    print(f"\npeak memory of nbgrader autograde: {memory.worst_mb():.0f} MB, "
+          f"generate_feedback: {feedback_memory.worst_mb():.0f} MB")
+    assert memory.worst_mb() < GRADER_MB and feedback_memory.worst_mb() < GRADER_MB
+    assert autograde_code != 0  # the sleeper failed, loudly
+    assert f"ran over its time budget of {BUDGET} s" in log
+    # nbgrader itself copies every submitted file by its whole path: the 4,000-byte path makes
+    # it fail that student alone, loudly (`course grade` stages it under a safe name instead)
+    assert "File name too long" in log and "error processing assignment 'unet_segmentation' for student " \
+        "'t_odd_names'" in log
+    for student, (_, status, points) in EXPECTED.items():
+        if points is not None and student != "t_odd_names":
+            assert _points(table, student) == points, student
+    assert not (root / "autograded" / "t_sleeper" / ASSIGNMENT).exists()  # nbgrader removed it
+    assert _folder_mb(root / "autograded" / "t_output_bomb") < DISK_MB
+    assert _folder_mb(root / "feedback" / "t_output_bomb") < DISK_MB
+
+
+def test_a_run_stopped_half_way_is_not_read_as_zeros(graded_course, tmp_path):
+    """nbgrader records a submission before it runs it: grades without scores (a process
+    killed mid-notebook) must make the batch job grade it again, never report 0."""
+    staging = tmp_path / "staging"
+    for folder in ("autograded", "feedback"):
+        shutil.copytree(graded_course / folder / "reference", staging / folder / "reference")
+    shutil.copy(graded_course / "gradebook.db", staging / "gradebook.db")
+    db_url = f"sqlite:///{staging / 'gradebook.db'}"
+    assert batch_job.collect(staging, db_url, "reference")["state"] == "graded"
+    with Gradebook(db_url) as gradebook:
+        grade = gradebook.find_submission_notebook("Image_segmentation_Unet", ASSIGNMENT, "reference").grades[0]
+        grade.auto_score = None
+        gradebook.db.commit()
+    assert batch_job.collect(staging, db_url, "reference") is None
+    with Gradebook(db_url) as gradebook:
+        for grade in gradebook.find_submission_notebook("Image_segmentation_Unet", ASSIGNMENT, "reference").grades:
+            grade.auto_score = 1
+        gradebook.db.commit()
+    shutil.rmtree(staging / "feedback")  # graded, but stopped before its feedback
+    assert batch_job.collect(staging, db_url, "reference") is None
