@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+import bench_setup  # noqa: F401  (first: PATH, sys.path, quiet logs)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -24,21 +24,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
-import psutil
+import bench_setup  # noqa: F401  (first: PATH, sys.path, quiet logs)
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
+import nbformat  # noqa: E402
+import psutil  # noqa: E402
 
 import catalogue  # noqa: E402
 import hostile  # noqa: E402
-from course_helpers import copy_course  # noqa: E402
-from test_grading_holds import _catalogue_notebook  # noqa: E402
-
-from course.unet_segmentation.examples import write_examples  # noqa: E402
-from course.grading.grader import Settings, grade_all  # noqa: E402
 from course.assignment import ASSIGNMENT, NOTEBOOK  # noqa: E402
+from course.grading.grader import Settings, grade_all  # noqa: E402
 from course.layout import nbgrader  # noqa: E402
+from course.unet_segmentation.examples import write_examples  # noqa: E402
+from course_helpers import copy_course  # noqa: E402
 
 
 def build_class(root, size):
@@ -53,7 +50,7 @@ def build_class(root, size):
         entry = entries[index % len(entries)]
         folder = root / "submitted" / f"s{index:02d}_{entry.name}" / ASSIGNMENT
         folder.mkdir(parents=True)
-        nbformat.write(_catalogue_notebook(entry), folder / NOTEBOOK)
+        nbformat.write(catalogue.notebook(entry), folder / NOTEBOOK)
 
 
 def busy_seconds():

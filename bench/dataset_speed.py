@@ -11,7 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from roadscenes.dataset import DEFAULT_COUNT, generate
+import bench_setup  # noqa: F401  (first: PATH, sys.path, quiet logs)
+
+from roadscenes.dataset import DEFAULT_COUNT, generate  # noqa: E402
 
 
 def main():

@@ -18,10 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
+import bench_setup  # noqa: F401  (first: PATH, sys.path, quiet logs)
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
+import nbformat  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+
 from course_helpers import copy_course  # noqa: E402
 
 from course.unet_segmentation.examples import write_examples  # noqa: E402

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import bench_setup  # noqa: F401  (first: PATH, sys.path, quiet logs)
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

@@ -15,8 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
+import bench_setup  # noqa: F401  (first: PATH, sys.path, quiet logs)
 
 import catalogue  # noqa: E402
 from class_builder import make_class  # noqa: E402

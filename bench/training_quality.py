@@ -19,11 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
+import bench_setup  # noqa: F401  (first: PATH, sys.path, quiet logs)
+
+import nbformat  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 from course.assignment import NOTEBOOK, SOURCE  # noqa: E402
 
 WATCHED = {"Road": 7, "Sky": 13, "Building": 1, "Vegetation": 9, "Vehicles": 10}

@@ -12,12 +12,15 @@ import statistics
 import subprocess
 import sys
 
+import bench_setup  # noqa: F401  (first: PATH, sys.path, quiet logs)
+
 TRAIN_FRAMES = 901  # 85% of the 1,060 default frames
 
 CHILD = r"""
 import json, os, sys, time
 import numpy as np, runpy, tensorflow as tf
 frames = int(sys.argv[1])
+sys.path.insert(0, sys.argv[3])  # the Keras solution imports the recorder from the source folder
 unet = runpy.run_path(sys.argv[2])["unet_model"]()
 unet.compile(optimizer=tf.keras.optimizers.Adam(1e-3, clipnorm=1.0),
              loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
@@ -34,8 +37,9 @@ print(json.dumps({"images_per_second": frames / (time.perf_counter() - start)}))
 
 def measure(frames, onednn):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="1" if onednn else "0")
-    grader = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "course", "unet_segmentation", "reference.py")
-    out = subprocess.run([sys.executable, "-c", CHILD, str(frames), grader], env=env, check=True,
+    solution = bench_setup.ROOT / "tests" / "keras_reference.py"  # the solution, built with Keras
+    source = bench_setup.ROOT / "source" / "unet_segmentation"
+    out = subprocess.run([sys.executable, "-c", CHILD, str(frames), str(solution), str(source)], env=env, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])["images_per_second"]
 

@@ -174,7 +174,7 @@ def parse(argv):
 def main(argv=None):
     try:
         return _main(argv)
-    except KeyboardInterrupt as interrupt:  # what was recorded stays recorded (grader.py)
+    except KeyboardInterrupt as interrupt:  # what was recorded stays recorded (grading/grader.py)
         if type(interrupt).__name__ != "Interrupted":
             print("interrupted", file=sys.stderr)
         return 130

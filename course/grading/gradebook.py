@@ -10,7 +10,7 @@ that arrives from two workers counts once.
 
 The values are those a plain `nbgrader autograde` would write: its own SaveAutoGrades rule
 for `needs_manual_grade` (a grade a person has already given is kept and flagged for
-review), the cells the judge sent to manual grading (manual_grading.py) and its own
+review), the cells the judge sent to manual grading (judge/manual_grading.py) and its own
 late-submission plugin for penalties.
 """
 
@@ -136,7 +136,7 @@ def record(gradebook, student, scores, digest, status, reason, penalties):
             for grade in notebook.grades:
                 grade.auto_score = recorded["grades"][grade.name]
                 grade.needs_manual_grade = (grade.manual_score is not None or grade.auto_score is None
-                                            or grade.name in recorded.get("manual", ()))  # manual_grading.py
+                                            or grade.name in recorded.get("manual", ()))  # judge/manual_grading.py
             for comment in notebook.comments:
                 comment.auto_comment = recorded["comments"][comment.name]
             gradebook.db.flush()

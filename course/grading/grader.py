@@ -4,8 +4,8 @@ Here, on the instructor's machine, each submission is checked and repaired first
 (preflight.py) and its regular files read (links, pipes, devices and sockets are refused by
 name, never followed). Submissions go to Dask workers a few at a time (remote.py): a
 worker grades them with nbgrader's own `autograde` in a process of its own, each kernel in
-a sandbox of its own (sandbox.py), every score decided by the judge (judge.py), and sends
-back the graded notebooks, the feedback and the scores. Only this process writes the
+a sandbox of its own (course/sandbox/), every score decided by the judge (course/judge/),
+and sends back the graded notebooks, the feedback and the scores. Only this process writes the
 course folder and the gradebook (gradebook.py): one transaction per submission, so a
 worker that dies, a machine that disappears or a Ctrl-C loses nothing and counts nothing
 twice; the results are what a serial `nbgrader autograde` records. A submission whose

@@ -1,6 +1,6 @@
 """Sending graded cells to a person: nbgrader's manual grading, from the judge's findings.
 
-The judge (judge.py) scores 0 for a cell it will not score automatically, writes why into
+The judge (preprocessors.py) scores 0 for a cell it will not score automatically, writes why into
 the cell's output, and lists the cell in `resources["unet_manual"]`. nbgrader's own
 SaveAutoGrades flags a test cell for manual grading only when it has no automatic score,
 which a test cell always has; this preprocessor, placed after it in nbgrader_config.py,

@@ -3,15 +3,16 @@
 Two nbgrader preprocessors, configured in nbgrader_config.py around Execute:
 
 - `Challenge` (before Execute) draws fresh argument values and a secret for each graded
-  cell (challenges.py) and writes them into the cell's hidden line, with a fresh copy of the
-  recorder (unet_evidence.py), which describes what the student's function builds for them
-  and what that network computes with weights and inputs drawn from the secret;
-- `Judge` (after Execute) reads that description, checks it (evidence_format.py), turns it
-  into layer specifications through a whitelist (specs.py), compares them with the reference
-  solution (reference.py, plain data), runs both networks (network.py, NumPy), checks the
-  numbers the kernel reported against the described network, reads the student's cells for
-  code that reaches into the grader (tamper.py: such a notebook goes to manual grading), and
-  replaces the cell's outputs with the verdict: a message in the student's terms and the points.
+  cell (the assignment's challenges.py) and writes them into the cell's hidden line, with a
+  fresh copy of the recorder (unet_evidence.py), which describes what the student's function
+  builds for them and what that network computes with weights and inputs drawn from the secret;
+- `Judge` (after Execute) reads that description, checks it (the assignment's
+  evidence_format.py), turns it into layer specifications through a whitelist (specs.py),
+  compares them with the reference solution (the assignment's reference.py, plain data), runs
+  both networks (network.py, NumPy), checks the numbers the kernel reported against the
+  described network, reads the student's cells for code that reaches into the grader
+  (tamper.py: such a notebook goes to manual grading), and replaces the cell's outputs with
+  the verdict: a message in the student's terms and the points.
   It needs no TensorFlow. Each notebook is judged in a child process with limits of its
   own (see "Judging under limits"), so that no evidence can exhaust nbgrader's process.
 
@@ -323,12 +324,13 @@ def judge_cell(grade_id, challenge, outputs):
 # ---------------------------------------------------------------------------------------
 # Judging under limits
 # ---------------------------------------------------------------------------------------
-# The bounds on the evidence (evidence_format.py) keep the judge's work small; as a second
-# line of defence, a notebook's graded cells are judged in a child forked from nbgrader's
-# process, under a memory and a CPU limit of its own, watched by a clock. A child that
-# exceeds one costs the cell it was judging its points, never the nbgrader process its
-# memory nor the rest of the class its grading. The child only computes and writes to a
-# pipe: nbgrader's threads and event loop do not run in it, and it ends with os._exit.
+# The bounds on the evidence (the assignment's evidence_format.py) keep the judge's work
+# small; as a second line of defence, a notebook's graded cells are judged in a child
+# forked from nbgrader's process, under a memory and a CPU limit of its own, watched by a
+# clock. A child that exceeds one costs the cell it was judging its points, never the
+# nbgrader process its memory nor the rest of the class its grading. The child only
+# computes and writes to a pipe: nbgrader's threads and event loop do not run in it, and
+# it ends with os._exit.
 
 MAX_LINE = 1 << 22  # bytes of one line from the child: a verdict and a few initializer draws
 KEPT_DRAWS = 16  # initializer draws a child sends back per cell (each about 25 kB as JSON)

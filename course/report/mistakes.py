@@ -1,6 +1,6 @@
 """The judge's verdicts in graded notebooks, and the kind of mistake each names.
 
-The judge (judge.py) writes one verdict per graded cell into the autograded notebook:
+The judge (judge/preprocessors.py) writes one verdict per graded cell into the autograded notebook:
 "passed: ..." or "failed: <the call>: <what is wrong>". A kind is that message without what
 belongs to one student (the arguments drawn, the layer's number, the value they wrote), so
 that the same mistake made by many students is counted once per student and exercise:

@@ -1,5 +1,5 @@
 """Starts one graded kernel in its sandbox; imports nothing but the standard library, since
-it runs once per kernel (see sandbox.py for what the sandbox is and why).
+it runs once per kernel (see execute.py for what the sandbox is and why).
 
     python -c "...; from course.launcher import main; main()" SETTINGS KERNEL-COMMAND...
 
@@ -71,7 +71,7 @@ def _parents_with_perms(path):
 
 def bwrap_argv(private, disk_bytes, env, kernel, deferred=False):
     """The bubblewrap command that runs `kernel` (a list) in the sandbox; `deferred`: the
-    working folder is private/work, filled after the kernel has started (sandbox.py)."""
+    working folder is private/work, filled after the kernel has started (execute.py)."""
     argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
     for name in ("bin", "lib", "lib64", "sbin"):
