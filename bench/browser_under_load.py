@@ -4,7 +4,8 @@
 
 Each run is a fresh `pytest tests/browser` (a JupyterLab server, Chromium, kernels); `--busy`
 processes (default: one per core) spin in pure Python the whole time. Prints each run's
-outcome and minutes. Goal (issue 9): every run passes.
+outcome and minutes, and keeps each run's whole pytest output in build/browser_under_load/
+(the failures' tracebacks say what a test waited for). Goal (issue 9): every run passes.
 """
 
 import argparse
@@ -18,6 +19,7 @@ from pathlib import Path
 import bench_setup  # noqa: F401  (first: PATH, sys.path, quiet logs)
 
 ROOT = Path(__file__).resolve().parent.parent
+LOGS = ROOT / "build" / "browser_under_load"
 
 
 def spin():
@@ -40,12 +42,15 @@ def main():
             result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/browser"],
                                     cwd=ROOT, capture_output=True, text=True)
             minutes = (time.perf_counter() - start) / 60
+            LOGS.mkdir(parents=True, exist_ok=True)
+            (LOGS / f"run-{run}.log").write_text(result.stdout + result.stderr)
             summary = (result.stdout.strip().splitlines() or ["no output"])[-1]
             outcomes.append(result.returncode == 0)
             print(f"run {run}: {'passed' if result.returncode == 0 else 'FAILED'} in {minutes:.1f} min ({summary})",
                   flush=True)
             if result.returncode:
-                print(result.stdout[-3000:])
+                print("\n".join(line for line in result.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))))
+                print(f"whole output: {LOGS / f'run-{run}.log'}")
     finally:
         for process in spinners:
             process.terminate()

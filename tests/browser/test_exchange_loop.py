@@ -21,7 +21,7 @@ from course.unet_segmentation.examples import solved
 from course.assignment import ASSIGNMENT, NOTEBOOK, RELEASE
 from course.layout import nbgrader
 
-from .lab_server import COURSE_ID, STUDENT, TOKEN  # the fixtures come from conftest.py
+from .lab_server import COURSE_ID, STUDENT, TOKEN, start_kernel  # the fixtures come from conftest.py
 
 pytestmark = pytest.mark.browser
 
@@ -126,7 +126,9 @@ def test_release_fetch_validate_submit_collect_grade_feedback(course, student_la
     assert fetched_notebook.is_file()
     page.screenshot(path=str(screenshots / "exchange_fetched.png"))
 
-    # ... opens the notebook from the tab: the release, with its exercises to do.
+    # ... opens the notebook from the tab: the release, with its exercises to do (its kernel
+    # started first, so that JupyterLab has no kernel to ask for: lab_server.start_kernel).
+    start_kernel(url, f"{ASSIGNMENT}/{NOTEBOOK}")
     notebooks = expand_notebooks(page)
     notebooks.locator(".item_name a", has_text=NOTEBOOK.removesuffix(".ipynb")).click()
     page.wait_for_selector(f"{PANEL} .jp-Cell", timeout=SLOW)

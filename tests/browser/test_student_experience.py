@@ -11,7 +11,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from course.unet_segmentation.examples import solved
 from course.assignment import ASSIGNMENT, NOTEBOOK
 
-from .lab_server import TOKEN  # the fixtures come from conftest.py
+from .lab_server import TOKEN, start_kernel  # the fixtures come from conftest.py
 
 pytestmark = pytest.mark.browser
 
@@ -21,6 +21,7 @@ PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
 
 def open_notebook(page, url, name):
+    start_kernel(url, f"{ASSIGNMENT}/{name}")
     page.goto(f"{url}/lab/tree/{ASSIGNMENT}/{name}?token={TOKEN}&reset")
     page.wait_for_selector(f"{PANEL} .jp-Cell", timeout=90_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
@@ -31,7 +32,7 @@ def run_every_cell(page, cells):
     """Run the code cells one at a time, each to completion, so that an error in one cell does
     not cancel the cells after it (Run All stops at the first error). A run request is made
     again when its cell shows no sign of running: on a busy machine a request sent while the
-    kernel is still connecting can be dropped."""
+    page is still connecting to the kernel can be dropped."""
     code = page.locator(f"{PANEL} .jp-CodeCell")
     for index in range(code.count()):
         cell = code.nth(index)
