@@ -1,4 +1,17 @@
-"""Shared fixtures: small generated data folders, made once per test session."""
+"""Shared fixtures (small generated data folders, the class graded by plain nbgrader, a
+PostgreSQL server), and how `make test` spreads the suite over two processes.
+
+`make test` runs pytest with two xdist workers (`-n 2 --dist loadgroup`): the class of
+test_grading_holds.py keeps both cores busy for most of the run, and the other worker takes the
+rest, test files in turn, heaviest first, so that its serial work (plain nbgrader, a kernel at a
+time, browser tests waiting on the page) fills the time the first leaves. A test file is never
+split between the workers (its module fixtures are built once), the browser tests share one
+JupyterLab, and `graded_course` is graded once for both workers.
+"""
+
+import fcntl
+import os
+import shutil
 
 import pytest
 
@@ -14,14 +27,50 @@ def small_data(tmp_path_factory):
     return out
 
 
+#: Test files in the order the workers take them, before all others: the longest first.
+HEAVIEST_FIRST = ("grading/test_grading_holds.py", "grading/test_dask_cluster.py", "grading/test_trusted_side.py",
+                  "grading/test_grade_interrupted.py", "grading/test_autograde.py", "browser/",
+                  "grading/test_selftest.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        path = item.nodeid.removeprefix("tests/")
+        return next((i for i, prefix in enumerate(HEAVIEST_FIRST) if path.startswith(prefix)), len(HEAVIEST_FIRST))
+
+    items.sort(key=rank)  # stable: within a file, the file's own order
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        group = "tests/browser" if path.startswith("tests/browser/") else path
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _shared_folder(tmp_path_factory, name):
+    """A folder both xdist workers see (the session's own when pytest runs alone)."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+
+
 @pytest.fixture(scope="session")
 def graded_course(tmp_path_factory):
-    """Example submissions autograded once, with feedback: shared by the grading tests."""
+    """Example submissions autograded once, with feedback: shared by the grading tests, and
+    by both xdist workers (the first to need it grades it; the other waits for it)."""
+    root = _shared_folder(tmp_path_factory, "graded_course")
+    with open(f"{root}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / ".graded").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            _grade_course(root)
+            (root / ".graded").touch()
+    return root
+
+
+def _grade_course(root):
     from course.unet_segmentation.examples import write_examples
     from course.assignment import ASSIGNMENT, NOTEBOOK
     from course.layout import nbgrader
 
-    root = copy_course(tmp_path_factory.mktemp("course"))
+    copy_course(root)
     # Registers the assignment and its hidden tests in a new gradebook, as an instructor would.
     nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, capture=True)
     write_examples(root / "submitted", {
@@ -45,7 +94,6 @@ def graded_course(tmp_path_factory):
             nbformat.write(catalogue.notebook(entry), folder / NOTEBOOK)
     nbgrader("autograde", ASSIGNMENT, root=root, capture=True)
     nbgrader("generate_feedback", ASSIGNMENT, root=root, capture=True)
-    return root
 
 
 @pytest.fixture(scope="session")

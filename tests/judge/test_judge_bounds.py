@@ -113,7 +113,7 @@ def _node(spec, parents, number, shapes):
 
 def _without_secret(challenge):
     """A challenge judged by structure alone: plain data written here cannot hold what a
-    real network computes for the grader's secret (tests/test_evidence_of_computation.py)."""
+    real network computes for the grader's secret (tests/judge/test_evidence_of_computation.py)."""
     challenge.pop("seed")
     return challenge
 

@@ -48,7 +48,7 @@ def test_the_launcher_drops_everything_it_does_not_need():
                    "--clearenv"):
         assert option in argv
     bound = {argv[i + 1] for i, arg in enumerate(argv) if arg in ("--bind", "--ro-bind")}
-    for secret in ("/", "/root", "/etc", "/home", str(sandbox.Path(sandbox.__file__).parent.parent)):
+    for secret in ("/", "/root", "/etc", "/home", str(sandbox.Path(sandbox.__file__).parents[2])):
         assert secret not in bound, secret  # only the Python environment and the kernel's own files
     # Every bind comes after the tmpfs mounts that could hide it (a course folder under /tmp).
     last_tmpfs = max(i for i, arg in enumerate(argv) if arg == "--tmpfs")

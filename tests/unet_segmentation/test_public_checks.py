@@ -351,7 +351,7 @@ def test_an_identity_named_otherwise_is_no_activation_and_linear_must_be_the_ide
 
 def test_classes_of_the_students_own_are_named_as_grading_names_them():
     """Grading runs only inference, so it refuses an initializer or a model class of one's
-    own (tests/test_evidence_of_computation.py); the public tests say so first."""
+    own (tests/judge/test_evidence_of_computation.py); the public tests say so first."""
     initializer = ("class HeNormal(tf.keras.initializers.HeNormal):\n    pass\n\n\n"
                    + edit("conv_block", ('kernel_initializer="he_normal"', "kernel_initializer=HeNormal()")))
     assert "an initializer class of your own named HeNormal" in failure_of("conv_block", with_cells(conv_block=initializer))
