@@ -25,9 +25,9 @@ from nbclient import NotebookClient  # noqa: E402
 
 from course_helpers import copy_course  # noqa: E402
 
-from course.unet_segmentation.examples import write_examples  # noqa: E402
 from course.assignment import ASSIGNMENT  # noqa: E402
 from course.layout import nbgrader  # noqa: E402
+from course.unet_segmentation.examples import write_examples  # noqa: E402
 
 
 def floor_seconds():

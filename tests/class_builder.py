@@ -11,12 +11,12 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
-from course.unet_segmentation import challenges
-from course.judge import preprocessors as judge, tamper
-from course.grading.gradebook import one_transaction
 from course.assignment import ASSIGNMENT, NOTEBOOK, RELEASE, SOURCE
+from course.grading.gradebook import one_transaction
+from course.judge import preprocessors as judge, tamper
 from course.layout import COURSE_ID, nbgrader
 from course.report.similarity import OTHER
+from course.unet_segmentation import challenges
 
 from course_helpers import copy_course
 

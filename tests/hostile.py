@@ -9,8 +9,8 @@ import os
 
 import nbformat
 
-from course.unet_segmentation.examples import solved
 from course.assignment import NOTEBOOK
+from course.unet_segmentation.examples import solved
 
 
 def _index(notebook, grade_id):

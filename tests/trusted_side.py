@@ -7,8 +7,8 @@ import os
 
 import nbformat
 
-from course.unet_segmentation.examples import solved
 from course.assignment import NOTEBOOK
+from course.unet_segmentation.examples import solved
 
 from hostile import _index, _with_cell
 

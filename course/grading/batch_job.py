@@ -1,7 +1,7 @@
 """Grades a few submissions on a worker, in the course folder unpacked there (remote.py).
 
-    python -m course.batch_job TASK-FOLDER
-    python -m course.batch_job --selftest TASK-FOLDER
+    python -m course.grading.batch_job TASK-FOLDER
+    python -m course.grading.batch_job --selftest TASK-FOLDER
 
 TASK-FOLDER/batch.pickle holds the submissions and the grading options; this writes
 TASK-FOLDER/result.pickle: for each student what happened, the graded notebook folder (only

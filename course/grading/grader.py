@@ -30,13 +30,13 @@ import nbformat
 from nbgrader.api import Gradebook
 from tqdm import tqdm
 
-from . import bundle, gradebook, remote
-from .cluster import worker_addresses
 from ..assignment import ASSIGNMENT, NOTEBOOK
 from ..layout import COURSE_ID, ROOT, environment_bin_on_path, printable
-from .preflight import check_submission, refused_entries, source_metadata
 from ..sandbox.execute import sandbox_problem
 from ..sandbox.submission_files import regular_files
+from . import bundle, gradebook, remote
+from .cluster import worker_addresses
+from .preflight import check_submission, refused_entries, source_metadata
 
 GRADED_STATES = ("graded", "graded (repaired)", "cell timed out", "out of memory in a cell")
 

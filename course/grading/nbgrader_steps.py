@@ -1,7 +1,7 @@
 """Several nbgrader commands in one process: its start-up (imports, configuration) costs about
 3 s, paid once for `autograde` and `generate_feedback` of a batch.
 
-    python -m course.nbgrader_steps CODES.json COMMAND ARGS... [--then COMMAND ARGS...]...
+    python -m course.grading.nbgrader_steps CODES.json COMMAND ARGS... [--then COMMAND ARGS...]...
 
 Each command runs as `nbgrader COMMAND ARGS...` would; CODES.json gets the exit code of each.
 """

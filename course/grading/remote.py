@@ -30,7 +30,7 @@ def selftest_remotely(bundle, options):
 
 
 def _job(bundle, batch, options, mode):
-    """What `python -m course.batch_job MODE` wrote, run in the unpacked grading files."""
+    """What `python -m course.grading.batch_job MODE` wrote, run in the unpacked grading files."""
     import os
     import pickle
     import re

@@ -17,9 +17,9 @@ import nbformat
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from course.unet_segmentation.examples import solved
 from course.assignment import ASSIGNMENT, NOTEBOOK, RELEASE
 from course.layout import nbgrader
+from course.unet_segmentation.examples import solved
 
 from .lab_server import COURSE_ID, STUDENT, TOKEN, start_kernel  # the fixtures come from conftest.py
 

@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from course.unet_segmentation.examples import solved
 from course.assignment import ASSIGNMENT, NOTEBOOK
+from course.unet_segmentation.examples import solved
 
 from .lab_server import TOKEN, start_kernel  # the fixtures come from conftest.py
 

@@ -4,8 +4,8 @@ show a slider, a class menu and a picture, and moving the slider draws another f
 import nbformat
 import pytest
 
-from course.unet_segmentation.examples import solved
 from course.assignment import ASSIGNMENT
+from course.unet_segmentation.examples import solved
 
 from .test_student_experience import PANEL, cell_with, errors_by_cell, open_notebook, run_every_cell
 

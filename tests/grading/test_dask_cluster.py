@@ -17,11 +17,11 @@ import pytest
 from distributed import Client
 from nbgrader.api import Gradebook
 
-from course.unet_segmentation.examples import write_examples
-from course.grading.gradebook import LEDGER
 from course.assignment import ASSIGNMENT
+from course.grading.gradebook import LEDGER
 from course.layout import nbgrader
 from course.report.points import exercise_points
+from course.unet_segmentation.examples import write_examples
 
 import hostile
 from course_helpers import copy_course, free_port, gradebook_rows

@@ -13,10 +13,10 @@ from pathlib import Path
 import psutil
 from nbgrader.api import Gradebook
 
-from course.unet_segmentation.examples import write_examples
-from course.grading.gradebook import LEDGER
 from course.assignment import ASSIGNMENT, NOTEBOOK
+from course.grading.gradebook import LEDGER
 from course.layout import nbgrader
+from course.unet_segmentation.examples import write_examples
 
 from course_helpers import copy_course, gradebook_rows
 

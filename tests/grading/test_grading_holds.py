@@ -10,11 +10,11 @@ import psutil
 import pytest
 from nbgrader.api import Gradebook
 
-from course.unet_segmentation.examples import write_examples
-from course.grading.grader import Settings, grade_all
 from course.assignment import ASSIGNMENT, EXERCISES, NOTEBOOK
+from course.grading.grader import Settings, grade_all
 from course.layout import nbgrader
 from course.report.points import NOTEBOOK_ID, exercise_points
+from course.unet_segmentation.examples import write_examples
 
 import catalogue
 import hostile

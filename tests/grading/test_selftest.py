@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from course.grading import selftest
-from course.unet_segmentation.examples import write_examples
 from course.assignment import ASSIGNMENT
+from course.grading import selftest
 from course.layout import nbgrader
+from course.unet_segmentation.examples import write_examples
 
 from course_helpers import ROOT, copy_course, free_port
 

@@ -12,12 +12,12 @@ import nbformat
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from course.grading import batch_job, grader
-from course.unet_segmentation.evidence_format import MIME
-from course.unet_segmentation.examples import solved
 from course.assignment import ASSIGNMENT, NOTEBOOK
+from course.grading import batch_job, grader
 from course.grading.preflight import source_metadata
 from course.sandbox.execute import SandboxedExecute
+from course.unet_segmentation.evidence_format import MIME
+from course.unet_segmentation.examples import solved
 
 KNOWN = source_metadata()
 REFERENCE = nbformat.writes(solved((1, 2, 3)))

@@ -19,9 +19,9 @@ import psutil
 import pytest
 from nbgrader.api import Gradebook
 
+from course.assignment import ASSIGNMENT, EXERCISES, NOTEBOOK
 from course.grading import batch_job
 from course.grading.grader import Outcome, Settings
-from course.assignment import ASSIGNMENT, EXERCISES, NOTEBOOK
 from course.layout import nbgrader
 from course.report.points import exercise_points
 

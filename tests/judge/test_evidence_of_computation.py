@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from course.unet_segmentation import challenges
 from course.judge import preprocessors as judge, network
+from course.unet_segmentation import challenges
 from test_judge import REFERENCE, judged, namespace, unet_evidence
 
 COMPUTES_OTHERWISE = "the network does not compute what its layers' settings say"

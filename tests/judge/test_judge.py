@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from course.unet_segmentation import challenges
-from course.judge import preprocessors as judge
 from course.assignment import SOURCE, NOTEBOOK
+from course.judge import preprocessors as judge
+from course.unet_segmentation import challenges
 
 from fuzzing import mutate
 

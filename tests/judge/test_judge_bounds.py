@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from course.unet_segmentation import challenges, evidence_format, reference
-from course.judge import preprocessors as judge, specs
-from course.unet_segmentation.evidence_format import MAX_BYTES, MAX_DEPTH, MAX_EDGES, MAX_STRING, MIME
 from course.assignment import SOURCE
+from course.judge import preprocessors as judge, specs
+from course.unet_segmentation import challenges, evidence_format, reference
+from course.unet_segmentation.evidence_format import MAX_BYTES, MAX_DEPTH, MAX_EDGES, MAX_STRING, MIME
 
 from fuzzing import mutate
 

@@ -7,11 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-from course.unet_segmentation import challenges, reference
+from course.assignment import SOURCE
 from course.judge import network
 from course.judge.preprocessors import FUNCTION_OF, input_shapes
-from course.assignment import SOURCE
 from course.judge.specs import canonical, layers_to, spec_graph
+from course.unet_segmentation import challenges, reference
 
 sys.path.insert(0, str(SOURCE))
 import keras_reference  # noqa: E402

@@ -11,8 +11,8 @@ import tensorflow as tf
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from course.unet_segmentation import challenges
 from course.judge import preprocessors as judge
+from course.unet_segmentation import challenges
 from test_judge import unet_evidence
 
 L = tf.keras.layers

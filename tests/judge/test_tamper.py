@@ -5,8 +5,8 @@ do (imports, prints to stderr, plots, timing magics, display settings) is not.""
 import nbformat
 import pytest
 
-from course.judge import tamper
 from course.assignment import NOTEBOOK, RELEASE
+from course.judge import tamper
 
 IMPORTED = {"tf", "np", "plt", "os", "sys", "Conv2D", "keras", "unet_evidence"}
 

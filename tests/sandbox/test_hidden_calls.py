@@ -6,8 +6,8 @@ import tempfile
 
 from nbformat.v4 import new_code_cell, new_notebook
 
-from course.sandbox.hidden_calls import split_hidden
 from course.sandbox.execute import SandboxedExecute
+from course.sandbox.hidden_calls import split_hidden
 
 HIDDEN = "SECRET_ARGUMENTS = {'nonce': 'n0nce-4f1c'}\nprint('hidden ran', sorted(SECRET_ARGUMENTS))"
 GRADED = f"x = 1\n### BEGIN HIDDEN TESTS\n{HIDDEN}\n### END HIDDEN TESTS\nprint('after the region')"

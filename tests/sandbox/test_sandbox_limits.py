@@ -20,8 +20,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course.sandbox import bounded_output, launcher, execute as sandbox, submission_files
-from course.unet_segmentation.evidence_format import MIME
 from course.sandbox.execute import NotebookOutOfTime, SandboxedExecute, SandboxedKernelManager
+from course.unet_segmentation.evidence_format import MIME
 
 from course_helpers import in_a_thread
 

@@ -3,9 +3,9 @@
 import nbformat
 import pytest
 
+from course.__main__ import main
 from course.grading import grader
 from course.sandbox import execute as sandbox
-from course.__main__ import main
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from course_helpers import run_source_notebook
-from course.judge.preprocessors import Challenge, Judge
 from course.assignment import NOTEBOOK, SOURCE
+from course.judge.preprocessors import Challenge, Judge
 from roadscenes.dataset import FRAMES, MASKS
 
 CHALLENGES = {}  # grade_id -> the arguments drawn for the run below
