@@ -1,7 +1,7 @@
 """Shared fixtures (small generated data folders, the class graded by plain nbgrader, a
 PostgreSQL server), and how `make test` spreads the suite over two processes.
 
-`make test` runs pytest with two xdist workers (`-n 2 --dist loadgroup`): the class of
+`make test` runs pytest with two xdist workers (`-n 2`): the class of
 test_grading_holds.py keeps both cores busy for most of the run, and the other worker takes the
 rest, test files in turn, heaviest first, so that its serial work (plain nbgrader, a kernel at a
 time, browser tests waiting on the page) fills the time the first leaves. A test file is never
@@ -39,10 +39,26 @@ def pytest_collection_modifyitems(config, items):
         return next((i for i, prefix in enumerate(HEAVIEST_FIRST) if path.startswith(prefix)), len(HEAVIEST_FIRST))
 
     items.sort(key=rank)  # stable: within a file, the file's own order
-    for item in items:
-        path = item.nodeid.split("::")[0]
-        group = "tests/browser" if path.startswith("tests/browser/") else path
-        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def work_unit(nodeid):
+    """What one xdist worker runs as a whole: a test file (its module fixtures are built once),
+    or every browser test (they share one JupyterLab and one Chromium)."""
+    path = nodeid.split("::", 1)[0]
+    return "tests/browser" if path.startswith("tests/browser/") else path
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Test files whole, in the order above. (xdist's own `--dist loadgroup` marks groups by
+    rewriting node ids, which pytest 9 no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
 
 
 def _shared_folder(tmp_path_factory, name):
