@@ -36,7 +36,5 @@ $(READY): requirements.txt pyproject.toml
 run: $(READY) system-packages
 	$(BIN)/python -m course run
 
-# Two processes (pytest-xdist): the large graded class keeps both cores busy for most of the
-# run, the other process takes every other test file in turn (tests/conftest.py says how).
 test: $(READY) system-packages
-	$(BIN)/python -m pytest -n 2 --no-loadscope-reorder
+	$(BIN)/python -m pytest

@@ -2,7 +2,11 @@
 processes on localhost, each in a folder of its own that holds nothing of the course (as on
 separate machines), grading into PostgreSQL; one worker is killed (SIGKILL) in the middle.
 The gradebook must hold exactly what a serial `nbgrader autograde` recorded (the session's
-`graded_course`), each submission once."""
+`graded_course`), each submission once.
+
+The class is the examples and the in-kernel tricks that aim at the machine a worker runs on
+(forging the recorder, snooping, vandalising files); every in-kernel trick is compared between
+`course grade` and serial nbgrader in test_grading_holds.py, so it is not graded again here."""
 
 import importlib.util
 import os
@@ -28,7 +32,8 @@ from course_helpers import copy_course, free_port, gradebook_rows
 
 EXAMPLES = {"reference": (1, 2, 3), "untouched_release": (), "only_exercise_1": (1,), "only_exercise_2": (2,),
             "only_exercise_3": (3,)}
-STUDENTS = sorted(list(EXAMPLES) + hostile.IN_KERNEL)  # those of conftest.graded_course
+ON_THE_WORKER = ["h_forges_recorder", "h_snoop", "h_vandal"]  # in-kernel tricks (hostile.IN_KERNEL)
+STUDENTS = sorted(list(EXAMPLES) + ON_THE_WORKER)  # graded in conftest.graded_course too
 BIN = Path(sys.executable).parent
 
 
@@ -87,7 +92,7 @@ def test_cluster_grades_what_serial_nbgrader_grades_with_a_worker_killed(cluster
     nbgrader("generate_assignment", ASSIGNMENT, "--force", f"--CourseDirectory.db_url={postgres}", root=root,
              capture=True)
     write_examples(root / "submitted", EXAMPLES)
-    for student in hostile.IN_KERNEL:
+    for student in ON_THE_WORKER:
         folder = root / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         hostile.EXPECTED[student][0](folder)
