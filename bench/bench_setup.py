@@ -21,10 +21,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_bin = str(Path(sys.executable).parent)
-if os.environ.get("PATH", "").split(os.pathsep)[0] != _bin:
-    os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from course.layout import environment_bin_on_path  # noqa: E402
+
+environment_bin_on_path()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # ipykernel's debugger warning
 

@@ -9,7 +9,6 @@ generated training split, then prints pixel accuracy and per-class IoU on a held
 """
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
