@@ -248,6 +248,17 @@ ENTRIES = WRONG + EQUIVALENT
 BOTH_COMMANDS = ["conv_zero_conv2d_subclass", "conv_probe_aware_activation", "conv_relu_threshold",
                  "conv_relu_layers_capped", "conv_pool_channels_first", "unet_skip_from_a_copy_of_the_block",
                  "eq_keras_ops_concatenate"]
+#: entries graded end to end by `course grade` (test_grading_holds.graded_class), where the
+#: kernel can make a difference to what the judge sees in this process (judged_in_process):
+#: output on stdout and stderr during a graded cell, cells of the student's own, imports and
+#: state inside the functions, subclasses of Keras layers, and a wrong and a right one of
+#: each exercise. Every entry is judged in this process (tests/judge/test_catalogue.py).
+END_TO_END = BOTH_COMMANDS + [
+    "conv_kernel_5x5", "up_add_instead_of_concatenate", "up_upsampling2d", "unet_cached_model",
+    "unet_softmax_on_logits", "eq_debug_print_to_stderr", "eq_renamed_locals_and_prints",
+    "eq_positional_arguments_and_extra_cells", "eq_keras_import", "eq_unet_with_loops", "eq_nested_sequential",
+    "eq_conv_block_extra_optional_argument", "eq_concatenation_order_swapped"]
+BY_NAME = {entry.name: entry for entry in ENTRIES}
 
 
 def notebook(entry):
@@ -263,3 +274,44 @@ def notebook(entry):
         index = next(i for i, c in enumerate(result.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == after)
         result.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
     return result
+
+
+IMPORTS = ("import tensorflow as tf\n"
+           "from tensorflow.keras.layers import Concatenate, Conv2D, Conv2DTranspose, Dropout, Input, MaxPooling2D\n")
+
+
+def judged_in_process(entry):
+    """(points per exercise (1, 2, 3), tamper findings) that grading gives `entry`, found in
+    this process: its notebook's solution cells and cells of the student's own run in a fresh
+    namespace, the kernel's recorder collects the evidence of each graded cell for a challenge
+    drawn now, and the judge gives its verdict; a notebook with findings goes to manual
+    grading (no points), as in a grading run."""
+    import json
+    import sys
+
+    from course.judge import preprocessors as judge, tamper
+    from course.unet_segmentation import challenges
+
+    sys.path.insert(0, str(SOURCE))
+    try:
+        import unet_evidence
+    finally:
+        sys.path.remove(str(SOURCE))
+    submitted = notebook(entry)
+    own = {source for _, source in entry.extra_cells}
+    names = {"__name__": "__main__"}
+    exec(IMPORTS, names)
+    for cell in submitted.cells:
+        if cell.cell_type == "code" and (cell.metadata.get("nbgrader", {}).get("solution") or cell.source in own):
+            exec(cell.source, names)
+    points = dict.fromkeys(EXERCISE_OF.values(), 0)
+    found = tamper.findings(submitted)
+    for cell in submitted.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and meta.get("grade_id") in judge.FUNCTION_OF:
+            function = judge.FUNCTION_OF[meta["grade_id"]]
+            challenge = challenges.draw(meta["grade_id"])
+            evidence = json.loads(json.dumps(unet_evidence.collect(function, names, challenge)))
+            passed, _ = judge.verdict(meta["grade_id"], challenge, evidence)
+            points[EXERCISE_OF[function]] += meta["points"] if passed and not found else 0
+    return tuple(int(points[n]) for n in sorted(points)), found

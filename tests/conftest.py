@@ -1,9 +1,12 @@
-"""Shared fixtures, made once per test session: small generated data folders, the class
+"""Shared fixtures, made once per test session: small generated data folders, the classes
 graded by plain nbgrader, a PostgreSQL server."""
 
+from concurrent.futures import ThreadPoolExecutor
+
+import nbformat
 import pytest
 
-from course_helpers import SMALL_COUNT, copy_course, postgres_server as _postgres_server
+from course_helpers import NBGRADER_LIMITS, SMALL_COUNT, copy_course, plain_nbgrader, postgres_server as _postgres_server
 from roadscenes.dataset import generate
 
 
@@ -15,37 +18,55 @@ def small_data(tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="session")
-def graded_course(tmp_path_factory):
-    """Example submissions autograded once, with feedback: shared by the grading tests."""
+def _example_class(root):
+    """The examples, the in-kernel tricks and the catalogue entries whose verdicts plain
+    nbgrader and `course grade` must agree on, in a new course folder `root`."""
     from course.assignment import ASSIGNMENT, NOTEBOOK
     from course.layout import nbgrader
     from course.unet_segmentation.examples import write_examples
 
-    root = copy_course(tmp_path_factory.mktemp("course"))
+    import catalogue
+    import hostile
+
+    copy_course(root)
     # Registers the assignment and its hidden tests in a new gradebook, as an instructor would.
     nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, capture=True)
     write_examples(root / "submitted", {
         "reference": (1, 2, 3), "untouched_release": (), "only_exercise_1": (1,),
         "only_exercise_2": (2,), "only_exercise_3": (3,),
     })
-    import hostile  # the in-kernel tricks, to compare plain nbgrader with `course grade`
-
     for student in hostile.IN_KERNEL:
         folder = root / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         hostile.EXPECTED[student][0](folder)
-    import nbformat
+    for name in catalogue.BOTH_COMMANDS:
+        folder = root / "submitted" / name / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(catalogue.notebook(catalogue.BY_NAME[name]), folder / NOTEBOOK)
+    return root
 
-    import catalogue  # entries whose verdicts both commands must agree on
 
-    for entry in catalogue.ENTRIES:
-        if entry.name in catalogue.BOTH_COMMANDS:
-            folder = root / "submitted" / entry.name / ASSIGNMENT
-            folder.mkdir(parents=True)
-            nbformat.write(catalogue.notebook(entry), folder / NOTEBOOK)
-    nbgrader("autograde", ASSIGNMENT, root=root, capture=True)
-    nbgrader("generate_feedback", ASSIGNMENT, root=root, capture=True)
+@pytest.fixture(scope="session")
+def plain_nbgrader_classes(tmp_path_factory):
+    """{"course": the example class (_example_class), "trusted": the attacks on the trusted
+    side (tests/trusted_side.py)}, each (course folder, plain_nbgrader's runs), autograded with
+    feedback by plain nbgrader. The two are graded side by side: nbgrader grades one notebook
+    at a time, which keeps one core of two busy."""
+    import trusted_side
+
+    classes = {"course": _example_class(tmp_path_factory.mktemp("course")),
+               "trusted": trusted_side.write_class(copy_course(tmp_path_factory.mktemp("trusted-nbgrader")))}
+    with ThreadPoolExecutor(len(classes)) as pool:
+        runs = dict(zip(classes, pool.map(lambda root: plain_nbgrader(root, NBGRADER_LIMITS), classes.values())))
+    return {name: (root, runs[name]) for name, root in classes.items()}
+
+
+@pytest.fixture(scope="session")
+def graded_course(plain_nbgrader_classes):
+    """Example submissions autograded once, with feedback: shared by the grading tests."""
+    root, runs = plain_nbgrader_classes["course"]
+    for code, log, _ in runs:
+        assert code == 0, log[-3000:]
     return root
 
 

@@ -7,15 +7,28 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
+import psutil
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "source" / "unet_segmentation"
 SMALL_COUNT = 6  # frames of the small generated data set (conftest.small_data)
+
+# The limits every test that grades a class uses: one set, so the grading self-test (whose
+# pass is remembered per set of limits) runs once per test session. A solved notebook takes
+# about 10 s on two busy cores, its slowest cell under 5 s: both limits leave room to spare,
+# and the notebooks that loop or sleep forever are stopped soon.
+BUDGET = 60  # seconds a whole notebook may take
+CELL_TIMEOUT = 30  # seconds one cell may take
+GRADE_LIMITS = ["--timeout", str(BUDGET), "--cell-timeout", str(CELL_TIMEOUT)]  # for `course grade`
+NBGRADER_LIMITS = [f"--Execute.timeout={CELL_TIMEOUT}", f"--SandboxedExecute.notebook_timeout={BUDGET}",
+                   f"--SandboxedKernelManager.cpu_seconds={BUDGET}"]  # the same for plain nbgrader
 
 
 def copy_course(destination, origin=ROOT):
@@ -171,3 +184,66 @@ def sent_to_manual_grading(db_url, student):
         notebook = gradebook.find_submission_notebook(Path(NOTEBOOK).stem, ASSIGNMENT, student)
         return ({g.name for g in notebook.grades if g.needs_manual_grade},
                 {c.name: c.auto_comment for c in notebook.comments if c.auto_comment not in (None, "No response.")})
+
+
+# --- plain nbgrader, watched ------------------------------------------------------------------
+
+class PeakMemory:
+    """The peak resident memory of each grader-side process of this one (not the kernels,
+    whose memory their cgroup limits), sampled ten times a second."""
+
+    KERNEL_SIDE = ("ipykernel", "bwrap", "course.sandbox.launcher")
+
+    def __init__(self, root_pid=None):
+        self.root_pid, self.peak, self._stop = root_pid or os.getpid(), {}, threading.Event()
+
+    def _sample(self):
+        try:
+            top = psutil.Process(self.root_pid)
+            family = [top, *top.children(recursive=True)]
+        except psutil.Error:
+            return
+        for process in family:
+            try:
+                command = " ".join(process.cmdline())
+                if any(mark in command for mark in self.KERNEL_SIDE):
+                    continue
+                kind = next((k for k in ("course.grading.nbgrader_steps", "course.grading.batch_job", "course.grading.selftest", "nbgrader",
+                                         "distributed") if k in command), "the grading process")
+                self.peak[kind] = max(self.peak.get(kind, 0), process.memory_info().rss)
+            except psutil.Error:
+                pass
+
+    def _run(self):
+        while not self._stop.is_set():
+            self._sample()
+            time.sleep(0.1)
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self._stop.set()
+        self._thread.join()
+
+    def worst_mb(self):
+        return max(self.peak.values()) / 2**20
+
+
+def plain_nbgrader(root, limits):
+    """`nbgrader autograde` (with the settings `limits`) and then `generate_feedback` of the
+    whole class in the course folder `root`, as an instructor types them: [(exit code, log,
+    PeakMemory)] of each."""
+    from course.assignment import ASSIGNMENT
+
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    runs = []
+    for command in (["autograde", ASSIGNMENT, *limits], ["generate_feedback", ASSIGNMENT]):
+        process = subprocess.Popen([sys.executable, "-m", "nbgrader", *command], cwd=root, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        with PeakMemory(process.pid) as memory:
+            log = process.communicate(timeout=1800)[0].decode("utf-8", "replace")
+        runs.append((process.returncode, log, memory))
+    return runs

@@ -56,6 +56,16 @@ def test_installed_versions_match_the_pins():
         assert metadata.version(name) == version, name
 
 
+def test_nbformat_imports_without_compiling_a_grammar():
+    """The Makefile removes rfc3987-syntax (see UNUSED_SLOW_IMPORTS there): jsonschema, which
+    nbformat imports, would import it and spend over a second compiling its grammar in every
+    nbgrader process."""
+    import importlib.util
+
+    assert importlib.util.find_spec("rfc3987_syntax") is None
+    assert "rfc3987-syntax" in (ROOT / "Makefile").read_text()
+
+
 def test_ci_runs_the_readme_test_command():
     command = [line for line in (ROOT / ".ci/run").read_text().splitlines()
                if line.strip() and not line.startswith(("#", "set ", "cd "))][-1]

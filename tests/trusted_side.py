@@ -4,17 +4,19 @@ share their batch. Each builder writes the submission folder of one student; `EX
 gives the status and points per exercise (1, 2, 3) that `course grade` must report."""
 
 import os
+from pathlib import Path
 
 import nbformat
 
-from course.assignment import NOTEBOOK
+from course.assignment import ASSIGNMENT, NOTEBOOK
+from course.layout import nbgrader
 from course.unet_segmentation.examples import solved
 
+from course_helpers import CELL_TIMEOUT
 from hostile import _index, _with_cell
 
 FULL = (10, 10, 10)
-BUDGET = 90  # seconds a submission may take in these tests (course grade --timeout)
-CELL_TIMEOUT = 45
+ODD_STUDENT = b"t_\xff"  # a student folder whose name is not UTF-8
 
 
 def bystander(folder):
@@ -117,3 +119,16 @@ EXPECTED = {
     "t_spinner": (spinner, "graded", FULL),
     "t_bystander_3": (bystander, "graded", FULL),
 }
+
+
+def write_class(root):
+    """The class of EXPECTED, and the student ODD_STUDENT, in the course folder `root`."""
+    nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, capture=True)
+    for student, (build, _, _) in EXPECTED.items():
+        folder = root / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        build(folder)
+    odd = os.path.join(os.fsencode(root / "submitted"), ODD_STUDENT, ASSIGNMENT.encode())
+    os.makedirs(odd)
+    bystander(Path(os.fsdecode(odd)))
+    return root

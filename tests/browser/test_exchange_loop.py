@@ -21,6 +21,8 @@ from course.assignment import ASSIGNMENT, NOTEBOOK, RELEASE
 from course.layout import nbgrader
 from course.unet_segmentation.examples import solved
 
+from course_helpers import GRADE_LIMITS
+
 from .lab_server import COURSE_ID, STUDENT, TOKEN, start_kernel  # the fixtures come from conftest.py
 
 pytestmark = pytest.mark.browser
@@ -172,7 +174,8 @@ def test_release_fetch_validate_submit_collect_grade_feedback(course, student_la
     instructor(course, "collect", ASSIGNMENT)
     collected = course / "submitted" / STUDENT / ASSIGNMENT
     assert (collected / NOTEBOOK).is_file() and (collected / "timestamp.txt").is_file()
-    grading = subprocess.run([sys.executable, "-m", "course", "grade", ASSIGNMENT, "--workers", "1"], cwd=course,
+    grading = subprocess.run([sys.executable, "-m", "course", "grade", ASSIGNMENT, "--workers", "1", *GRADE_LIMITS],
+                             cwd=course,
                              env=dict(os.environ, **INSTRUCTOR_ENV), capture_output=True, text=True, timeout=1200)
     assert grading.returncode == 0, grading.stdout + grading.stderr
     assert re.search(rf"^{STUDENT}\s.*30/30", grading.stdout, re.M), grading.stdout

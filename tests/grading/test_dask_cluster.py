@@ -28,7 +28,7 @@ from course.report.points import exercise_points
 from course.unet_segmentation.examples import write_examples
 
 import hostile
-from course_helpers import copy_course, free_port, gradebook_rows
+from course_helpers import GRADE_LIMITS, copy_course, free_port, gradebook_rows
 
 EXAMPLES = {"reference": (1, 2, 3), "untouched_release": (), "only_exercise_1": (1,), "only_exercise_2": (2,),
             "only_exercise_3": (3,)}
@@ -97,7 +97,7 @@ def test_cluster_grades_what_serial_nbgrader_grades_with_a_worker_killed(cluster
         folder.mkdir(parents=True)
         hostile.EXPECTED[student][0](folder)
     command = [sys.executable, "-m", "course", "grade", ASSIGNMENT, "--scheduler", address, "--db", postgres,
-               "--batch-size", "2"]
+               "--batch-size", "2", *GRADE_LIMITS]
     grading = subprocess.Popen(command, cwd=root, env=dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}"),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     # Kill worker 2 while it grades: its job (and the job's nbgrader and kernels) must go too.

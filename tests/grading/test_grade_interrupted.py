@@ -18,7 +18,7 @@ from course.grading.gradebook import LEDGER
 from course.layout import nbgrader
 from course.unet_segmentation.examples import write_examples
 
-from course_helpers import copy_course, gradebook_rows
+from course_helpers import GRADE_LIMITS, copy_course, gradebook_rows
 
 # Three submissions, graded one at a time: one recorded before Ctrl-C, one interrupted, one not begun.
 EXAMPLES = {"reference": (1, 2, 3), "untouched_release": (), "only_exercise_1": (1,)}
@@ -28,7 +28,7 @@ STUDENTS = sorted(EXAMPLES)
 def _grade(root, log):
     # A terminal's Ctrl-C reaches the foreground process group: here its own session.
     return subprocess.Popen([sys.executable, "-m", "course", "grade", ASSIGNMENT, "--workers", "1",
-                             "--batch-size", "1"], cwd=root, stdout=log, stderr=subprocess.STDOUT, text=True,
+                             "--batch-size", "1", *GRADE_LIMITS], cwd=root, stdout=log, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True, env=dict(os.environ, PATH=f"{Path(sys.executable).parent}:"
                                                                               f"{os.environ['PATH']}"),
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -72,7 +72,8 @@ def test_ctrl_c_leaves_a_consistent_gradebook_and_the_next_run_finishes(graded_c
             assert now[student] is None or all(g[0] is None for n in now[student]["notebooks"].values()
                                                for g in n["grades"].values())
 
-    again = subprocess.run([sys.executable, "-m", "course", "grade", ASSIGNMENT, "--workers", "1"], cwd=root,
+    again = subprocess.run([sys.executable, "-m", "course", "grade", ASSIGNMENT, "--workers", "1", *GRADE_LIMITS],
+                           cwd=root,
                            capture_output=True, text=True, timeout=900,
                            env=dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}"))
     assert again.returncode == 0, again.stdout + again.stderr

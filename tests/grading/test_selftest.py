@@ -20,7 +20,7 @@ from course.grading import selftest
 from course.layout import nbgrader
 from course.unet_segmentation.examples import write_examples
 
-from course_helpers import ROOT, copy_course, free_port
+from course_helpers import GRADE_LIMITS, ROOT, copy_course, free_port
 
 BIN = Path(sys.executable).parent
 EXAMPLES = {"reference": (1, 2, 3), "untouched_release": ()}
@@ -116,7 +116,8 @@ def test_a_cluster_with_one_broken_worker_is_graded_by_the_healthy_one(broken_py
 
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(2, timeout=120)
-        run = subprocess.run([sys.executable, "-m", "course", "grade", ASSIGNMENT, "--scheduler", address], cwd=root,
+        run = subprocess.run([sys.executable, "-m", "course", "grade", ASSIGNMENT, "--scheduler", address,
+                              *GRADE_LIMITS], cwd=root,
                              capture_output=True, text=True, env=_env(), timeout=900)
     finally:
         for process in processes:

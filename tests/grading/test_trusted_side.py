@@ -10,83 +10,22 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
-from pathlib import Path
 
 import nbformat
-import psutil
 import pytest
 from nbgrader.api import Gradebook
 
 from course.assignment import ASSIGNMENT, EXERCISES, NOTEBOOK
 from course.grading import batch_job
 from course.grading.grader import Outcome, Settings
-from course.layout import nbgrader
 from course.report.points import exercise_points
 
 import trusted_side
-from course_helpers import copy_course
-from trusted_side import BUDGET, CELL_TIMEOUT, EXPECTED
+from course_helpers import BUDGET, CELL_TIMEOUT, PeakMemory, copy_course
+from trusted_side import EXPECTED
 
-ODD_STUDENT = b"t_\xff"  # a student folder whose name is not UTF-8
 GRADER_MB = 1500  # peak resident memory of any one grader-side process, whatever a submission does
 DISK_MB = 12  # an autograded notebook folder, or a feedback folder, of one submission
-
-
-class PeakMemory:
-    """The peak resident memory of each grader-side process of this one (not the kernels,
-    whose memory their cgroup limits), sampled ten times a second."""
-
-    KERNEL_SIDE = ("ipykernel", "bwrap", "course.sandbox.launcher")
-
-    def __init__(self, root_pid=None):
-        self.root_pid, self.peak, self._stop = root_pid or os.getpid(), {}, threading.Event()
-
-    def _sample(self):
-        try:
-            top = psutil.Process(self.root_pid)
-            family = [top, *top.children(recursive=True)]
-        except psutil.Error:
-            return
-        for process in family:
-            try:
-                command = " ".join(process.cmdline())
-                if any(mark in command for mark in self.KERNEL_SIDE):
-                    continue
-                kind = next((k for k in ("course.grading.nbgrader_steps", "course.grading.batch_job", "course.grading.selftest", "nbgrader",
-                                         "distributed") if k in command), "the grading process")
-                self.peak[kind] = max(self.peak.get(kind, 0), process.memory_info().rss)
-            except psutil.Error:
-                pass
-
-    def _run(self):
-        while not self._stop.is_set():
-            self._sample()
-            time.sleep(0.1)
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_):
-        self._stop.set()
-        self._thread.join()
-
-    def worst_mb(self):
-        return max(self.peak.values()) / 2**20
-
-
-def _write_class(root):
-    nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, capture=True)
-    for student, (build, _, _) in EXPECTED.items():
-        folder = root / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        build(folder)
-    odd = os.path.join(os.fsencode(root / "submitted"), ODD_STUDENT, ASSIGNMENT.encode())
-    os.makedirs(odd)
-    trusted_side.bystander(Path(os.fsdecode(odd)))
 
 
 def _folder_mb(folder):
@@ -115,7 +54,7 @@ Path(sys.argv[2]).write_text(json.dumps({{s: dataclasses.asdict(o) for s, o in o
 @pytest.fixture(scope="module")
 def course_graded(tmp_path_factory):
     root = copy_course(tmp_path_factory.mktemp("trusted"))
-    _write_class(root)
+    trusted_side.write_class(root)
     found = tmp_path_factory.mktemp("outcomes") / "outcomes.json"
     process = subprocess.Popen([sys.executable, "-c", GRADE, root, found], cwd=root)
     with PeakMemory(process.pid) as memory:
@@ -125,20 +64,9 @@ def course_graded(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def nbgrader_graded(tmp_path_factory):
-    """The same class through plain `nbgrader autograde` and `generate_feedback`."""
-    root = copy_course(tmp_path_factory.mktemp("trusted-nbgrader"))
-    _write_class(root)
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    limits = [f"--Execute.timeout={CELL_TIMEOUT}", f"--SandboxedExecute.notebook_timeout={BUDGET}",
-              f"--SandboxedKernelManager.cpu_seconds={BUDGET}"]
-    runs = []
-    for command in (["autograde", ASSIGNMENT, *limits], ["generate_feedback", ASSIGNMENT]):
-        process = subprocess.Popen([sys.executable, "-m", "nbgrader", *command], cwd=root, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        with PeakMemory(process.pid) as memory:
-            log = process.communicate(timeout=1800)[0].decode("utf-8", "replace")
-        runs.append((process.returncode, log, memory))
+def nbgrader_graded(plain_nbgrader_classes):
+    """The same class through plain `nbgrader autograde` and `generate_feedback` (conftest.py)."""
+    root, runs = plain_nbgrader_classes["trusted"]
     return root, runs, exercise_points(f"sqlite:///{root / 'gradebook.db'}", students=list(EXPECTED))
 
 
