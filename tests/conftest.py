@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import pytest
 
-from course_helpers import NBGRADER_LIMITS, SMALL_COUNT, copy_course, plain_nbgrader, postgres_server as _postgres_server
+from course_helpers import (NBGRADER_LIMITS, SMALL_COUNT, copy_course, plain_nbgrader,
+                            postgres_server as _postgres_server, watched_course_grade)
 from roadscenes.dataset import generate
 
 
@@ -47,24 +48,35 @@ def _example_class(root):
 
 
 @pytest.fixture(scope="session")
-def plain_nbgrader_classes(tmp_path_factory):
-    """{"course": the example class (_example_class), "trusted": the attacks on the trusted
-    side (tests/trusted_side.py)}, each (course folder, plain_nbgrader's runs), autograded with
-    feedback by plain nbgrader. The two are graded side by side: nbgrader grades one notebook
-    at a time, which keeps one core of two busy."""
+def graded_side_by_side(tmp_path_factory):
+    """Three classes graded at once, each (course folder, ...) of what grading it returned:
+    - "course": the example class (_example_class) through plain nbgrader (plain_nbgrader's runs);
+    - "trusted (plain nbgrader)": the attacks on the trusted side (tests/trusted_side.py), the same way;
+    - "trusted (course grade)": those attacks through `course grade` (watched_course_grade's
+      exit code and PeakMemory).
+    Side by side, because none of them keeps both cores busy: plain nbgrader grades one
+    notebook at a time, and the attacks sleep through their time budget."""
     import trusted_side
 
     classes = {"course": _example_class(tmp_path_factory.mktemp("course")),
-               "trusted": trusted_side.write_class(copy_course(tmp_path_factory.mktemp("trusted-nbgrader")))}
+               "trusted (plain nbgrader)": copy_course(tmp_path_factory.mktemp("trusted-nbgrader")),
+               "trusted (course grade)": copy_course(tmp_path_factory.mktemp("trusted"))}
+    for name in ("trusted (plain nbgrader)", "trusted (course grade)"):
+        trusted_side.write_class(classes[name])
+
+    def grade(name):
+        if name == "trusted (course grade)":
+            return (classes[name], *watched_course_grade(classes[name]))
+        return classes[name], plain_nbgrader(classes[name], NBGRADER_LIMITS)
+
     with ThreadPoolExecutor(len(classes)) as pool:
-        runs = dict(zip(classes, pool.map(lambda root: plain_nbgrader(root, NBGRADER_LIMITS), classes.values())))
-    return {name: (root, runs[name]) for name, root in classes.items()}
+        return dict(zip(classes, pool.map(grade, classes)))
 
 
 @pytest.fixture(scope="session")
-def graded_course(plain_nbgrader_classes):
+def graded_course(graded_side_by_side):
     """Example submissions autograded once, with feedback: shared by the grading tests."""
-    root, runs = plain_nbgrader_classes["course"]
+    root, runs = graded_side_by_side["course"]
     for code, log, _ in runs:
         assert code == 0, log[-3000:]
     return root

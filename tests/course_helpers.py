@@ -22,9 +22,11 @@ SMALL_COUNT = 6  # frames of the small generated data set (conftest.small_data)
 
 # The limits every test that grades a class uses: one set, so the grading self-test (whose
 # pass is remembered per set of limits) runs once per test session. A solved notebook takes
-# about 10 s on two busy cores, its slowest cell under 5 s: both limits leave room to spare,
-# and the notebooks that loop or sleep forever are stopped soon.
-BUDGET = 60  # seconds a whole notebook may take
+# about 10 CPU-seconds, its slowest cell under 5; with four kernels on two cores (classes
+# graded side by side, conftest.graded_side_by_side) and a notebook whose own processes spin
+# for 20 s (trusted_side.spinner), under 50 s: both limits leave room, and the notebooks that
+# loop or sleep forever are stopped soon.
+BUDGET = 90  # seconds a whole notebook may take
 CELL_TIMEOUT = 30  # seconds one cell may take
 GRADE_LIMITS = ["--timeout", str(BUDGET), "--cell-timeout", str(CELL_TIMEOUT)]  # for `course grade`
 NBGRADER_LIMITS = [f"--Execute.timeout={CELL_TIMEOUT}", f"--SandboxedExecute.notebook_timeout={BUDGET}",
@@ -247,3 +249,25 @@ def plain_nbgrader(root, limits):
             log = process.communicate(timeout=1800)[0].decode("utf-8", "replace")
         runs.append((process.returncode, log, memory))
     return runs
+
+
+# grade_all in a process of its own, as `course grade` runs it: the peak memory measured is
+# that process's, not pytest's (which holds whatever the tests before it left).
+GRADE = f"""
+import dataclasses, json, sys
+from pathlib import Path
+from course.grading.grader import Settings, grade_all
+settings = Settings(root=Path(sys.argv[1]), workers=2, cell_timeout={CELL_TIMEOUT}, timeout={BUDGET}, batch_size=4)
+outcomes = grade_all(settings, progress=False)
+(settings.root / sys.argv[2]).write_text(json.dumps({{s: dataclasses.asdict(o) for s, o in outcomes.items()}}))
+"""
+OUTCOMES = "outcomes.json"  # what GRADE writes into the course folder: {student: Outcome as a dict}
+
+
+def watched_course_grade(root):
+    """`course grade` of the class in `root`, in batches of 4 on two local workers, with the
+    shared limits: (exit code, PeakMemory); the outcomes are in root/OUTCOMES."""
+    process = subprocess.Popen([sys.executable, "-c", GRADE, root, OUTCOMES], cwd=root)
+    with PeakMemory(process.pid) as memory:
+        code = process.wait(timeout=1800)
+    return code, memory

@@ -8,8 +8,6 @@ feedback take."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import nbformat
 import pytest
@@ -20,8 +18,7 @@ from course.grading import batch_job
 from course.grading.grader import Outcome, Settings
 from course.report.points import exercise_points
 
-import trusted_side
-from course_helpers import BUDGET, CELL_TIMEOUT, PeakMemory, copy_course
+from course_helpers import BUDGET, OUTCOMES
 from trusted_side import EXPECTED
 
 GRADER_MB = 1500  # peak resident memory of any one grader-side process, whatever a submission does
@@ -39,34 +36,19 @@ def _points(table, student):
     return tuple(int(table.get(student, {}).get(n, (0, 0))[0]) for n in EXERCISES)
 
 
-# grade_all in a process of its own, as `course grade` runs it: the peak memory measured is
-# that process's, not pytest's (which holds whatever the tests before it left).
-GRADE = f"""
-import dataclasses, json, sys
-from pathlib import Path
-from course.grading.grader import Settings, grade_all
-settings = Settings(root=Path(sys.argv[1]), workers=2, cell_timeout={CELL_TIMEOUT}, timeout={BUDGET}, batch_size=4)
-outcomes = grade_all(settings, progress=False)
-Path(sys.argv[2]).write_text(json.dumps({{s: dataclasses.asdict(o) for s, o in outcomes.items()}}))
-"""
-
-
 @pytest.fixture(scope="module")
-def course_graded(tmp_path_factory):
-    root = copy_course(tmp_path_factory.mktemp("trusted"))
-    trusted_side.write_class(root)
-    found = tmp_path_factory.mktemp("outcomes") / "outcomes.json"
-    process = subprocess.Popen([sys.executable, "-c", GRADE, root, found], cwd=root)
-    with PeakMemory(process.pid) as memory:
-        assert process.wait(timeout=1800) == 0
-    outcomes = {s: Outcome(**o) for s, o in json.loads(found.read_text()).items()}
+def course_graded(graded_side_by_side):
+    """The class through `course grade` (conftest.py): (root, outcomes, points, PeakMemory)."""
+    root, code, memory = graded_side_by_side["trusted (course grade)"]
+    assert code == 0
+    outcomes = {s: Outcome(**o) for s, o in json.loads((root / OUTCOMES).read_text()).items()}
     return root, outcomes, exercise_points(Settings(root=root).db_url, students=list(outcomes)), memory
 
 
 @pytest.fixture(scope="module")
-def nbgrader_graded(plain_nbgrader_classes):
+def nbgrader_graded(graded_side_by_side):
     """The same class through plain `nbgrader autograde` and `generate_feedback` (conftest.py)."""
-    root, runs = plain_nbgrader_classes["trusted"]
+    root, runs = graded_side_by_side["trusted (plain nbgrader)"]
     return root, runs, exercise_points(f"sqlite:///{root / 'gradebook.db'}", students=list(EXPECTED))
 
 
