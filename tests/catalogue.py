@@ -254,10 +254,9 @@ BOTH_COMMANDS = ["conv_zero_conv2d_subclass", "conv_probe_aware_activation", "co
 #: state inside the functions, subclasses of Keras layers, and a wrong and a right one of
 #: each exercise. Every entry is judged in this process (tests/judge/test_catalogue.py).
 END_TO_END = BOTH_COMMANDS + [
-    "conv_kernel_5x5", "up_add_instead_of_concatenate", "up_upsampling2d", "unet_cached_model",
-    "unet_softmax_on_logits", "eq_debug_print_to_stderr", "eq_renamed_locals_and_prints",
-    "eq_positional_arguments_and_extra_cells", "eq_keras_import", "eq_unet_with_loops", "eq_nested_sequential",
-    "eq_conv_block_extra_optional_argument", "eq_concatenation_order_swapped"]
+    "conv_kernel_5x5", "up_add_instead_of_concatenate", "unet_cached_model", "unet_softmax_on_logits",
+    "eq_debug_print_to_stderr", "eq_renamed_locals_and_prints", "eq_positional_arguments_and_extra_cells",
+    "eq_keras_import", "eq_conv_block_extra_optional_argument"]
 BY_NAME = {entry.name: entry for entry in ENTRIES}
 
 
