@@ -188,7 +188,7 @@ def sent_to_manual_grading(db_url, student):
                 {c.name: c.auto_comment for c in notebook.comments if c.auto_comment not in (None, "No response.")})
 
 
-# --- plain nbgrader, watched ------------------------------------------------------------------
+# --- a class graded by plain nbgrader or by `course grade`, in a process of its own, watched -----
 
 class PeakMemory:
     """The peak resident memory of each grader-side process of this one (not the kernels,
