@@ -18,16 +18,12 @@ from course.layout import COURSE_ID, nbgrader
 from course.report.similarity import OTHER
 from course.unet_segmentation import challenges
 
+from catalogue import IMPORTS, REFERENCE
 from course_helpers import copy_course
 
 sys.path.insert(0, str(SOURCE))
 import unet_evidence  # noqa: E402
 
-IMPORTS = ("import tensorflow as tf\n"
-           "from tensorflow.keras.layers import Concatenate, Conv2D, Conv2DTranspose, Dropout, Input, MaxPooling2D\n")
-REFERENCE = {cell.metadata["nbgrader"]["grade_id"]: "\n".join(
-    line for line in cell.source.splitlines() if "SOLUTION" not in line)
-    for cell in nbformat.read(SOURCE / NOTEBOOK, as_version=4).cells if cell.metadata.get("nbgrader", {}).get("solution")}
 _VERDICTS = {}
 
 
