@@ -279,16 +279,14 @@ IMPORTS = ("import tensorflow as tf\n"
            "from tensorflow.keras.layers import Concatenate, Conv2D, Conv2DTranspose, Dropout, Input, MaxPooling2D\n")
 
 
-def judged_in_process(entry):
-    """(points per exercise (1, 2, 3), tamper findings) that grading gives `entry`, found in
-    this process: its notebook's solution cells and cells of the student's own run in a fresh
-    namespace, the kernel's recorder collects the evidence of each graded cell for a challenge
-    drawn now, and the judge gives its verdict; a notebook with findings goes to manual
-    grading (no points), as in a grading run."""
+def verdicts_of(names):
+    """{grade_id: (passed, message)} of every graded cell, for the functions defined in the
+    namespace `names`: the kernel's recorder collects the evidence for a challenge drawn now,
+    and the judge gives its verdict, all in this process."""
     import json
     import sys
 
-    from course.judge import preprocessors as judge, tamper
+    from course.judge import preprocessors as judge
     from course.unet_segmentation import challenges
 
     sys.path.insert(0, str(SOURCE))
@@ -296,6 +294,21 @@ def judged_in_process(entry):
         import unet_evidence
     finally:
         sys.path.remove(str(SOURCE))
+    found = {}
+    for grade_id, function in judge.FUNCTION_OF.items():
+        challenge = challenges.draw(grade_id)
+        evidence = json.loads(json.dumps(unet_evidence.collect(function, names, challenge)))
+        found[grade_id] = judge.verdict(grade_id, challenge, evidence)
+    return found
+
+
+def judged_in_process(entry):
+    """(points per exercise (1, 2, 3), tamper findings) that grading gives `entry`, found in
+    this process: its notebook's solution cells and cells of the student's own run in a fresh
+    namespace and are judged (verdicts_of); a notebook with findings goes to manual grading
+    (no points), as in a grading run."""
+    from course.judge import preprocessors as judge, tamper
+
     submitted = notebook(entry)
     own = {source for _, source in entry.extra_cells}
     names = {"__name__": "__main__"}
@@ -303,14 +316,10 @@ def judged_in_process(entry):
     for cell in submitted.cells:
         if cell.cell_type == "code" and (cell.metadata.get("nbgrader", {}).get("solution") or cell.source in own):
             exec(cell.source, names)
+    verdicts, found = verdicts_of(names), tamper.findings(submitted)
     points = dict.fromkeys(EXERCISE_OF.values(), 0)
-    found = tamper.findings(submitted)
     for cell in submitted.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and meta.get("grade_id") in judge.FUNCTION_OF:
-            function = judge.FUNCTION_OF[meta["grade_id"]]
-            challenge = challenges.draw(meta["grade_id"])
-            evidence = json.loads(json.dumps(unet_evidence.collect(function, names, challenge)))
-            passed, _ = judge.verdict(meta["grade_id"], challenge, evidence)
-            points[EXERCISE_OF[function]] += meta["points"] if passed and not found else 0
+        if meta.get("grade_id") in verdicts and verdicts[meta["grade_id"]][0] and not found:
+            points[EXERCISE_OF[judge.FUNCTION_OF[meta["grade_id"]]]] += meta["points"]
     return tuple(int(points[n]) for n in sorted(points)), found

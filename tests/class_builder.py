@@ -4,25 +4,20 @@ as `course grade` would leave them. For the class report's tests and its speed b
 
 import csv
 import json
-import sys
 import warnings
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook
 
-from course.assignment import ASSIGNMENT, NOTEBOOK, RELEASE, SOURCE
+from course.assignment import ASSIGNMENT, NOTEBOOK, RELEASE
 from course.grading.gradebook import one_transaction
 from course.judge import preprocessors as judge, tamper
 from course.layout import COURSE_ID, nbgrader
 from course.report.similarity import OTHER
-from course.unet_segmentation import challenges
 
-from catalogue import IMPORTS, REFERENCE
+from catalogue import IMPORTS, REFERENCE, verdicts_of
 from course_helpers import copy_course
-
-sys.path.insert(0, str(SOURCE))
-import unet_evidence  # noqa: E402
 
 _VERDICTS = {}
 
@@ -37,12 +32,7 @@ def verdicts_for(code):
         exec(IMPORTS, names)
         for source in sources.values():
             exec(source, names)
-        found = {}
-        for grade_id, function in judge.FUNCTION_OF.items():
-            challenge = challenges.draw(grade_id)
-            evidence = json.loads(json.dumps(unet_evidence.collect(function, names, challenge)))
-            found[grade_id] = judge.verdict(grade_id, challenge, evidence)
-        _VERDICTS[key] = found
+        _VERDICTS[key] = verdicts_of(names)
     return _VERDICTS[key]
 
 

@@ -1,9 +1,9 @@
 """The catalogue of student code (tests/catalogue.py), every entry judged as grading judges it:
 the kernel's recorder collects the evidence of each graded cell for a challenge drawn now,
-and the judge gives the verdict. Here it all runs in this process, which takes a second per
-entry instead of a graded kernel's ten; test_grading_holds.py grades the entries whose
-kernel could make a difference (catalogue.END_TO_END) through `course grade` and holds them
-to the points found here."""
+and the judge gives the verdict. Here that runs without a kernel, in two processes, which
+takes a second per entry instead of a graded kernel's ten; test_grading_holds.py grades the
+entries whose kernel could make a difference (catalogue.END_TO_END) through `course grade`
+and holds them to the same expectations."""
 
 import multiprocessing
 
