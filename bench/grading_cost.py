@@ -143,9 +143,10 @@ def class_of(root, size):
 
 
 def measured(work):
-    wall, busy, own = time.perf_counter(), busy_seconds(), own_and_children_cpu()
+    """(wall seconds, the machine's busy CPU-seconds) of `work()`."""
+    wall, busy = time.perf_counter(), busy_seconds()
     work()
-    return time.perf_counter() - wall, busy_seconds() - busy, own_and_children_cpu() - own
+    return time.perf_counter() - wall, busy_seconds() - busy
 
 
 def main():
@@ -187,7 +188,7 @@ def main():
         print(f"{name:66s} {seconds:7.2f}")
     serial_wall = runs["many", "autograde"][0] + runs["many", "feedback"][0]
     serial_busy = runs["many", "autograde"][1] + runs["many", "feedback"][1]
-    grader_wall, grader_busy, _ = runs["grader"]
+    grader_wall, grader_busy = runs["grader"]
     print(f"\nclass of {args.size} (machine busy CPU-s per submission, wall s):")
     print(f"  serial nbgrader autograde + generate_feedback  {serial_busy / args.size:6.2f}  {serial_wall:7.1f}")
     print(f"  course grade --workers {args.workers}                      {grader_busy / args.size:6.2f}  "
