@@ -32,6 +32,7 @@ killing of those it left running hold.
 import asyncio
 import atexit
 import json
+import logging
 import math
 import os
 import shutil
@@ -47,7 +48,7 @@ from jupyter_core.utils import ensure_event_loop
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, Unicode, default
 
-from .launcher import CGROUP_ROOT, NOBODY, cgroup_paths, is_root
+from .launcher import CGROUP_ROOT, NOBODY, cgroup_paths, is_root, kernel_env
 from .bounded_output import MAX_MESSAGE_BYTES, MB, BoundedOutputs, IopubGuard, SandboxedKernelClient
 from .hidden_calls import HiddenTestsOutOfHistory
 from .submission_files import copy_regular_files, shown, submitted_counterpart
@@ -96,6 +97,11 @@ class SandboxedKernelManager(AsyncKernelManager):
     disk_mb = Integer(256, help="size of the kernel's /tmp and of its working folder, each").tag(config=True)
     cpus = Float(1.0, help="CPU cores the kernel's processes may use together (0: no limit)").tag(config=True)
     sandbox = Bool(True, help="run the kernel under bubblewrap").tag(config=True)
+    zygote = Bool(True, help="fork the kernel from a process that has imported zygote_modules "
+                  "(as root, in the sandbox)").tag(config=True)
+    zygote_modules = Unicode("numpy,matplotlib.pyplot,roadscenes.dataset,tensorflow,tensorflow.keras.layers,"
+                             "ipykernel.kernelapp",
+                             help="modules the zygote imports once for all its kernels").tag(config=True)
 
     deferred = False  # started ahead of its notebook: files come later, by deliver()
 
@@ -134,6 +140,8 @@ class SandboxedKernelManager(AsyncKernelManager):
                          "cpu_seconds": self.cpu_seconds, "disk_bytes": self.disk_mb * 2**20, "cpus": self.cpus,
                          "deferred": self.deferred,
                          "env": {"NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde")}}
+        if self.zygote and self.sandbox and is_root() and (CGROUP_ROOT / "memory").is_dir():
+            self.settings["zygote"] = zygote_for(kernel_env(self.settings["env"]), self.zygote_modules)
         command, kw = await super()._async_pre_start_kernel(**kw)
         # A signal would reach bubblewrap, not the kernel inside: interrupt by message.
         self.kernel_spec.interrupt_mode = "message"
@@ -169,6 +177,54 @@ class SandboxedKernelManager(AsyncKernelManager):
             await asyncio.get_running_loop().run_in_executor(None, remove_sandbox, private)
 
     cleanup_resources = _async_cleanup_resources
+
+
+# ---------------------------------------------------------------------------------------
+# The zygotes: kernels forked from a process that has imported TensorFlow (zygote.py)
+# ---------------------------------------------------------------------------------------
+
+# As the notebook's segmentation_utils sets before it first imports TensorFlow: the zygote
+# imports TensorFlow for the notebook, and its C++ logs would reach the kernels' cells.
+ZYGOTE_IMPORT_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+_ZYGOTES = {}  # (kernel environment, modules) -> (zygote process, its socket, its folder)
+
+
+def zygote_for(env, modules):
+    """The socket of this process's zygote for kernels of environment `env` (started on first
+    use; kernels of another environment get a zygote of their own, since modules read the
+    environment as they load). None, with a warning, when none could be started."""
+    key = json.dumps([env, modules], sort_keys=True)
+    found = _ZYGOTES.get(key)
+    if found and found[0].poll() is None:
+        return found[1]
+    folder = tempfile.mkdtemp(prefix="unet-zygote-")  # only its owner, the grader, may enter
+    path = os.path.join(folder, "socket")
+    process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("zygote.py")), path, modules],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**ZYGOTE_IMPORT_ENV, **env},
+                               start_new_session=True)
+    if process.stdout.readline() != b"listening\n":
+        process.kill()
+        process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+        logging.getLogger(__name__).warning("no zygote: every kernel imports its modules itself")
+        return None
+    process.stdout.close()
+    if not _ZYGOTES:
+        atexit.register(_stop_zygotes)
+    _ZYGOTES[key] = (process, path, folder)
+    return path
+
+
+def _stop_zygotes():
+    for process, _, folder in _ZYGOTES.values():
+        process.stdin.close()  # the zygote's signal to end
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+    _ZYGOTES.clear()
 
 
 SOCKET_PATH_LIMIT = 100  # a Unix socket's path has at most 107 bytes

@@ -13,6 +13,7 @@ import json
 import os
 import resource
 import sys
+from array import array
 from pathlib import Path
 
 NOBODY = 65534
@@ -165,21 +166,82 @@ def limit_cpu(folder, cpus):
         return False
 
 
+def process_limits(settings):
+    """Per-process limits of every process of the kernel, by resource module name."""
+    return {"RLIMIT_AS": 2 * settings["memory_bytes"], "RLIMIT_CPU": settings["cpu_seconds"],
+            "RLIMIT_FSIZE": settings["disk_bytes"], "RLIMIT_CORE": 0}
+
+
 def launch(settings, kernel):
     """Limits, then bubblewrap (or, when allowed, the bare kernel)."""
     private = Path(settings["private"])
     if is_root() and (CGROUP_ROOT / "memory").is_dir():
         enter_cgroups(private.name, settings["memory_bytes"], settings["max_processes"], settings.get("cpus", 0.0))
-    limits = {resource.RLIMIT_AS: 2 * settings["memory_bytes"], resource.RLIMIT_CPU: settings["cpu_seconds"],
-              resource.RLIMIT_FSIZE: settings["disk_bytes"], resource.RLIMIT_CORE: 0}
-    for kind, value in limits.items():
-        resource.setrlimit(kind, (value, value))
+    for kind, value in process_limits(settings).items():
+        resource.setrlimit(getattr(resource, kind), (value, value))
     deferred = settings.get("deferred", False)
     if not settings["sandbox"]:
         os.chdir(private / "work" if deferred else settings["workdir"])
         os.execv(kernel[0], kernel)
-    argv = bwrap_argv(private, settings["disk_bytes"], kernel_env(settings["env"]), kernel, deferred)
+    env = kernel_env(settings["env"])
+    if settings.get("zygote"):
+        code = forked_from_zygote(settings, env, kernel, deferred)
+        if code is not None:
+            sys.exit(code)
+    argv = bwrap_argv(private, settings["disk_bytes"], env, kernel, deferred)
     os.execvp(argv[0], argv)
+
+
+# ---------------------------------------------------------------------------------------
+# A kernel forked from the zygote (zygote.py) into the sandbox
+# ---------------------------------------------------------------------------------------
+
+HOLDER = ["/bin/sh", "-c", "echo ready && exec cat"]  # lives as long as its input is open
+ZYGOTE_SECONDS = 300  # the zygote may still be importing TensorFlow for its first kernel
+
+
+def forked_from_zygote(settings, env, kernel, deferred):
+    """Start the sandbox with a holder in it, have the zygote fork the kernel into it, and
+    wait until the sandbox ends: the kernel's exit code. None, with a warning, when the
+    zygote could not make the kernel (the caller then starts it in the sandbox directly)."""
+    import socket
+    import subprocess
+
+    private = Path(settings["private"])
+    info_read, info_write = os.pipe()
+    keep_read, keep_write = os.pipe()
+    argv = bwrap_argv(private, settings["disk_bytes"], env, HOLDER, deferred)
+    argv[1:1] = ["--info-fd", str(info_write)]
+    sandbox = subprocess.Popen(argv, stdin=keep_read, stdout=subprocess.PIPE, pass_fds=(info_write,))
+    os.close(info_write)
+    os.close(keep_read)
+    try:
+        with os.fdopen(info_read) as info:
+            holder = json.loads(info.read() or "{}").get("child-pid")
+        if not holder or sandbox.stdout.readline() != b"ready\n":
+            os.close(keep_write)
+            return sandbox.wait()  # the sandbox could not be made: as bubblewrap would end
+        sandbox.stdout.close()
+        request = {"private": str(private), "holder": holder, "limits": process_limits(settings), "env": env,
+                   "workdir": WORKDIR, "argv": kernel[3:]}
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as zygote:
+            zygote.settimeout(ZYGOTE_SECONDS)
+            zygote.connect(settings["zygote"])
+            zygote.sendmsg([json.dumps(request).encode()],
+                           [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array("i", [1, 2, keep_write]))])
+            os.close(keep_write)
+            keep_write = None
+            answer = json.loads(zygote.recv(1 << 16) or b'{"error": "the zygote closed the connection"}')
+        if "pid" not in answer:
+            raise OSError(answer.get("error", "no answer"))
+    except (OSError, ValueError) as error:
+        print(f"unet launcher: kernel not forked from the zygote ({error}); starting it afresh", file=sys.stderr)
+        if keep_write is not None:
+            os.close(keep_write)
+        sandbox.kill()
+        sandbox.wait()
+        return None
+    return sandbox.wait()
 
 
 def main():
