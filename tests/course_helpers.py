@@ -192,9 +192,10 @@ def sent_to_manual_grading(db_url, student):
 
 class PeakMemory:
     """The peak resident memory of each grader-side process of this one (not the kernels,
-    whose memory their cgroup limits), sampled ten times a second."""
+    whose memory their cgroups limit, nor the zygotes they are forked from, which import
+    modules and nothing else), sampled ten times a second."""
 
-    KERNEL_SIDE = ("ipykernel", "bwrap", "course.sandbox.launcher")
+    KERNEL_SIDE = ("ipykernel", "bwrap", "course.sandbox.launcher", "course/sandbox/zygote.py")
 
     def __init__(self, root_pid=None):
         self.root_pid, self.peak, self._stop = root_pid or os.getpid(), {}, threading.Event()

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..assignment import ASSIGNMENT, NOTEBOOK
 from ..layout import ROOT, nbgrader, walk
-from ..sandbox.execute import remove_sandbox
+from ..sandbox.execute import SHARED_ZYGOTES, remove_sandbox
 from .selftest import REPORT_ENV
 
 SELFTEST_SECONDS = 600  # the self-test grades two notebooks; once per machine and grading files
@@ -282,6 +282,9 @@ def die_with_parent():
 def main(argv):
     die_with_parent()
     task = Path(argv[-1])
+    # Kernels are forked from a zygote that has imported TensorFlow; one zygote serves every
+    # batch of this worker (the parent), so that its imports are paid once per worker.
+    os.environ[SHARED_ZYGOTES] = f"{task.parent / 'zygotes'}:{os.getppid()}"
     batch, options = pickle.loads((task / "batch.pickle").read_bytes())
     workspace = Path(tempfile.mkdtemp(prefix="work-", dir=task))
     if argv[0] == "--selftest":

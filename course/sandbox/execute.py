@@ -31,12 +31,16 @@ killing of those it left running hold.
 
 import asyncio
 import atexit
+import fcntl
+import hashlib
 import json
 import logging
 import math
 import os
 import shutil
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -189,30 +193,77 @@ ZYGOTE_IMPORT_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 _ZYGOTES = {}  # (kernel environment, modules) -> (zygote process, its socket, its folder)
 
 
+SHARED_ZYGOTES = "UNET_ZYGOTES"  # FOLDER:PID: zygotes of a worker, kept in FOLDER as long as PID lives
+
+
 def zygote_for(env, modules):
-    """The socket of this process's zygote for kernels of environment `env` (started on first
-    use; kernels of another environment get a zygote of their own, since modules read the
-    environment as they load). None, with a warning, when none could be started."""
-    key = json.dumps([env, modules], sort_keys=True)
+    """The socket of a zygote for kernels of environment `env` (kernels of another
+    environment get a zygote of their own, since modules read it as they load): the
+    worker's, which outlives this process, where $UNET_ZYGOTES names one (batch_job.py sets
+    it), else this process's own. Started on first use; None, with a warning, when none
+    could be started."""
+    key = json.dumps([env, modules, sys.executable], sort_keys=True)
+    shared = os.environ.get(SHARED_ZYGOTES, "")
+    folder, _, owner = shared.rpartition(":")
+    if folder and owner.isdigit():
+        found = _shared_zygote(Path(folder) / hashlib.sha256(key.encode()).hexdigest()[:16], int(owner), env, modules)
+        if found:
+            return found
     found = _ZYGOTES.get(key)
     if found and found[0].poll() is None:
         return found[1]
     folder = tempfile.mkdtemp(prefix="unet-zygote-")  # only its owner, the grader, may enter
-    path = os.path.join(folder, "socket")
-    process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("zygote.py")), path, modules],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**ZYGOTE_IMPORT_ENV, **env},
-                               start_new_session=True)
+    process = _start_zygote(Path(folder) / "socket", env, modules, stdin=subprocess.PIPE, stderr=None)
+    if process is None:
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    if not _ZYGOTES:
+        atexit.register(_stop_zygotes)
+    _ZYGOTES[key] = (process, str(Path(folder) / "socket"), folder)
+    return _ZYGOTES[key][1]
+
+
+def _shared_zygote(folder, owner, env, modules):
+    """The socket of the zygote in `folder` that lives as long as process `owner`, started if
+    it is not there; None where the folder is not the grader's alone."""
+    socket_path = folder / "socket"
+    if len(str(socket_path)) > SOCKET_PATH_LIMIT:
+        return None
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    found = os.lstat(folder)
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid() or found.st_mode & 0o077:
+        logging.getLogger(__name__).warning("%s is not the grader's alone: no shared zygote there", folder)
+        return None
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one start, whoever asks first
+        if _answers(socket_path):
+            return str(socket_path)
+        socket_path.unlink(missing_ok=True)  # its zygote ended with a worker of the same PID before
+        with open(folder / "zygote.log", "ab") as log:
+            process = _start_zygote(socket_path, env, modules, owner=owner, stdin=subprocess.DEVNULL, stderr=log)
+    return str(socket_path) if process else None
+
+
+def _answers(socket_path):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(socket_path))  # an empty request: the zygote reads it as a knock
+            return True
+        except OSError:
+            return False
+
+
+def _start_zygote(socket_path, env, modules, owner=None, **streams):
+    command = [sys.executable, str(Path(__file__).with_name("zygote.py")), str(socket_path), modules]
+    process = subprocess.Popen(command + ([str(owner)] if owner else []), stdout=subprocess.PIPE,
+                               env={**ZYGOTE_IMPORT_ENV, **env}, start_new_session=True, **streams)
     if process.stdout.readline() != b"listening\n":
         process.kill()
         process.wait()
-        shutil.rmtree(folder, ignore_errors=True)
         logging.getLogger(__name__).warning("no zygote: every kernel imports its modules itself")
         return None
     process.stdout.close()
-    if not _ZYGOTES:
-        atexit.register(_stop_zygotes)
-    _ZYGOTES[key] = (process, path, folder)
-    return path
+    return process
 
 
 def _stop_zygotes():

@@ -2,13 +2,14 @@
 Keras, NumPy, matplotlib, roadscenes, ipykernel), from which each graded kernel is forked
 into a sandbox of its own instead of importing all of it again (3-4 CPU-seconds a kernel).
 
-    python course/sandbox/zygote.py SOCKET MODULES
+    python course/sandbox/zygote.py SOCKET MODULES [OWNER-PID]
 
-Run as a file, not as part of the `course` package, so that nothing of the course but this
-file is in its memory, and so in its kernels'. It imports the standard library and then
-MODULES (a comma-separated list, SandboxedExecute.warm_up_modules); it never runs student
-code and reads nothing but requests from its socket, in a folder only root can enter. It
-exits when its parent closes its standard input.
+It lives until the process OWNER-PID ends (a grading worker's zygote serves all its
+batches), or without one until its standard input closes. It is run as a file, not as part
+of the `course` package, so that nothing of the course but this file is in its memory, and
+so in its kernels'. It imports the standard library and then MODULES (comma-separated,
+SandboxedKernelManager.zygote_modules); it never runs student code and reads nothing but
+requests from its socket, in a folder only root can enter.
 
 A request comes from the launcher of one kernel (launcher.py), which has already made that
 kernel's cgroups and started bubblewrap with a placeholder (the "holder") in the new
@@ -63,6 +64,8 @@ def _check(result, what):
 
 def main():
     path, modules = sys.argv[1], [m for m in sys.argv[2].split(",") if m]
+    # Its life: until the process whose PID is given ends, else until its input closes.
+    until = os.pidfd_open(int(sys.argv[3])) if len(sys.argv) > 3 else sys.stdin.fileno()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)  # at once: a kernel's request waits while the modules load
     server.listen(64)
@@ -76,17 +79,18 @@ def main():
     try:
         for module in modules:
             __import__(module)
-        serve_forever(server, [entry for entry in sys.path if entry != HERE])
+        serve_forever(server, until, [entry for entry in sys.path if entry != HERE])
     finally:
         shutil.rmtree(private, ignore_errors=True)
+        os.unlink(path)
 
 
-def serve_forever(server, base_path):
+def serve_forever(server, until, base_path):
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the system
     while True:
-        readable, _, _ = select.select([server, sys.stdin], [], [])
-        if sys.stdin in readable and not os.read(sys.stdin.fileno(), 4096):
-            return  # the grader that started this zygote is gone
+        readable, _, _ = select.select([server, until], [], [])
+        if until in readable and (until != sys.stdin.fileno() or not os.read(until, 4096)):
+            return  # the grader that started this zygote, or the worker it serves, is gone
         if server in readable:
             connection, _ = server.accept()
             try:
@@ -102,6 +106,8 @@ def serve(connection, server, base_path):
     pipe), and fork the child that makes the kernel."""
     fds = array.array("i")
     data, ancillary, _, _ = connection.recvmsg(MAX_REQUEST, socket.CMSG_LEN(3 * fds.itemsize))
+    if not data and not ancillary:
+        return  # a knock: whether this zygote is there
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
@@ -242,9 +248,9 @@ def forget_the_zygote():
         for cached in ("get_configdir", "get_cachedir", "_get_config_or_cache_dir"):
             getattr(getattr(matplotlib, cached, None), "cache_clear", lambda: None)()
     tempfile.tempdir = None
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        numpy.random.seed()  # a global generator of its own, not the zygote's
+    generator = sys.modules.get("numpy.random")  # where a module of the zygote's made NumPy's global one
+    if generator is not None:
+        generator.seed()  # the kernel's own, not the zygote's (Python's own `random` reseeds itself)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,144 @@
+"""Kernels forked from the zygote (course/sandbox/zygote.py): the same sandbox as a kernel
+started afresh (user, capabilities, files in sight, mounts, limits, cgroups, environment,
+sys.path), nothing of the notebook before or beside it (files, names, module state, random
+state, environment, processes), a death seen at once, and fresh kernels when no zygote can
+be had. Tiny notebooks in real sandboxed kernels."""
+
+import json
+import tempfile
+import threading
+import time
+
+import pytest
+from nbclient.exceptions import DeadKernelError
+from nbformat.v4 import new_code_cell, new_notebook
+from traitlets.config import Config
+
+from course.sandbox import launcher
+from course.sandbox.execute import SandboxedExecute, SandboxedKernelManager
+
+from course_helpers import in_a_thread
+
+pytestmark = pytest.mark.skipif(not launcher.is_root(), reason="the zygote forks kernels only as root")
+
+PROBE = r"""import json, os, resource, socket, sys
+# the kernel's standard streams and ipykernel's copies of them: the grader's, in every kernel
+streams = {"0", "1", "2", *(str(getattr(s, "_original_stdstream_copy", None)) for s in (sys.stdout, sys.stderr))}
+fds = []
+for fd in set(os.listdir("/proc/self/fd")) - streams:
+    try:
+        fds.append(os.readlink(f"/proc/self/fd/{fd}").split(":")[0])
+    except OSError:
+        pass
+processes = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+        processes.append(os.path.basename(handle.read().split(b"\0")[0].decode()))
+print(json.dumps({
+    "ids": [os.getuid(), os.geteuid(), os.getgid(), os.getgroups()], "cwd": os.getcwd(),
+    "status": [l.strip() for l in open("/proc/self/status") if l.startswith(("Cap", "NoNewPrivs", "Seccomp"))],
+    "fds": sorted(set(fds)), "root": sorted(os.listdir("/")), "host": socket.gethostname(),
+    "interfaces": [name for _, name in socket.if_nameindex()], "path": sys.path, "env": sorted(os.environ.items()),
+    "limits": [resource.getrlimit(getattr(resource, n)) for n in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_CORE")],
+    "mounts": sorted(l.split()[4] for l in open("/proc/self/mountinfo")),
+    "cgroups": sorted(l.split(":")[1] for l in open("/proc/self/cgroup")),
+    "tmp": sorted(os.listdir("/tmp")), "home": sorted(os.listdir("/home/student")), "files": sorted(os.listdir(".")),
+    "argv": sys.argv[1:], "processes": sorted(processes), "imported": "tensorflow" in sys.modules}))
+"""
+
+
+def _notebook(*sources):
+    notebook = new_notebook(cells=[new_code_cell(source) for source in sources])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+def _run(*sources, zygote=True, modules=None, folder=None, **options):
+    """Run the cells in a sandboxed kernel; the text each printed."""
+    config = Config()
+    config.SandboxedKernelManager.zygote = zygote
+    if modules is not None:
+        config.SandboxedKernelManager.zygote_modules = modules
+    notebook = _notebook(*sources)
+    if folder is None:
+        folder = tempfile.mkdtemp()
+    SandboxedExecute(timeout=120, config=config, **options).preprocess(notebook, {"metadata": {"path": str(folder)}})
+    for cell in notebook.cells:
+        assert not [o for o in cell.outputs if o.output_type == "error"], cell.outputs
+    return ["".join(o.get("text", "") for o in cell.outputs) for cell in notebook.cells]
+
+
+def _probe(**options):
+    found = json.loads(in_a_thread(lambda: _run(PROBE, **options))[0])
+    private = [p for p in found["tmp"] if p.startswith("unet-kernel-")]
+    return json.loads(json.dumps(found).replace(private[0], "unet-kernel-PRIVATE")) if private else found
+
+
+def test_a_forked_kernel_gets_the_sandbox_a_fresh_kernel_gets():
+    fresh, forked = _probe(zygote=False), _probe()
+    assert forked.pop("imported") and not fresh.pop("imported")  # forked from a zygote with TensorFlow loaded
+    # What may differ: the holder, the sandbox's placeholder, is the kernel's neighbour.
+    assert sorted(forked.pop("processes")) == ["bwrap", "cat", "python"] and fresh.pop("processes") == ["bwrap", "python"]
+    assert forked == fresh
+    assert set(forked["fds"]) <= {"anon_inode", "pipe", "socket"}  # no file, folder or namespace of the zygote's
+    assert forked["ids"] == [65534, 65534, 65534, []] and forked["interfaces"] == ["lo"]
+    assert "CapBnd:\t0000000000000000" in forked["status"] and "NoNewPrivs:\t1" in forked["status"]
+
+
+LEAVE = """import builtins, os, subprocess, sys, types
+import numpy as np
+import tensorflow as tf
+for folder in (".", "/tmp", "/home/student"):
+    open(os.path.join(folder, "left_by_a.txt"), "w").write("A")
+builtins.LEFT_BY_A = tf.LEFT_BY_A = np.LEFT_BY_A = True
+sys.modules["left_by_a"] = types.ModuleType("left_by_a")
+os.environ["LEFT_BY_A"] = "1"
+tf.keras.config.set_floatx("float16")
+subprocess.Popen(["sleep", "600"], start_new_session=True)
+np.random.seed(5)
+print(np.random.randint(2**62))"""
+LOOK = """import builtins, os, sys
+import numpy as np
+import tensorflow as tf
+left = [os.path.exists(os.path.join(folder, "left_by_a.txt")) for folder in (".", "/tmp", "/home/student")]
+left += [hasattr(module, "LEFT_BY_A") for module in (builtins, tf, np)]
+left += ["left_by_a" in sys.modules, "LEFT_BY_A" in os.environ, tf.keras.config.floatx() != "float32"]
+processes = [open(f"/proc/{pid}/cmdline").read().split("\\0")[0] for pid in os.listdir("/proc") if pid.isdigit()]
+print(any(left), "sleep" in processes, sorted(os.listdir(".")), np.random.randint(2**62))"""
+
+
+def test_a_forked_kernel_sees_nothing_of_the_notebooks_before_or_beside_it(tmp_path):
+    seeded = str(__import__("numpy").random.RandomState(5).randint(2**62))
+    for name in "abc":
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}_only.txt").write_text(name)
+    modules = SandboxedKernelManager.zygote_modules.default_value + ",numpy.random"  # a global generator made
+    first = in_a_thread(lambda: _run(LEAVE, "print('done')", folder=tmp_path / "a", modules=modules))
+    assert first[0].strip() == seeded
+    after = in_a_thread(lambda: _run(LOOK, folder=tmp_path / "b", modules=modules))[0].split()
+    assert after[:3] == ["False", "False", "['b_only.txt']"], after
+    # Beside it: a notebook whose detached process runs while the other one looks.
+    busy = threading.Thread(target=lambda: _run(LEAVE, "import time; time.sleep(12)", folder=tmp_path / "c",
+                                                modules=modules))
+    busy.start()
+    time.sleep(6)
+    beside = in_a_thread(lambda: _run(LOOK, folder=tmp_path / "b", modules=modules))[0].split()
+    busy.join()
+    assert beside[:3] == ["False", "False", "['b_only.txt']"], beside
+    # Each kernel draws its own random numbers, not the zygote's sequence, nor the seed before it.
+    assert len({after[3], beside[3], seeded}) == 3
+
+
+def test_a_forked_kernel_that_dies_is_seen_dead_at_once():
+    started = time.monotonic()
+    with pytest.raises(DeadKernelError):
+        in_a_thread(lambda: _run("import os\nos._exit(3)", "print('never')"))
+    assert time.monotonic() - started < 60  # not the cell's timeout of 120 s
+
+
+def test_without_a_zygote_each_kernel_starts_afresh(capfd):
+    """A zygote that cannot import its modules ends; the kernel is started in the sandbox
+    directly, with a warning in the grader's log, and the notebook is graded as usual."""
+    found = json.loads(in_a_thread(lambda: _run(PROBE, modules="numpy,no_such_module_of_the_zygote"))[0])
+    assert not found["imported"] and found["ids"][0] == 65534 and found["processes"] == ["bwrap", "python"]
+    assert "kernel not forked from the zygote" in capfd.readouterr().err
