@@ -4,10 +4,12 @@ class graded by serial nbgrader and by `course grade`, side by side in one run.
     .venv/bin/python bench/grading_cost.py [--size 8] [--workers 2]
 
 Parts (each CPU-seconds of every process involved, children included):
-- a sandboxed kernel started and stopped, with nothing run; the same with the notebook's
-  imports cell run: the floor of any graded notebook is the second;
+- a sandboxed kernel started afresh and stopped, with nothing run; the same with the
+  notebook's imports cell run: the floor, what any graded notebook cost without a zygote;
+- a zygote started (course/sandbox/zygote.py: its imports, paid once per worker), and a
+  kernel forked from it, with nothing run and with the imports cell;
 - each section of the notebook while grading (NBGRADER_EXECUTION=autograde, the hidden
-  calls of the graded cells drawn as grading draws them), in one sandboxed kernel;
+  calls of the graded cells drawn as grading draws them), in one forked kernel;
 - the judge on that notebook's evidence (in its isolated child, as nbgrader runs it);
 - nbgrader autograde of one submission and of --size submissions in one process, and
   generate_feedback: the start-up of an nbgrader process and the cost of each further
@@ -31,12 +33,14 @@ import bench_setup  # noqa: F401  (first: PATH, sys.path, quiet logs)
 
 import nbformat  # noqa: E402
 import psutil  # noqa: E402
+from traitlets.config import Config  # noqa: E402
 
 from course.assignment import ASSIGNMENT, NOTEBOOK, RELEASE, SOURCE  # noqa: E402
 from course.grading.grader import Settings, grade_all  # noqa: E402
 from course.judge.preprocessors import Challenge, Judge  # noqa: E402
 from course.layout import nbgrader  # noqa: E402
 from course.sandbox.execute import SandboxedKernelManager  # noqa: E402
+from course.sandbox.launcher import cgroup_paths  # noqa: E402
 from course.unet_segmentation.examples import solved, write_examples  # noqa: E402
 from course_helpers import copy_course  # noqa: E402
 
@@ -52,17 +56,13 @@ def busy_seconds():
     return times.user + times.nice + times.system + times.irq + times.softirq
 
 
-def tree_cpu(pid):
-    """CPU-seconds of process `pid` and its descendants, those ended included."""
+def kernel_cpu(km):
+    """CPU-seconds so far of the processes in the cgroup of the kernel of `km`, and of the
+    children they reaped (a kernel forked from the zygote is no descendant of its launcher)."""
     total = 0.0
-    try:
-        top = psutil.Process(pid)
-        family = [top, *top.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
-    for process in family:
+    for pid in (cgroup_paths(Path(km.private).name)[1] / "cgroup.procs").read_text().split():
         try:
-            times = process.cpu_times()
+            times = psutil.Process(int(pid)).cpu_times()
             total += times.user + times.system + times.children_user + times.children_system
         except psutil.Error:
             pass
@@ -76,7 +76,7 @@ def submission_folder(root):
     return folder
 
 
-async def run_cells(folder, cells):
+async def run_cells(folder, cells, zygote=True):
     """([(cell, CPU-seconds of the kernel's processes during it)], CPU-seconds of the whole
     machine from the kernel's start to its end) of one kernel in the sandbox that runs
     `cells` one after the other. (A kernel's processes end in their cgroup, not reaped by
@@ -85,16 +85,17 @@ async def run_cells(folder, cells):
 
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    client = NotebookClient(notebook, kernel_manager_class=SandboxedKernelManager, timeout=600,
+    config = Config()
+    config.SandboxedKernelManager.zygote = zygote
+    client = NotebookClient(notebook, kernel_manager_class=SandboxedKernelManager, timeout=600, config=config,
                             resources={"metadata": {"path": str(folder)}})
     costs, before = [], busy_seconds()
     async with client.async_setup_kernel(cwd=str(folder), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
-        pid = client.km.provisioner.process.pid
         for index, cell in enumerate(notebook.cells):
-            at = tree_cpu(pid)
+            at = kernel_cpu(client.km)
             if cell.cell_type == "code":
                 await client.async_execute_cell(cell, index)
-            costs.append((cell, tree_cpu(pid) - at))
+            costs.append((cell, kernel_cpu(client.km) - at))
     return costs, busy_seconds() - before
 
 
@@ -113,9 +114,12 @@ def kernel_parts(tmp):
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     try:
         folder = submission_folder(tmp)
-        _, empty = asyncio.run(run_cells(folder, []))
         imports_cell = next(c for c in solved((1, 2, 3)).cells if "import tensorflow" in c.source)
-        _, imported = asyncio.run(run_cells(folder, [imports_cell]))
+        _, empty = asyncio.run(run_cells(folder, [], zygote=False))
+        _, imported = asyncio.run(run_cells(folder, [imports_cell], zygote=False))
+        _, zygote_and_forked = asyncio.run(run_cells(folder, []))  # this process's zygote starts
+        _, forked = asyncio.run(run_cells(folder, []))
+        _, forked_imported = asyncio.run(run_cells(folder, [imports_cell]))
         notebook = nbformat.read(SOURCE / NOTEBOOK, as_version=4)
         notebook, resources = Challenge().preprocess(notebook, {})
         costs, whole = asyncio.run(run_cells(folder, notebook.cells))
@@ -125,7 +129,8 @@ def kernel_parts(tmp):
         judge = own_and_children_cpu() - before
     finally:
         del os.environ["NBGRADER_EXECUTION"]
-    return {"empty": empty, "imported": imported, "sections": sections(costs), "whole": whole, "judge": judge,
+    return {"empty": empty, "imported": imported, "zygote": zygote_and_forked - forked, "forked": forked,
+            "forked_imported": forked_imported, "sections": sections(costs), "whole": whole, "judge": judge,
             "nbformat": import_seconds("nbformat")}
 
 
@@ -170,9 +175,12 @@ def main():
     print(f"CPU-seconds of grading one correct submission, on {psutil.cpu_count()} cores "
           "(the machine's busy time: run it on an idle machine)\n")
     floor = parts["imported"]
-    rows = [("a sandboxed kernel started and stopped, nothing run", parts["empty"]),
+    rows = [("a sandboxed kernel started afresh and stopped, nothing run", parts["empty"]),
             ("floor: the same, running the notebook's imports cell", floor),
-            ("the notebook while grading, in one kernel (start to end)", parts["whole"])]
+            ("a zygote started (its imports; once per worker)", parts["zygote"]),
+            ("a kernel forked from it and stopped, nothing run", parts["forked"]),
+            ("the same, running the notebook's imports cell", parts["forked_imported"]),
+            ("the notebook while grading, in a forked kernel (start to end)", parts["whole"])]
     rows += [(f"  {title[:56]}", seconds) for title, seconds in parts["sections"] if seconds >= 0.005]
     rows.append(("the judge on its evidence", parts["judge"]))
     per = {}

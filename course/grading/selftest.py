@@ -214,7 +214,8 @@ def _limits(config):
 
     manager, execute = SandboxedKernelManager(config=config), SandboxedExecute(config=config)
     names = [n for n in manager.trait_names() if manager.trait_metadata(n, "config")
-             and n in ("memory_mb", "max_processes", "cpu_seconds", "disk_mb", "sandbox", "cpus")]
+             and n in ("memory_mb", "max_processes", "cpu_seconds", "disk_mb", "sandbox", "cpus", "zygote",
+                       "zygote_modules")]
     values = {n: getattr(manager, n) for n in sorted(names)}
     for name in ("timeout", "startup_timeout", "allow_unsandboxed", "notebook_timeout", "kernel_name"):
         if execute.has_trait(name):

@@ -153,6 +153,7 @@ def test_the_key_changes_with_limits_files_and_environment(monkeypatch, tmp_path
     assert selftest.key(selftest.load_config(ROOT)) == base
     assert selftest.key(selftest.load_config(ROOT, ["--SandboxedKernelManager.memory_mb=2048"])) != base
     assert selftest.key(selftest.load_config(ROOT, ["--Execute.timeout=5"])) != base
+    assert selftest.key(selftest.load_config(ROOT, ["--SandboxedKernelManager.zygote=False"])) != base  # fresh kernels
     packages = tmp_path / "site-packages"
     packages.mkdir()
     monkeypatch.setattr("site.getsitepackages", lambda: [str(packages)])
