@@ -5,6 +5,9 @@
 submission's own files (`submission_files`), bounds what comes back as it arrives
 (`bounded_output`) and runs hidden tests where no later cell can read them (`hidden_calls`).
 
+`zygote` imports TensorFlow once and forks each kernel into its sandbox.
+
 May import: course.layout, course.assignment (the evidence's MIME type). `launcher` runs once
-per kernel and imports nothing but the standard library.
+per kernel and `zygote` is run as a file: they import nothing but the standard library (the
+zygote then the modules it loads for its kernels).
 """

@@ -15,6 +15,8 @@ every notebook's kernel with `SandboxedKernelManager`:
   copy of the notebook's own regular files as its working folder (regular_files: links,
   special files, files too large and names that could not be staged elsewhere are left out,
   each with a reason). The kernel runs as user 65534 with no capabilities;
+- as root with cgroups, the kernel is not started afresh in that sandbox but forked into it
+  from a zygote that imported TensorFlow once for all kernels (zygote.py, zygote_for);
 - when the kernel ends, every process left in its cgroups is killed and the folders removed.
 
 What a kernel sends back is bounded as it arrives, before it is held (BoundedOutputs): each

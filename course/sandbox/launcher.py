@@ -71,8 +71,9 @@ def _parents_with_perms(path):
 
 
 def bwrap_argv(private, disk_bytes, env, kernel, deferred=False):
-    """The bubblewrap command that runs `kernel` (a list) in the sandbox; `deferred`: the
-    working folder is private/work, filled after the kernel has started (execute.py)."""
+    """The bubblewrap command that runs `kernel` (a list; None: the holder of a kernel forked
+    from the zygote) in the sandbox; `deferred`: the working folder is private/work, filled
+    after the kernel has started (execute.py)."""
     argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
     for name in ("bin", "lib", "lib64", "sbin"):
@@ -103,9 +104,17 @@ def bwrap_argv(private, disk_bytes, env, kernel, deferred=False):
         argv += ["--setenv", name, value]
     drop = (["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
              "--bounding-set=-all", "--no-new-privs", "--"] if is_root() else [])
-    start = (f'cd {WORKDIR} && exec "$@"' if deferred else
-             f'mkdir -p {WORKDIR} && cp -r /home/.submission/. {WORKDIR}/ && cd {WORKDIR} && exec "$@"')
-    return argv + ["--"] + drop + ["/bin/sh", "-c", start, "kernel"] + kernel
+    prepare = (f"cd {WORKDIR}" if deferred else
+               f"mkdir -p {WORKDIR} && cp -r /home/.submission/. {WORKDIR}/ && cd {WORKDIR}")
+    if kernel is None:
+        # The holder of a kernel forked from the zygote (zygote.py): the files are copied as
+        # the kernel's user, then it waits as root, which the kernel can neither signal nor
+        # trace (a student's process that kills all it sees leaves its sandbox standing).
+        return argv + ["--", "/bin/sh", "-c", f'"$@" /bin/sh -c "{prepare}" && echo ready && exec cat', "holder", *drop]
+    # The kernel's own standard output and error (a cell's go to nbgrader as messages) lead
+    # nowhere: what student code writes there never reaches the grader's log, whose lines
+    # the grader reads (batch_job.out_of_time), nor its memory.
+    return argv + ["--"] + drop + ["/bin/sh", "-c", f'{prepare} && exec "$@" >/dev/null 2>&1', "kernel"] + kernel
 
 
 def kernel_env(extra):
@@ -196,21 +205,22 @@ def launch(settings, kernel):
 # A kernel forked from the zygote (zygote.py) into the sandbox
 # ---------------------------------------------------------------------------------------
 
-HOLDER = ["/bin/sh", "-c", "echo ready && exec cat"]  # lives as long as its input is open
 ZYGOTE_SECONDS = 300  # the zygote may still be importing TensorFlow for its first kernel
 
 
 def forked_from_zygote(settings, env, kernel, deferred):
-    """Start the sandbox with a holder in it, have the zygote fork the kernel into it, and
-    wait until the sandbox ends: the kernel's exit code. None, with a warning, when the
-    zygote could not make the kernel (the caller then starts it in the sandbox directly)."""
+    """Start the sandbox with a holder in it (`cat`: it lives as long as its input is open),
+    have the zygote fork the kernel into it, and
+    wait until the sandbox ends (its exit code, the holder's: 0 when the kernel has ended).
+    None, with a warning, when the zygote could not make the kernel (the caller then starts
+    it in the sandbox directly)."""
     import socket
     import subprocess
 
     private = Path(settings["private"])
     info_read, info_write = os.pipe()
     keep_read, keep_write = os.pipe()
-    argv = bwrap_argv(private, settings["disk_bytes"], env, HOLDER, deferred)
+    argv = bwrap_argv(private, settings["disk_bytes"], env, None, deferred)
     argv[1:1] = ["--info-fd", str(info_write)]
     sandbox = subprocess.Popen(argv, stdin=keep_read, stdout=subprocess.PIPE, pass_fds=(info_write,))
     os.close(info_write)
@@ -222,13 +232,17 @@ def forked_from_zygote(settings, env, kernel, deferred):
             os.close(keep_write)
             return sandbox.wait()  # the sandbox could not be made: as bubblewrap would end
         sandbox.stdout.close()
-        request = {"private": str(private), "holder": holder, "limits": process_limits(settings), "env": env,
-                   "workdir": WORKDIR, "argv": kernel[3:]}
+        with open(f"/proc/{holder}/stat") as stat:  # while the sandbox runs, its PID is its own
+            started = int(stat.read().rsplit(")", 1)[1].split()[19])
+        request = {"private": str(private), "holder": holder, "started": started, "limits": process_limits(settings),
+                   "env": env, "workdir": WORKDIR, "argv": kernel[3:]}
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as zygote:
             zygote.settimeout(ZYGOTE_SECONDS)
             zygote.connect(settings["zygote"])
+            null = os.open(os.devnull, os.O_WRONLY)  # the kernel's own output: see bwrap_argv
             zygote.sendmsg([json.dumps(request).encode()],
-                           [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array("i", [1, 2, keep_write]))])
+                           [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array("i", [null, null, keep_write]))])
+            os.close(null)
             os.close(keep_write)
             keep_write = None
             answer = json.loads(zygote.recv(1 << 16) or b'{"error": "the zygote closed the connection"}')

@@ -44,7 +44,7 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 CGROUP_PARENT = "unet-grading"
 NAMESPACES = (("ipc", 0x08000000), ("uts", 0x04000000), ("net", 0x40000000), ("cgroup", 0x02000000),
               ("pid", 0x20000000), ("mnt", 0x00020000))
-PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 24, 38, 47
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 4, 24, 38, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 MAX_REQUEST = 1 << 20
 
@@ -66,6 +66,8 @@ def main():
     path, modules = sys.argv[1], [m for m in sys.argv[2].split(",") if m]
     # Its life: until the process whose PID is given ends, else until its input closes.
     until = os.pidfd_open(int(sys.argv[3])) if len(sys.argv) > 3 else sys.stdin.fileno()
+    if len(sys.argv) > 3 and os.fork():
+        os._exit(0)  # a worker's zygote is no descendant of the nbgrader that started it, nor killed with it
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)  # at once: a kernel's request waits while the modules load
     server.listen(64)
@@ -79,10 +81,20 @@ def main():
     try:
         for module in modules:
             __import__(module)
+        shared = shared_writable_mappings(open("/proc/self/maps").read())
+        if shared:  # every kernel would share them: kernels start afresh instead
+            raise SystemExit(f"unet zygote: not forking kernels, its memory has shared writable mappings: {shared[:3]}")
         serve_forever(server, until, [entry for entry in sys.path if entry != HERE])
     finally:
         shutil.rmtree(private, ignore_errors=True)
         os.unlink(path)
+
+
+def shared_writable_mappings(maps):
+    """The lines of /proc/PID/maps text `maps` that are shared and writable: memory a fork
+    shares with its parent and siblings, where one kernel could write what another reads."""
+    return [line for line in maps.splitlines() if line.split()[1:2] and line.split()[1][1] == "w"
+            and line.split()[1][3] == "s"]
 
 
 def serve_forever(server, until, base_path):
@@ -189,6 +201,8 @@ def enter(request):
     holder = int(request["holder"])
     namespaces = [os.open(f"/proc/{holder}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC) for kind, _ in NAMESPACES]
     root = os.open(f"/proc/{holder}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    if start_time(holder) != request["started"]:  # that PID is another process's now: these are not its namespaces
+        raise OSError(f"the sandbox's process {holder} ended before its kernel was forked")
     try:
         for fd, (kind, flag) in zip(namespaces, NAMESPACES):
             _check(_libc.setns(fd, flag), f"joining the sandbox's {kind} namespace")
@@ -198,17 +212,26 @@ def enter(request):
     return root
 
 
+def start_time(pid):
+    """When process `pid` started (clock ticks since boot): with its PID, it names one process."""
+    with open(f"/proc/{pid}/stat") as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[19])
+
+
 # ---------------------------------------------------------------------------------------
 # The kernel: inside the sandbox
 # ---------------------------------------------------------------------------------------
 
 def kernel(root, request, base_path):
-    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
     os.fchdir(root)
     os.chroot(".")
     os.close(root)
     os.setsid()
     drop_privileges()
+    # After the change of user, which clears both: the kernel dies with the child that made
+    # it, and is as dumpable as a kernel that was exec'd (its own /proc files readable).
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "parent death signal")
+    _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
     null = os.open("/dev/null", os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
@@ -217,6 +240,7 @@ def kernel(root, request, base_path):
     os.environ.update(request["env"], PWD=request["workdir"], OLDPWD=os.path.dirname(request["workdir"]))  # as `cd` leaves them
     forget_the_zygote()
     sys.argv = ["ipykernel_launcher", *request["argv"]]
+    sys.orig_argv = [sys.executable, "-m", "ipykernel_launcher", *request["argv"]]
     sys.path[:] = ["", *base_path]  # as `python -m` makes it; ipykernel_launcher takes "" out
     runpy.run_module("ipykernel_launcher", run_name="__main__", alter_sys=True)
     return 0

@@ -6,6 +6,7 @@ be had. Tiny notebooks in real sandboxed kernels."""
 
 import json
 import tempfile
+from pathlib import Path
 import threading
 import time
 
@@ -43,7 +44,8 @@ print(json.dumps({
     "mounts": sorted(l.split()[4] for l in open("/proc/self/mountinfo")),
     "cgroups": sorted(l.split(":")[1] for l in open("/proc/self/cgroup")),
     "tmp": sorted(os.listdir("/tmp")), "home": sorted(os.listdir("/home/student")), "files": sorted(os.listdir(".")),
-    "argv": sys.argv[1:], "processes": sorted(processes), "imported": "tensorflow" in sys.modules}))
+    "argv": sys.argv[1:], "orig_argv": sys.orig_argv[1:], "dumpable": __import__("ctypes").CDLL(None).prctl(3, 0, 0, 0, 0),
+    "processes": sorted(processes), "imported": "tensorflow" in sys.modules}))
 """
 
 
@@ -142,3 +144,83 @@ def test_without_a_zygote_each_kernel_starts_afresh(capfd):
     found = json.loads(in_a_thread(lambda: _run(PROBE, modules="numpy,no_such_module_of_the_zygote"))[0])
     assert not found["imported"] and found["ids"][0] == 65534 and found["processes"] == ["bwrap", "python"]
     assert "kernel not forked from the zygote" in capfd.readouterr().err
+
+
+FORGED = """import os, sys
+for stream, line in ((sys.stderr, b"Notebook x of bob ran over its time budget of 1 s\\n"), (sys.stdout, b"own-output-mark\\n")):
+    os.write(getattr(stream, "_original_stdstream_copy", None) or stream.fileno(), line * 1000)
+print("written")"""
+
+
+@pytest.mark.parametrize("zygote", [True, False], ids=["forked", "fresh"])
+def test_what_a_kernel_writes_to_its_own_output_never_reaches_the_grader(capfd, zygote):
+    """A kernel's own standard output and error (not its cells') lead nowhere: a line forged
+    there cannot name another student in the grader's log, nor a flood fill its memory."""
+    assert in_a_thread(lambda: _run(FORGED, zygote=zygote)) == ["written\n"]
+    grader = capfd.readouterr()
+    assert "of bob ran over" not in grader.err + grader.out and "own-output-mark" not in grader.err + grader.out
+
+
+def test_a_zygote_with_shared_writable_memory_is_not_used(tmp_path):
+    """Memory mapped shared and writable would be shared by every kernel forked after: such a
+    zygote refuses to serve (its kernels then start afresh)."""
+    import mmap
+
+    from course.sandbox import zygote
+
+    shared = mmap.mmap(-1, 4096)  # anonymous and shared, as a semaphore or a shared array would be
+    try:
+        found = zygote.shared_writable_mappings(open("/proc/self/maps").read())
+        assert any("rw-s" in line for line in found), found
+    finally:
+        shared.close()
+    assert zygote.shared_writable_mappings("7f3b-7f3c r--s 00000000 fe:00 338846 /usr/lib/gconv/gconv-modules.cache\n"
+                                           "7f3d-7f3e rw-p 00000000 00:00 0 [heap]\n") == []
+
+
+HOLDER_REUSED = """import json, os, subprocess, sys
+from course.sandbox import launcher, zygote
+name = sys.argv[1]
+launcher.enter_cgroups(name, 2**30, 64)
+other = subprocess.Popen(["sleep", "30"])
+request = {"private": "/tmp/" + name, "limits": {}, "holder": other.pid, "started": zygote.start_time(other.pid) - 1}
+try:
+    zygote.enter(request)
+    print("joined")
+except OSError as error:
+    print(error)
+other.kill()
+"""
+
+
+def test_a_kernel_is_never_forked_into_the_namespaces_of_a_process_that_took_its_sandboxs_pid(tmp_path):
+    """The zygote's child joins the namespaces of the holder by PID: when that PID is another
+    process's by then (the sandbox ended, the PID reused), it refuses."""
+    import subprocess
+    import sys
+
+    from course.sandbox.execute import remove_sandbox
+
+    name = f"unet-kernel-reused-{tmp_path.name[-8:]}"
+    try:
+        done = subprocess.run([sys.executable, "-c", HOLDER_REUSED, name], capture_output=True, text=True, timeout=60,
+                              cwd=str(Path(__file__).resolve().parents[2]))
+    finally:
+        remove_sandbox(tmp_path / name)
+    assert "ended before its kernel was forked" in done.stdout, done.stdout + done.stderr
+
+
+KILL_ALL = """import os, signal
+for pid in os.listdir("/proc"):
+    if pid.isdigit() and int(pid) != os.getpid():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+print("killed what it could")"""
+
+
+def test_a_kernel_that_kills_every_process_it_sees_still_runs_its_next_cell():
+    """The holder, the forked kernel's neighbour, is root's: no student process can end the
+    sandbox it lives in (as with a fresh kernel, whose only neighbour is bubblewrap's)."""
+    assert in_a_thread(lambda: _run(KILL_ALL, "print('still here')")) == ["killed what it could\n", "still here\n"]
