@@ -1,7 +1,12 @@
 """Grading a class: plain serial nbgrader beside `course grade` on a local Dask cluster of 1
 and of 2 workers, in one run, each on its own copy of the same class.
 
-    .venv/bin/python bench/class_grading.py [--size 24] [--workers 1 2]
+    .venv/bin/python bench/class_grading.py [--size 24] [--workers 1 2] [--baseline DIR]
+
+--baseline DIR measures the course folder DIR too, a checkout of another version
+(`git worktree add /tmp/before 86ae4be`), on the same class: each of its runs just before
+this version's, so that both are measured side by side in one run on the same machine.
+`course grade` runs as `python -m course grade` in each course folder, its own version.
 
 The last run is the largest cluster again with kernels started only when their notebook
 comes (--no-prestart), to show what starting them ahead saves.
@@ -19,6 +24,7 @@ on a duplicated grade_id, so such cases would make the comparison meaningless.
 """
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,10 +38,9 @@ import psutil  # noqa: E402
 import catalogue  # noqa: E402
 import hostile  # noqa: E402
 from course.assignment import ASSIGNMENT, NOTEBOOK  # noqa: E402
-from course.grading.grader import Settings, grade_all  # noqa: E402
 from course.layout import nbgrader  # noqa: E402
 from course.unet_segmentation.examples import write_examples  # noqa: E402
-from course_helpers import copy_course  # noqa: E402
+from course_helpers import ROOT, copy_course  # noqa: E402
 
 
 def build_class(root, size):
@@ -66,32 +71,59 @@ def measured(work):
     return time.perf_counter() - start_wall, busy_seconds() - start_cpu, result
 
 
+def serial_nbgrader(root):
+    """Plain nbgrader on the class in `root`, with the grading files of `root`: (autograde's
+    wall and CPU, autograde and feedback's wall and CPU)."""
+    wall, cpu, _ = measured(lambda: nbgrader("autograde", ASSIGNMENT, root=root, capture=True, check=False))
+    wall2, cpu2, _ = measured(lambda: nbgrader("generate_feedback", ASSIGNMENT, root=root, capture=True, check=False))
+    return (wall, cpu), (wall + wall2, cpu + cpu2)
+
+
+def course_grade(root, workers, ahead):
+    """`python -m course grade` of the course folder `root` (its own version of the grader):
+    wall and CPU, and how many submissions came out graded."""
+    command = [sys.executable, "-m", "course", "grade", ASSIGNMENT, "--workers", str(workers)]
+    wall, cpu, _ = measured(lambda: subprocess.run(command + ([] if ahead else ["--no-prestart"]), cwd=root,
+                                                   capture_output=True, check=True))
+    return wall, cpu, sum(1 for folder in (root / "autograded").glob(f"*/{ASSIGNMENT}") if folder.is_dir())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=24)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--baseline", type=Path, help="a course folder of another version (a git worktree), "
+                        "measured on the same class, each of its runs just before this version's")
     args = parser.parse_args()
-    rows = []
+    versions = {"": ROOT, **({"baseline ": args.baseline.resolve()} if args.baseline else {})}
+    rows = {version: [] for version in versions}
+    runs = [(n, True) for n in args.workers] + [(max(args.workers), False)]
+    graded = {}
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [(n, True) for n in args.workers] + [(max(args.workers), False)]
-        roots = {name: copy_course(Path(tmp) / name) for name in ["serial"] + [f"w{n}{a}" for n, a in runs]}
-        for root in roots.values():
-            nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, capture=True)
-            build_class(root, args.size)
-        wall, cpu, _ = measured(lambda: nbgrader("autograde", ASSIGNMENT, root=roots["serial"], capture=True,
-                                                 check=False))
-        rows.append(("serial nbgrader autograde", wall, cpu))
-        wall2, cpu2, _ = measured(lambda: nbgrader("generate_feedback", ASSIGNMENT, root=roots["serial"],
-                                                   capture=True, check=False))
-        rows.append(("serial autograde + generate_feedback", wall + wall2, cpu + cpu2))
-        graded = {}
+        roots = {}
+        for version, origin in versions.items():
+            for name in ["serial"] + [f"w{n}{a}" for n, a in runs]:
+                root = roots[version, name] = copy_course(Path(tmp) / f"{version.strip() or 'this'}-{name}", origin)
+                nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, capture=True)
+                build_class(root, args.size)
+        order = sorted(versions, reverse=True)  # the baseline first, then this version
+        for version in order:
+            autograde, with_feedback = serial_nbgrader(roots[version, "serial"])
+            rows[version] += [("serial nbgrader autograde", *autograde),
+                              ("serial autograde + generate_feedback", *with_feedback)]
         for workers, ahead in runs:
-            settings = Settings(root=roots[f"w{workers}{ahead}"], workers=workers, prestart=ahead)
-            wall, cpu, outcomes = measured(lambda: grade_all(settings, progress=False, say=lambda _: None))
-            graded[workers] = sum(o.graded for o in outcomes.values())
-            rows.append((f"course grade, {workers} worker(s)" + ("" if ahead else ", no prestart"), wall, cpu))
+            for version in order:
+                wall, cpu, graded[version, workers] = course_grade(roots[version, f"w{workers}{ahead}"], workers, ahead)
+                rows[version].append((f"course grade, {workers} worker(s)" + ("" if ahead else ", no prestart"),
+                                      wall, cpu))
     cores = psutil.cpu_count()
-    print(f"class of {args.size} submissions on {cores} cores "
+    for version in order:
+        report(version, rows[version], args, cores, {n: graded[version, n] for n in args.workers})
+
+
+def report(version, rows, args, cores, graded):
+    title = "the version in --baseline: " if version else "this version: "
+    print(f"\n{title}class of {args.size} submissions on {cores} cores "
           f"({', '.join(f'{n} worker(s): {g} graded' for n, g in graded.items())}; the rest are reported broken)")
     print(f"{'':40s} {'wall s':>8s} {'s/subm.':>8s} {'CPU-s/subm.':>12s}")
     for name, wall, cpu in rows:
@@ -109,7 +141,7 @@ def main():
     per_submission = best[2] / args.size
     projected = 1000 * per_submission / 16
     print(f"projection: 1,000 submissions at {per_submission:.1f} CPU-s each on 16 such cores, all busy: "
-          f"{projected / 60:.1f} min (goal: at most 10 min)")
+          f"{projected / 60:.1f} min (goal: at most 6 min)")
 
 
 if __name__ == "__main__":
