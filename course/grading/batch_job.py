@@ -30,7 +30,8 @@ from pathlib import Path
 
 from ..assignment import ASSIGNMENT, NOTEBOOK
 from ..layout import ROOT, nbgrader, walk
-from ..sandbox.execute import SHARED_ZYGOTES, remove_sandbox
+from ..sandbox.launcher import SHARED_ZYGOTES
+from ..sandbox.teardown import remove_sandbox
 from .selftest import REPORT_ENV
 
 SELFTEST_SECONDS = 600  # the self-test grades two notebooks; once per machine and grading files

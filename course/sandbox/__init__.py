@@ -5,7 +5,8 @@
 submission's own files (`submission_files`), bounds what comes back as it arrives
 (`bounded_output`) and runs hidden tests where no later cell can read them (`hidden_calls`).
 
-`zygote` imports TensorFlow once and forks each kernel into its sandbox.
+`zygote` imports TensorFlow once and forks each kernel into its sandbox; `teardown` kills
+what a sandbox left and removes it.
 
 May import: course.layout, course.assignment (the evidence's MIME type). `launcher` runs once
 per kernel and `zygote` is run as a file: they import nothing but the standard library (the

@@ -40,7 +40,6 @@ import logging
 import math
 import os
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -54,7 +53,8 @@ from jupyter_core.utils import ensure_event_loop
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, Unicode, default
 
-from .launcher import CGROUP_ROOT, NOBODY, cgroup_paths, is_root, kernel_env
+from .launcher import CGROUP_ROOT, NOBODY, SHARED_ZYGOTES, is_root, kernel_env
+from .teardown import kill_sandbox, remove_sandbox
 from .bounded_output import MAX_MESSAGE_BYTES, MB, BoundedOutputs, IopubGuard, SandboxedKernelClient
 from .hidden_calls import HiddenTestsOutOfHistory
 from .submission_files import copy_regular_files, shown, submitted_counterpart
@@ -195,9 +195,6 @@ ZYGOTE_IMPORT_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 _ZYGOTES = {}  # (kernel environment, modules) -> (zygote process, its socket, its folder)
 
 
-SHARED_ZYGOTES = "UNET_ZYGOTES"  # FOLDER:PID: zygotes of a worker, kept in FOLDER as long as PID lives
-
-
 def zygote_for(env, modules):
     """The socket of a zygote for kernels of environment `env` (kernels of another
     environment get a zygote of their own, since modules read it as they load): the
@@ -296,46 +293,6 @@ def mount_tmpfs(folder, size):
     """Mount an empty tmpfs of `size` owned by the kernel's user on `folder` (root only)."""
     subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700,uid={NOBODY},gid={NOBODY}",
                     "tmpfs", str(folder)], check=True, capture_output=True)
-
-
-def kill_sandbox(private):
-    """Kill every process of the kernel whose private folder is `private`: its cgroups hold
-    them all, in whatever session or process group they put themselves."""
-    for folder in cgroup_paths(Path(private).name):
-        for _ in range(50):  # a process may fork while the others are being killed
-            pids = _cgroup_pids(folder)
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.02)
-
-
-def _cgroup_pids(folder):
-    try:
-        return [int(p) for p in (folder / "cgroup.procs").read_text().split()]
-    except OSError:  # no such cgroup: this kernel never had one, or it is gone
-        return []
-
-
-def remove_sandbox(private):
-    """Kill whatever the kernel left running, remove its cgroups and its private folder."""
-    for folder in cgroup_paths(Path(private).name):
-        for _ in range(50):
-            if not folder.exists():
-                break
-            kill_sandbox(private)
-            try:
-                folder.rmdir()
-            except OSError:
-                time.sleep(0.1)
-    for name in ("ipc", "work"):
-        if os.path.ismount(Path(private) / name):
-            subprocess.run(["umount", "-l", str(Path(private) / name)], check=False)
-    shutil.rmtree(private, ignore_errors=True)
 
 
 class NotebookOutOfTime(RuntimeError):

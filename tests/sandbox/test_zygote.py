@@ -199,7 +199,7 @@ def test_a_kernel_is_never_forked_into_the_namespaces_of_a_process_that_took_its
     import subprocess
     import sys
 
-    from course.sandbox.execute import remove_sandbox
+    from course.sandbox.teardown import remove_sandbox
 
     name = f"unet-kernel-reused-{tmp_path.name[-8:]}"
     try:
