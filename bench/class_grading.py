@@ -6,7 +6,7 @@ and of 2 workers, in one run, each on its own copy of the same class.
 --baseline DIR measures the course folder DIR too, a checkout of another version
 (`git worktree add /tmp/before 86ae4be`), on the same class: each of its runs just before
 this version's, so that both are measured side by side in one run on the same machine.
-`course grade` runs as `python -m course grade` in each course folder, its own version.
+`course grade`'s grading runs in each course folder with its own version of the grader.
 
 The last run is the largest cluster again with kernels started only when their notebook
 comes (--no-prestart), to show what starting them ahead saves.
@@ -79,12 +79,19 @@ def serial_nbgrader(root):
     return (wall, cpu), (wall + wall2, cpu + cpu2)
 
 
+GRADE = """import sys
+from pathlib import Path
+from course.grading.grader import Settings, grade_all
+grade_all(Settings(root=Path.cwd(), workers=int(sys.argv[1]), prestart=sys.argv[2] == "ahead"), progress=False,
+          say=lambda _: None)"""
+
+
 def course_grade(root, workers, ahead):
-    """`python -m course grade` of the course folder `root` (its own version of the grader):
-    wall and CPU, and how many submissions came out graded."""
-    command = [sys.executable, "-m", "course", "grade", ASSIGNMENT, "--workers", str(workers)]
-    wall, cpu, _ = measured(lambda: subprocess.run(command + ([] if ahead else ["--no-prestart"]), cwd=root,
-                                                   capture_output=True, check=True))
+    """`course grade`'s grading (grade_all, without the CLI's reports) of the course folder
+    `root` with its own version of the grader: wall and CPU, and how many submissions came
+    out graded."""
+    command = [sys.executable, "-c", GRADE, str(workers), "ahead" if ahead else "not ahead"]
+    wall, cpu, _ = measured(lambda: subprocess.run(command, cwd=root, capture_output=True, check=True))
     return wall, cpu, sum(1 for folder in (root / "autograded").glob(f"*/{ASSIGNMENT}") if folder.is_dir())
 
 

@@ -224,3 +224,32 @@ def test_a_kernel_that_kills_every_process_it_sees_still_runs_its_next_cell():
     """The holder, the forked kernel's neighbour, is root's: no student process can end the
     sandbox it lives in (as with a fresh kernel, whose only neighbour is bubblewrap's)."""
     assert in_a_thread(lambda: _run(KILL_ALL, "print('still here')")) == ["killed what it could\n", "still here\n"]
+
+
+def test_a_workers_zygote_lives_as_long_as_the_worker_not_as_the_nbgrader_that_started_it():
+    """batch_job names the worker (UNET_ZYGOTES=FOLDER:PID): its zygote serves the worker's
+    later batches, is no descendant of the process that started it (whose family is killed
+    when it runs over its time), and ends with the worker."""
+    import shutil
+    import subprocess
+
+    import psutil
+
+    from course.sandbox import execute
+
+    folder, worker = tempfile.mkdtemp(prefix="z"), subprocess.Popen(["sleep", "120"])
+    env = launcher.kernel_env({})
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(launcher.SHARED_ZYGOTES, f"{folder}/zygotes:{worker.pid}")
+            path = execute.zygote_for(env, "json")
+            assert path.startswith(folder) and execute.zygote_for(env, "json") == path  # found again, not started twice
+        zygote = next(p for p in psutil.process_iter(["cmdline"]) if path in (p.info["cmdline"] or []))
+        assert zygote.pid not in {p.pid for p in psutil.Process().children(recursive=True)}
+        worker.kill()
+        worker.wait()
+        zygote.wait(timeout=15)
+        assert not Path(path).exists()
+    finally:
+        worker.kill()
+        shutil.rmtree(folder, ignore_errors=True)
