@@ -211,10 +211,9 @@ ZYGOTE_SECONDS = 300  # the zygote may still be importing TensorFlow for its fir
 
 def forked_from_zygote(settings, env, kernel, deferred):
     """Start the sandbox with a holder in it (`cat`: it lives as long as its input is open),
-    have the zygote fork the kernel into it, and
-    wait until the sandbox ends (its exit code, the holder's: 0 when the kernel has ended).
-    None, with a warning, when the zygote could not make the kernel (the caller then starts
-    it in the sandbox directly)."""
+    have the zygote fork the kernel into it, and wait until the sandbox ends: its exit code
+    (the holder's, 0 once the kernel has ended). None, with a warning, when the zygote could
+    not make the kernel (the caller then starts it in the sandbox directly)."""
     import socket
     import subprocess
 
