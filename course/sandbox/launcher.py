@@ -217,6 +217,8 @@ def forked_from_zygote(settings, env, kernel, deferred):
     import socket
     import subprocess
 
+    from .zygote import start_time
+
     private = Path(settings["private"])
     info_read, info_write = os.pipe()
     keep_read, keep_write = os.pipe()
@@ -232,10 +234,9 @@ def forked_from_zygote(settings, env, kernel, deferred):
             os.close(keep_write)
             return sandbox.wait()  # the sandbox could not be made: as bubblewrap would end
         sandbox.stdout.close()
-        with open(f"/proc/{holder}/stat") as stat:  # while the sandbox runs, its PID is its own
-            started = int(stat.read().rsplit(")", 1)[1].split()[19])
-        request = {"private": str(private), "holder": holder, "started": started, "limits": process_limits(settings),
-                   "env": env, "workdir": WORKDIR, "argv": kernel[3:]}
+        # While the sandbox runs, its PID is its own: with its start time, it names the holder.
+        request = {"private": str(private), "holder": holder, "started": start_time(holder),
+                   "limits": process_limits(settings), "env": env, "workdir": WORKDIR, "argv": kernel[3:]}
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as zygote:
             zygote.settimeout(ZYGOTE_SECONDS)
             zygote.connect(settings["zygote"])
