@@ -53,12 +53,16 @@ from jupyter_core.utils import ensure_event_loop
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, Unicode, default
 
-from .launcher import CGROUP_ROOT, NOBODY, SHARED_ZYGOTES, is_root, kernel_env
+from .launcher import CGROUP_ROOT, NOBODY, SHARED_ZYGOTES, has_cgroups, is_root, kernel_env
 from .teardown import kill_sandbox, remove_sandbox
 from .bounded_output import MAX_MESSAGE_BYTES, MB, BoundedOutputs, IopubGuard, SandboxedKernelClient
 from .hidden_calls import HiddenTestsOutOfHistory
 from .submission_files import copy_regular_files, shown, submitted_counterpart
 
+
+
+# The heavy modules the notebook imports: what a zygote and a kernel started ahead load first.
+NOTEBOOK_MODULES = ("numpy", "matplotlib.pyplot", "roadscenes.dataset", "tensorflow", "tensorflow.keras.layers")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -105,8 +109,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     sandbox = Bool(True, help="run the kernel under bubblewrap").tag(config=True)
     zygote = Bool(True, help="fork the kernel from a process that has imported zygote_modules "
                   "(as root, in the sandbox)").tag(config=True)
-    zygote_modules = Unicode("numpy,matplotlib.pyplot,roadscenes.dataset,tensorflow,tensorflow.keras.layers,"
-                             "ipykernel.kernelapp",
+    zygote_modules = Unicode(",".join(NOTEBOOK_MODULES + ("ipykernel.kernelapp",)),
                              help="modules the zygote imports once for all its kernels").tag(config=True)
 
     deferred = False  # started ahead of its notebook: files come later, by deliver()
@@ -146,7 +149,7 @@ class SandboxedKernelManager(AsyncKernelManager):
                          "cpu_seconds": self.cpu_seconds, "disk_bytes": self.disk_mb * 2**20, "cpus": self.cpus,
                          "deferred": self.deferred,
                          "env": {"NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde")}}
-        if self.zygote and self.sandbox and is_root() and (CGROUP_ROOT / "memory").is_dir():
+        if self.zygote and self.sandbox and has_cgroups():  # the zygote's child joins the kernel's cgroups
             self.settings["zygote"] = zygote_for(kernel_env(self.settings["env"]), self.zygote_modules)
         command, kw = await super()._async_pre_start_kernel(**kw)
         # A signal would reach bubblewrap, not the kernel inside: interrupt by message.
@@ -319,8 +322,7 @@ class SandboxedExecute(HiddenTestsOutOfHistory, BoundedOutputs, Execute):
     allow_unsandboxed = Bool(False, help="grade without bubblewrap when it is missing (unsafe)").tag(config=True)
     kernel_name = Unicode("python3").tag(config=True)
     prestart = Integer(0, help="kernels to start ahead, one for each later notebook of this process").tag(config=True)
-    warm_up = Unicode("exec('import matplotlib.pyplot, numpy, roadscenes.dataset, tensorflow, "
-                      "tensorflow.keras.layers', {})",
+    warm_up = Unicode(f"exec('import {', '.join(NOTEBOOK_MODULES)}', {{}})",
                       help="code a kernel started ahead runs before its notebook arrives").tag(config=True)
     notebook_timeout = Integer(0, help="seconds a whole notebook may take, its cells together (0: no limit); "
                                "a notebook that takes longer fails").tag(config=True)

@@ -30,6 +30,11 @@ def is_root():
     return os.geteuid() == 0
 
 
+def has_cgroups():
+    """Whether each kernel gets cgroups of its own here (as root, with cgroup v1's memory)."""
+    return is_root() and (CGROUP_ROOT / "memory").is_dir()
+
+
 # ---------------------------------------------------------------------------------------
 # What the kernel gets to see
 # ---------------------------------------------------------------------------------------
@@ -185,7 +190,7 @@ def process_limits(settings):
 def launch(settings, kernel):
     """Limits, then bubblewrap (or, when allowed, the bare kernel)."""
     private = Path(settings["private"])
-    if is_root() and (CGROUP_ROOT / "memory").is_dir():
+    if has_cgroups():
         enter_cgroups(private.name, settings["memory_bytes"], settings["max_processes"], settings.get("cpus", 0.0))
     for kind, value in process_limits(settings).items():
         resource.setrlimit(getattr(resource, kind), (value, value))
