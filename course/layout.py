@@ -55,6 +55,12 @@ def nbgrader(*args, root=ROOT, check=True, capture=False, timeout=None, extra_en
     env = dict(os.environ, **(extra_env or {}))
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     command = [sys.executable, "-m", module, *map(str, args)]
+    server = sys.modules.get("course.grading.batch_server")
+    if server is not None and server.forking() and module in server.PRELOADED:
+        # A grading job forked from its worker's batch server: nbgrader is imported already.
+        code, output = server.run_forked(module, args, root, env, capture, timeout)
+        result = subprocess.CompletedProcess(command, code, output if capture else None, "" if capture else None)
+        return _checked(result, args, root, check, capture)
     pipe = subprocess.PIPE if capture else None
     with subprocess.Popen(command, cwd=root, env=env, text=True, stdout=pipe, stderr=pipe,
                           start_new_session=True) as process:
@@ -69,7 +75,11 @@ def nbgrader(*args, root=ROOT, check=True, capture=False, timeout=None, extra_en
                     child.kill()
             process.communicate()
             raise
-    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    return _checked(subprocess.CompletedProcess(command, process.returncode, stdout, stderr), args, root, check,
+                    capture)
+
+
+def _checked(result, args, root, check, capture):
     if check and result.returncode != 0:
         tail = "\n".join(((result.stdout or "") + (result.stderr or "")).splitlines()[-25:])
         raise RuntimeError(f"nbgrader {' '.join(map(str, args))} failed (exit {result.returncode}) in {root}"

@@ -9,8 +9,9 @@ the files that differ from the source), the feedback and the scores nbgrader rec
 when this machine failed its self-test (selftest.py), the report and no grade at all.
 With --selftest it runs only the self-test, with the same limits.
 
-The submissions go through one nbgrader process (its start-up costs seconds) that runs
-`autograde` and then `generate_feedback` (nbgrader_steps.py) with the course's
+The submissions go through one nbgrader process (its start-up costs seconds; forked when
+this job was forked from a batch server, batch_server.py) that runs `autograde` and then
+`generate_feedback` (nbgrader_steps.py) with the course's
 nbgrader_config.py: each kernel in a sandbox of its own, every score decided by the judge.
 Grades go to a private SQLite gradebook made from the snapshot of the course's gradebook;
 `course grade` copies them into the real one. Whatever did not come out graded is graded

@@ -28,6 +28,7 @@ process that never saw a notebook: nothing of one notebook can reach another.
 
 import array
 import ctypes
+import gc
 import json
 import os
 import runpy
@@ -84,6 +85,9 @@ def main():
         shared = shared_writable_mappings(open("/proc/self/maps").read())
         if shared:  # every kernel would share them: kernels start afresh instead
             raise SystemExit(f"unet zygote: not forking kernels, its memory has shared writable mappings: {shared[:3]}")
+        # What the imports made lives as long as the kernel: its garbage collections need not
+        # walk it (a full one took 0.2 CPU-s with these 340,000 objects, once a notebook).
+        gc.freeze()
         serve_forever(server, until, [entry for entry in sys.path if entry != HERE])
     finally:
         shutil.rmtree(private, ignore_errors=True)

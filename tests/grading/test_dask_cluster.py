@@ -73,11 +73,11 @@ def cluster(tmp_path_factory):
 
 
 def _busy_job(pid):
-    """The grading job a worker runs now (not its self-test), once it has been running a few seconds."""
+    """The grading job a worker runs now (not its self-test), once it has been running a few
+    seconds: forked from the worker's batch server, and named for it."""
     try:
-        for child in psutil.Process(pid).children():
-            command = " ".join(child.cmdline())
-            if "course.grading.batch_job" in command and "--selftest" not in command and time.time() - child.create_time() > 4:
+        for child in psutil.Process(pid).children(recursive=True):
+            if child.name() == "unet-grade" and time.time() - child.create_time() > 4:
                 return child
     except psutil.Error:
         pass

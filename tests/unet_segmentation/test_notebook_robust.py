@@ -148,6 +148,24 @@ def test_the_release_folder_alone_finds_or_makes_its_data(tmp_path, monkeypatch)
     assert "make run" not in check.stderr
 
 
+def test_grading_makes_a_few_frames_at_the_networks_size(tmp_path, monkeypatch):
+    """A graded kernel sees no data: it renders 8 frames, at the size the notebook feeds the
+    network (IMAGE_SIZE), since grading never trains on them or draws them."""
+    monkeypatch.delenv("UNET_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    found = su.find_data_dir(grading=True)
+    frames, masks = su.list_pairs(found, limit=None)
+    assert found.parent == tmp_path and len(frames) == len(masks) == 8
+    settings = next(c.source for c in nbformat.read(SOURCE / NOTEBOOK, as_version=4).cells
+                    if "IMAGE_SIZE = " in c.source)
+    image_size = re.search(r"IMAGE_SIZE = \((\d+), (\d+)\)", settings).groups()
+    height, width = map(int, image_size)
+    image, mask = su.read_pair(frames[0], masks[0])
+    assert image.shape == (height, width, 3) and mask.shape == (height, width)
+    assert su.GRADING_FRAME_SIZE == (width, height)
+
+
 def test_no_plumbing_or_other_courses_in_sight_of_students():
     notebook = nbformat.read(RELEASE / NOTEBOOK, as_version=4)
     text = "\n".join(c.source for c in notebook.cells)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "source", "unet_segmentation"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "source", "unet_segmentation"))
 
 import unet_checks  # noqa: E402
 from catalogue import EQUIVALENT, REFERENCE, WRONG, edit  # noqa: E402
@@ -358,3 +358,37 @@ def test_classes_of_the_students_own_are_named_as_grading_names_them():
     model = ("class UNet(tf.keras.Model):\n    pass\n\n\n"
              + edit("unet_model", ("model = tf.keras.Model(", "model = UNet(")))
     assert "unet_model returns a model class of your own (UNet)" in failure_of("unet_model", with_cells(unet_model=model))
+
+
+UNET_HEADER = "def unet_model(input_size=(96, 128, 3), n_filters=32, n_classes=23):"
+
+
+@pytest.mark.parametrize("header, builds", [
+    (UNET_HEADER, 2),  # the defaults are the values of the first call: unet_model() is that call
+    ("def unet_model(input_size=[96, 128, 3], n_filters=32, n_classes=23):", 3),
+    ("def unet_model(input_size=(96, 128, 3), n_filters=32, n_classes=23, *, extra=None):", 2),
+    ("def unet_model(input_size=(96, 128, 3), n_filters=32, n_classes=23, *extra):", 2),
+])
+def test_unet_model_is_called_by_default_unless_that_is_the_first_call(header, builds, capsys):
+    """The public test calls unet_model() to check its defaults; when the signature's defaults
+    are exactly the values it was first called with, that call would build the same 8.6
+    million weights again, so it is not made."""
+    ns = define("builds = []", *REFERENCE.values(),
+                edit("unet_model", (UNET_HEADER, header + "\n    builds.append(1)")))
+    unet_checks.test_unet_model(ns["unet_model"])
+    assert "All tests passed" in capsys.readouterr().out
+    assert len(ns["builds"]) == builds
+
+
+def test_a_wrong_default_of_unet_model_is_still_caught():
+    ns = define(*REFERENCE.values(), edit("unet_model", (UNET_HEADER, UNET_HEADER.replace("23", "22"))))
+    assert failure_of("unet_model", ns) == (
+        "unet_model needs work:\n  - unet_model() with its defaults: expected input (None, 96, 128, 3), output "
+        "(None, 96, 128, 23) and 8,640,471 parameters, got input (None, 96, 128, 3), output (None, 96, 128, 22) "
+        "and 8,640,438 parameters")
+    wrapped = define(*REFERENCE.values(), "import functools\nunet_model = functools.wraps(unet_model)("
+                     "functools.partial(unet_model, n_classes=22))")
+    assert "unet_model() with its defaults" in failure_of("unet_model", wrapped)
+    # Equal but not the same value: the call by default is made, and fails.
+    floats = define(*REFERENCE.values(), edit("unet_model", ("input_size=(96, 128, 3)", "input_size=(96.0, 128, 3)")))
+    assert "when the test called unet_model()" in failure_of("unet_model", floats)
