@@ -3,9 +3,11 @@ of one process that has imported nbgrader, in a session of its own; one server p
 which ends with the worker; a job over its time is stopped with everything it started; jobs
 start afresh where no server can be had."""
 
+import hashlib
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -116,6 +118,22 @@ def test_without_a_server_jobs_start_afresh(tmp_path):
     empty.mkdir()
     assert remote._batch_server(empty, ENV) is None
     assert remote._from_batch_server(empty, ["--grade", str(tmp_path)], ENV, 60, tmp_path / "job.log") is None
+
+
+def test_a_server_folder_that_others_can_enter_is_not_used(unpacked):
+    """Someone who made the server's folder first (or opened it to others) could put a socket
+    of their own there: jobs then start afresh instead."""
+    key = hashlib.sha256(f"{unpacked}\0{os.getpid()}".encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / f"unet-jobs-{key}"
+    made = not folder.exists()
+    folder.mkdir(exist_ok=True)
+    try:
+        folder.chmod(0o755)
+        assert remote._batch_server(unpacked, ENV) is None
+    finally:
+        folder.chmod(0o700)
+        if made:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 FORKED = textwrap.dedent("""

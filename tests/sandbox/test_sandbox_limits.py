@@ -17,6 +17,7 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
+from traitlets.config import Config
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course.sandbox import bounded_output, launcher, execute as sandbox, submission_files
@@ -150,7 +151,8 @@ def test_a_notebook_over_its_time_budget_is_stopped_and_the_next_one_graded(monk
     RecordedKernelManager.made = []
     budget = 4
     options = {"timeout": 60, "notebook_timeout": budget, "prestart": 1, "warm_up": "pass",
-               "kernel_manager_class": RecordedKernelManager}
+               "kernel_manager_class": RecordedKernelManager,
+               "config": Config({"SandboxedKernelManager": {"zygote": False}})}  # forked kernels are not started ahead
     slow, quick = _notebook(DAEMON, *["import time; time.sleep(0.5)"] * 40), _notebook('print("graded")')
     caplog.set_level(logging.WARNING)
 
