@@ -201,9 +201,9 @@ def main():
     print(f"  serial nbgrader autograde + generate_feedback  {serial_busy / args.size:6.2f}  {serial_wall:7.1f}")
     print(f"  course grade --workers {args.workers}                      {grader_busy / args.size:6.2f}  "
           f"{grader_wall:7.1f}")
-    print(f"  speed-up {serial_wall / grader_wall:.2f}x (goal 1.8x); course grade's CPU per submission is "
-          f"{grader_busy / args.size / floor:.2f}x the floor (goal 1.5x); 1,000 submissions on 16 cores at "
-          f"that cost: {1000 * grader_busy / args.size / 16 / 60:.1f} min (goal 6)")
+    print(f"  speed-up {serial_wall / grader_wall:.2f}x; course grade's CPU per submission is "
+          f"{grader_busy / args.size / floor:.2f}x the floor (goal 1.5x). A small class is mostly the run's "
+          "fixed costs: bench/class_grading.py measures the speed-up and the 1,000-submission projection")
 
 
 if __name__ == "__main__":
