@@ -13,7 +13,8 @@ beside it, the CSV files of every table:
    and the cells sent to manual grading with the judge's findings (manual_grading.csv);
 4. similar submissions: pairs and groups whose code (the three functions, and every other
    cell a student could write) is alike once names, comments, formatting and keyword order
-   are normalised, beside each other (similarity.py; similar_pairs.csv).
+   are normalised and what the class shares is discounted, beside each other with the
+   passages in common marked (similarity.py; similar_pairs.csv).
 """
 
 import base64
@@ -23,10 +24,13 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
+
 from ..assignment import ASSIGNMENT, EXERCISES, NOTEBOOK, RELEASE, SOURCE
 from .mistakes import mistakes, verdicts
 from .points import exercise_points
-from .similarity import FUNCTIONS, OTHER, PARTS, clusters, similar_pairs
+from .similarity import COMMON_SHARE, FUNCTIONS, OTHER, PART_THRESHOLD, PARTS, STRONG, THRESHOLD, clusters, \
+    compare, fingerprint_places, normalise
 
 TITLE = "U-Net segmentation: the class report"
 SLOWEST = 10
@@ -58,12 +62,14 @@ def student_code(notebook):
 
 
 def base_code():
-    """What every submission may share: the reference solution and the release's stubs and
-    unlocked cells."""
+    """What every submission may share: every code cell of the release's notebook and of the
+    source's (the reference solution; hidden tests are never in a student's code anyway)."""
     sources = []
     for path in (SOURCE / NOTEBOOK, RELEASE / NOTEBOOK):
-        for source in student_code(json.loads(path.read_text())).values():
-            sources.append("\n".join(line for line in source.splitlines() if "SOLUTION" not in line))
+        for cell in json.loads(path.read_text()).get("cells", []):
+            if cell.get("cell_type") == "code":
+                source = _text(cell.get("source", ""))
+                sources.append("\n".join(line for line in source.splitlines() if "SOLUTION" not in line))
     return sources
 
 
@@ -173,16 +179,39 @@ def _students(names, limit=12):
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def marked(source, common):
+    """The normalised `source` as HTML, the passages whose fingerprints are in `common` marked."""
+    from .similarity import NOISE
+
+    text = normalise(source) or source
+    inside = np.zeros(len(text) + 1, dtype=int)
+    for fingerprint, places in fingerprint_places(text).items():
+        if fingerprint in common:
+            for start in places:
+                inside[start] += 1
+                inside[start + NOISE] -= 1
+    shared = np.cumsum(inside)[:len(text)] > 0
+    pieces, start = [], 0
+    for end in range(1, len(text) + 1):
+        if end == len(text) or shared[end] != shared[start]:
+            chunk = html.escape(text[start:end])
+            pieces.append(f"<mark>{chunk}</mark>" if shared[start] else chunk)
+            start = end
+    return "".join(pieces)
+
+
 def _side_by_side(pair, code):
     rows = []
     for function in PARTS:
         share = pair.by_function.get(function)
-        label = f"{function}: {share:.0%} in common" if share is not None else f"{function}: nothing beyond the reference"
-        left, right = (html.escape(code.get(s, {}).get(function, "(no code)")) for s in (pair.a, pair.b))
+        label = f"{function}: {share:.0%} in common" if share is not None else f"{function}: nothing beyond what all share"
+        common = pair.common.get(function, frozenset())
+        left, right = (marked(code.get(s, {}).get(function, ""), common) or "(no code)" for s in (pair.a, pair.b))
         rows.append(f'<tr><th colspan="2">{html.escape(label)}</th></tr>'
                     f"<tr><td><pre>{left}</pre></td><td><pre>{right}</pre></td></tr>")
     return (f'<details><summary><b>{html.escape(pair.a)}</b> and <b>{html.escape(pair.b)}</b>: '
-            f"{pair.score:.0%} of their fingerprints in common ({pair.shared})</summary>"
+            f"{pair.score:.0%} of their weighted fingerprints in common ({pair.shared} fingerprints, evidence "
+            f"{pair.evidence:.0f})</summary>"
             f'<table class="code"><tr><th>{html.escape(pair.a)}</th><th>{html.escape(pair.b)}</th></tr>'
             + "".join(rows) + "</table></details>")
 
@@ -193,7 +222,7 @@ h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: 0.5em 0; } td, th { border: 1px solid #ddd; padding: 3px 8px;
 text-align: left; vertical-align: top; } th { background: #f4f4f4; }
 img { max-width: 100%; } .note { color: #555; } pre { margin: 0; font-size: 0.85em; white-space: pre-wrap; }
-table.code td { width: 50%; } details { margin: 0.4em 0; }
+table.code td { width: 50%; } details { margin: 0.4em 0; } mark { background: #ffe08a; }
 """
 
 
@@ -207,7 +236,8 @@ def write_report(root, db_url, out=None):
     manual = manual_cells(judged)
     found = mistakes({student: {g: v for g, v in cells.items() if not v[1].startswith(MANUAL)}
                       for student, cells in judged.items()})
-    pairs = similar_pairs(code, base_code())
+    comparison = compare(code, base_code())
+    pairs = comparison.pairs
     groups = clusters(pairs)
     parts = [f"<h1>{TITLE}</h1>",
              f'<p class="note">{len(points)} graded submissions, {len(runs) or len(points)} in the last grading run. '
@@ -281,23 +311,35 @@ def write_report(root, db_url, out=None):
                [[student, " ".join(cells), why] for student, (cells, why) in sorted(manual.items())])
 
     # 4. Similar submissions
-    parts.append("<h2>4. Similar submissions</h2><p>The code of every pair of students (the three functions, "
-                 "and their other cells together), compared "
-                 "after local names, comments, formatting and the order of keyword arguments are normalised; "
-                 "what the reference solution and the release's stubs contain does not count. Pairs with at "
-                 "least 60% of their remaining fingerprints in common are listed; open one to see the code side "
-                 "by side. Similar is not proof of copying: look at the code.</p>")
-    if groups:
-        parts.append("<h3>Groups</h3><ul>" + "".join(f"<li>{len(g)} students: {_students(g, 30)}</li>"
-                                                     for g in groups) + "</ul>")
-        parts.append(f"<h3>Pairs ({len(pairs)})</h3>" + "".join(_side_by_side(p, code) for p in pairs[:PAIRS_SHOWN]))
+    parts.append(
+        "<h2>4. Similar submissions</h2><p>The code of every pair of students (the three functions, and their "
+        "other cells together), compared after local names, comments, formatting and the order of keyword arguments "
+        "are normalised. What everyone may share counts for nothing: every passage of the release's notebook and of "
+        f"the reference solution, and what more than {COMMON_SHARE:.0%} of the class wrote alike (common knowledge: "
+        f"{comparison.common} fingerprints held by more than {comparison.most} students). Every other fingerprint "
+        "weighs by how rare it is in the class, so that a passage only two students have says more than an idiom "
+        f"many chose. A pair is listed when at least {THRESHOLD:.0%} of its weight is in common, or "
+        f"{PART_THRESHOLD:.0%} of one part's (a pasted cell); groups join only pairs at least {STRONG:.0%} alike. "
+        "Open a pair to see its code side by side, normalised, with the passages in common marked. Similar is not "
+        "proof of copying: look at the code.</p>")
+    total = comparison.students * (comparison.students - 1) // 2
+    parts.append(f'<p class="note">{comparison.students} students, {total:,} pairs: {comparison.compared:,} share a '
+                 f"fingerprint that is not common knowledge and were compared; {len(pairs)} of them are alike enough "
+                 f"to be listed; the other {total - len(pairs):,} share less.</p>")
+    if pairs:
+        if groups:
+            parts.append("<h3>Groups</h3><ul>" + "".join(f"<li>{len(g)} students: {_students(g, 30)}</li>"
+                                                         for g in groups) + "</ul>")
+        parts.append(f"<h3>Pairs ({len(pairs)}), most alike first</h3>"
+                     + "".join(_side_by_side(p, code) for p in pairs[:PAIRS_SHOWN]))
         if len(pairs) > PAIRS_SHOWN:
             parts.append(f"<p>{len(pairs) - PAIRS_SHOWN} more pairs in similar_pairs.csv.</p>")
     else:
         parts.append("<p>No two submissions are alike beyond what everyone shares.</p>")
-    _write_csv(out / "similar_pairs.csv", ["student_a", "student_b", "score", "shared_fingerprints", *PARTS],
-               [[p.a, p.b, f"{p.score:.3f}", p.shared] + ["" if p.by_function[f] is None else f"{p.by_function[f]:.3f}"
-                                                         for f in PARTS] for p in pairs])
+    _write_csv(out / "similar_pairs.csv", ["student_a", "student_b", "score", "shared_fingerprints", "evidence",
+                                           *PARTS],
+               [[p.a, p.b, f"{p.score:.3f}", p.shared, f"{p.evidence:.1f}"]
+                + ["" if p.by_function[f] is None else f"{p.by_function[f]:.3f}" for f in PARTS] for p in pairs])
     page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{TITLE}</title>'
             f"<style>{STYLE}</style></head><body>" + "\n".join(parts) + "</body></html>")
     path = out / "report.html"
