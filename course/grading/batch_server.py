@@ -17,7 +17,6 @@ A request is one JSON line, {"argv", "cwd", "env"}, and one file descriptor, the
 and what it started.
 """
 
-import array
 import ctypes
 import gc
 import json
@@ -32,11 +31,12 @@ import tempfile
 import threading
 import traceback
 
+from course.sandbox.zygote import fork_for
+
 PRELOADED = ("course.grading.batch_job", "course.grading.nbgrader_steps", "course.grading.selftest",
              "nbgrader.apps.autogradeapp", "nbgrader.apps.generatefeedbackapp", "nbgrader.converters",
              "nbconvert.exporters.html", "course.judge.preprocessors", "course.judge.manual_grading",
              "course.sandbox.execute", "psutil")
-MAX_REQUEST = 1 << 20
 PR_SET_NAME = 15
 _forking = False  # True in a job forked from a server: its nbgrader is forked too (layout.nbgrader)
 
@@ -75,29 +75,8 @@ def serve_forever(server, owner):
 
 
 def serve(connection, server):
-    fds = array.array("i")
-    data, ancillary, _, _ = connection.recvmsg(MAX_REQUEST, socket.CMSG_LEN(fds.itemsize))
-    if not data and not ancillary:
-        return  # a knock: whether this server is there
-    for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
-    try:
-        if len(fds) != 1:
-            raise ValueError(f"expected the job's log, got {len(fds)} file descriptors")
-        request = json.loads(data)
-        if os.fork() == 0:
-            code = 1
-            try:
-                server.close()
-                code = job(connection, fds[0], request)
-            except BaseException:  # noqa: BLE001 - never return into the server's loop
-                traceback.print_exc()
-            finally:
-                os._exit(code)
-    finally:
-        for fd in fds:
-            os.close(fd)
+    """Read one request and the job's log, and fork the job."""
+    fork_for(connection, server, 1, lambda request, fds: job(connection, fds[0], request))
 
 
 def job(connection, log, request):

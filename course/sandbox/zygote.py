@@ -120,23 +120,30 @@ def serve_forever(server, until, base_path):
 def serve(connection, server, base_path):
     """Read one request and its file descriptors (the kernel's stdout and stderr, the holder's
     pipe), and fork the child that makes the kernel."""
+    fork_for(connection, server, 3, lambda request, fds: child(connection, fds, request, base_path))
+
+
+def fork_for(connection, server, count, handle):
+    """Read one request (JSON) and its `count` file descriptors from `connection`, and fork a
+    child that runs `handle(request, fds)` and exits with what it returns. An empty request is
+    a knock (whether the server is there): nothing is forked. (The batch server's too.)"""
     fds = array.array("i")
-    data, ancillary, _, _ = connection.recvmsg(MAX_REQUEST, socket.CMSG_LEN(3 * fds.itemsize))
+    data, ancillary, _, _ = connection.recvmsg(MAX_REQUEST, socket.CMSG_LEN(count * fds.itemsize))
     if not data and not ancillary:
-        return  # a knock: whether this zygote is there
+        return
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
     try:
-        if len(fds) != 3:
-            raise ValueError(f"expected 3 file descriptors, got {len(fds)}")
+        if len(fds) != count:
+            raise ValueError(f"expected {count} file descriptors, got {len(fds)}")
         request = json.loads(data)
         if os.fork() == 0:
             code = 1
             try:
                 server.close()
-                code = child(connection, list(fds), request, base_path)
-            except BaseException:  # noqa: BLE001 - never return into the zygote's loop
+                code = handle(request, list(fds))
+            except BaseException:  # noqa: BLE001 - never return into the server's loop
                 traceback.print_exc()
             finally:
                 os._exit(code)
