@@ -150,29 +150,22 @@ class Student:
                      "        x = upsampling_block(x, skips[level], n_filters * 2 ** level)\n"
                      f"    x = {self.conv('n_filters', 'x')}\n    outputs = {p['head']}(x)\n")
             return self._unet(body)
-        if p["blocks"] in ("index", "index_named"):
-            c = "cblock" if p["blocks"] == "index" else "enc"
-            body += f"    {c}1 = conv_block(inputs, n_filters)\n"
-            for level, k in ((2, 2), (3, 4)):
-                body += f"    {c}{level} = conv_block({c}{level - 1}[0], {self.times(k)})\n"
-            body += f"    {c}4 = conv_block({c}3[0], {self.times(8)}, {drop})\n"
-            body += f"    {c}5 = conv_block({c}4[0], {self.times(16)}, {drop}, {nopool})\n"
-            body += self.comment("the expanding path")
-            body += f"    ublock6 = upsampling_block({c}5[0], {c}4[1], {self.times(8)})\n"
-            for level, k, skip in ((7, 4, 3), (8, 2, 2), (9, 1, 1)):
-                body += f"    ublock{level} = upsampling_block(ublock{level - 1}, {c}{skip}[1], {self.times(k)})\n"
-            last = "ublock9"
+        if p["blocks"] == "unpack":
+            block, down, skip, up = (lambda n: f"c{n}, s{n}" if n < 5 else "c5, _"), "c{}".format, "s{}".format, \
+                "u{}".format
         else:
-            body += "    c1, s1 = conv_block(inputs, n_filters)\n"
-            for level, k in ((2, 2), (3, 4)):
-                body += f"    c{level}, s{level} = conv_block(c{level - 1}, {self.times(k)})\n"
-            body += f"    c4, s4 = conv_block(c3, {self.times(8)}, {drop})\n"
-            body += f"    c5, _ = conv_block(c4, {self.times(16)}, {drop}, {nopool})\n"
-            body += self.comment("the expanding path")
-            body += f"    u6 = upsampling_block(c5, s4, {self.times(8)})\n"
-            for level, k, skip in ((7, 4, 3), (8, 2, 2), (9, 1, 1)):
-                body += f"    u{level} = upsampling_block(u{level - 1}, s{skip}, {self.times(k)})\n"
-            last = "u9"
+            c = "cblock" if p["blocks"] == "index" else "enc"
+            block, down, skip, up = f"{c}{{}}".format, f"{c}{{}}[0]".format, f"{c}{{}}[1]".format, "ublock{}".format
+        body += f"    {block(1)} = conv_block(inputs, n_filters)\n"
+        for level, k in ((2, 2), (3, 4)):
+            body += f"    {block(level)} = conv_block({down(level - 1)}, {self.times(k)})\n"
+        body += f"    {block(4)} = conv_block({down(3)}, {self.times(8)}, {drop})\n"
+        body += f"    {block(5)} = conv_block({down(4)}, {self.times(16)}, {drop}, {nopool})\n"
+        body += self.comment("the expanding path")
+        body += f"    {up(6)} = upsampling_block({down(5)}, {skip(4)}, {self.times(8)})\n"
+        for level, k, below in ((7, 4, 3), (8, 2, 2), (9, 1, 1)):
+            body += f"    {up(level)} = upsampling_block({up(level - 1)}, {skip(below)}, {self.times(k)})\n"
+        last = up(9)
         body += f"    conv9 = {self.conv('n_filters', last)}\n    outputs = {p['head']}(conv9)\n"
         return self._unet(body)
 

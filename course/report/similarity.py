@@ -174,6 +174,8 @@ def compare(code, base_sources, threshold=THRESHOLD, part_threshold=PART_THRESHO
             min_evidence=MIN_EVIDENCE):
     """Compare every pair of students. `code`: {student: {part: source}} (PARTS);
     `base_sources`: code everyone may share (the release's notebook, the reference solution)."""
+    if len(code) < 2:
+        return Comparison([], len(code), 0, 0, 0)
     base = base_passages(base_sources)
     prints = {student: {part: {(part, h) for h in fingerprints(parts.get(part, ""), base)} for part in PARTS}
               for student, parts in code.items()}

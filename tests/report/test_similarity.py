@@ -101,3 +101,10 @@ def test_a_copy_is_found_in_a_class_of_any_size(others):
                                                and n not in {a for a, _, _ in planted}][:others]}}
     pairs = compare(small, base_code()).pairs
     assert {frozenset((p.a, p.b)) for p in pairs} == {frozenset((original, copy))}
+
+
+def test_a_class_of_one_or_none_has_no_pairs():
+    code, _ = _class(0)
+    for size in (0, 1):
+        comparison = compare(dict(list(code.items())[:size]), base_code())
+        assert comparison.pairs == [] and comparison.students == size
