@@ -319,7 +319,8 @@ def write_report(root, db_url, out=None):
         f"{comparison.common} fingerprints held by more than {comparison.most} students). Every other fingerprint "
         "weighs by how rare it is in the class, so that a passage only two students have says more than an idiom "
         f"many chose. A pair is listed when at least {THRESHOLD:.0%} of its weight is in common, or "
-        f"{PART_THRESHOLD:.0%} of one part's (a pasted cell); groups join only pairs at least {STRONG:.0%} alike. "
+        f"{PART_THRESHOLD:.0%} of their other cells' (a pasted cell; one function alike is not enough, there are few "
+        f"ways to write each); groups join only pairs at least {STRONG:.0%} alike. "
         "Open a pair to see its code side by side, normalised, with the passages in common marked. Similar is not "
         "proof of copying: look at the code.</p>")
     total = comparison.students * (comparison.students - 1) // 2
