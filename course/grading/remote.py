@@ -7,7 +7,8 @@ package and a snapshot of the gradebook's assignment; see bundle.py). The task u
 into the worker's own folder, writes the submissions it was given next to them, and runs
 batch_job.py there in a process of its own (forked from the worker's batch server, which
 has imported nbgrader once for all the worker's jobs: batch_server.py), which grades them
-with nbgrader in sandboxes and writes what it found. The task returns that: graded notebooks, feedback and scores.
+with nbgrader in sandboxes and writes what it found. The task returns that: graded
+notebooks, feedback and scores.
 Before a worker grades anyone, it passes the self-test (selftest.py, `selftest_remotely`).
 Nothing here writes the gradebook; only `course grade` does (gradebook.py).
 
