@@ -67,16 +67,21 @@ def nbgrader(*args, root=ROOT, check=True, capture=False, timeout=None, extra_en
         try:
             stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            # Kernels run in sessions of their own: find them before nbgrader is gone.
-            family = psutil.Process(process.pid).children(recursive=True)
-            os.killpg(process.pid, signal.SIGKILL)
-            for child in family:
-                with contextlib.suppress(psutil.Error):
-                    child.kill()
+            kill_session(process.pid)
             process.communicate()
             raise
     return _checked(subprocess.CompletedProcess(command, process.returncode, stdout, stderr), args, root, check,
                     capture)
+
+
+def kill_session(pid):
+    """Kill process `pid`, the leader of a session, with its session and all its descendants
+    (kernels run in sessions of their own: they are found before their parent is gone)."""
+    family = psutil.Process(pid).children(recursive=True)
+    os.killpg(pid, signal.SIGKILL)
+    for child in family:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
 
 
 def _checked(result, args, root, check, capture):

@@ -138,7 +138,7 @@ def run_forked(module, args, cwd, env, capture, timeout):
     TimeoutExpired raised, as layout.nbgrader does for a process it started."""
     import subprocess
 
-    import psutil
+    from course.layout import kill_session
 
     output = tempfile.TemporaryFile() if capture else None
     pid = os.fork()
@@ -152,13 +152,7 @@ def run_forked(module, args, cwd, env, capture, timeout):
     handle = os.pidfd_open(pid)
     try:
         if not select.select([handle], [], [], timeout)[0]:
-            family = psutil.Process(pid).children(recursive=True)
-            os.killpg(pid, signal.SIGKILL)
-            for child in family:
-                try:
-                    child.kill()
-                except psutil.Error:
-                    pass
+            kill_session(pid)
             os.waitpid(pid, 0)
             raise subprocess.TimeoutExpired([module, *map(str, args)], timeout)
         _, status = os.waitpid(pid, 0)
