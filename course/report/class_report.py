@@ -29,8 +29,8 @@ import numpy as np
 from ..assignment import ASSIGNMENT, EXERCISES, NOTEBOOK, RELEASE, SOURCE
 from .mistakes import mistakes, verdicts
 from .points import exercise_points
-from .similarity import COMMON_SHARE, FUNCTIONS, OTHER, PART_THRESHOLD, PARTS, STRONG, THRESHOLD, clusters, \
-    compare, fingerprint_places, normalise
+from .similarity import COMMON_SHARE, FUNCTIONS, NOISE, OTHER, PART_THRESHOLD, PARTS, STRONG, THRESHOLD, \
+    clusters, compare, fingerprint_places, normalise
 
 TITLE = "U-Net segmentation: the class report"
 SLOWEST = 10
@@ -181,8 +181,6 @@ def _students(names, limit=12):
 
 def marked(source, common):
     """The normalised `source` as HTML, the passages whose fingerprints are in `common` marked."""
-    from .similarity import NOISE
-
     text = normalise(source) or source
     inside = np.zeros(len(text) + 1, dtype=int)
     for fingerprint, places in fingerprint_places(text).items():
