@@ -3,6 +3,7 @@
 import argparse
 import sys
 
+from .appearance import FAMILIES
 from .check import check
 from .dataset import DEFAULT_COUNT, DEFAULT_DIR, DEFAULT_SEED, DEFAULT_SIZE, generate
 from .preview import write_preview
@@ -27,6 +28,9 @@ def main(argv=None):
     gen.add_argument("--size", type=_size, default=DEFAULT_SIZE, help="WIDTHxHEIGHT (default 640x480)")
     gen.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     gen.add_argument("--force", action="store_true", help="rebuild even if the folder is up to date")
+    gen.add_argument("--appearance", choices=sorted(FAMILIES), default="standard",
+                     help="family of looks: standard (the course's data) or heldout (light and camera "
+                          "settings the standard family never uses, to test a network on)")
     gen.add_argument("--preview", metavar="PNG", help="also save a preview grid with a class legend")
 
     chk = commands.add_parser("check", help="validate a data folder; exit 1 naming each bad file")
@@ -35,8 +39,9 @@ def main(argv=None):
 
     args = parser.parse_args(argv)
     if args.command == "generate":
-        manifest = generate(args.out, args.count, args.seed, args.size, args.workers, args.force)
-        print(f"{args.out}: {manifest['count']} frames, seed {manifest['seed']}")
+        manifest = generate(args.out, args.count, args.seed, args.size, args.workers, args.force,
+                            appearance=args.appearance)
+        print(f"{args.out}: {manifest['count']} frames, seed {manifest['seed']}, {args.appearance} appearance")
         if args.preview:
             print(f"preview: {write_preview(args.out, args.preview)}")
         return 0

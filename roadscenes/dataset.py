@@ -18,6 +18,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from . import __version__
+from .appearance import FAMILIES
 from .classes import CLASS_NAMES, N_CLASSES
 from .render import render
 
@@ -40,8 +41,8 @@ def _png_bytes(array):
 
 
 def _write_frame(job):
-    out, seed, index, width, height = job
-    rgb, mask = render(seed, index, width, height)
+    out, seed, index, width, height, appearance = job
+    rgb, mask = render(seed, index, width, height, appearance)
     red_only = np.zeros((height, width, 3), dtype=np.uint8)
     red_only[..., 0] = mask
     name = frame_name(index)
@@ -53,9 +54,9 @@ def _write_frame(job):
     return checksums, np.bincount(mask.ravel(), minlength=N_CLASSES)
 
 
-def _request(seed, count, width, height):
+def _request(seed, count, width, height, appearance="standard"):
     return {"generator": f"roadscenes {__version__}", "seed": int(seed), "count": int(count),
-            "width": int(width), "height": int(height)}
+            "width": int(width), "height": int(height), "appearance": appearance}
 
 
 def read_manifest(out):
@@ -66,10 +67,11 @@ def read_manifest(out):
         return None
 
 
-def is_up_to_date(out, seed, count, width, height):
+def is_up_to_date(out, seed, count, width, height, appearance="standard"):
     """True when `out` holds exactly this request's files, unchanged since they were written."""
     manifest = read_manifest(out)
-    if manifest is None or any(manifest.get(k) != v for k, v in _request(seed, count, width, height).items()):
+    request = _request(seed, count, width, height, appearance)
+    if manifest is None or any(manifest.get(k) != v for k, v in request.items()):
         return False
     for relative, digest in manifest.get("files", {}).items():
         path = Path(out) / relative
@@ -80,16 +82,20 @@ def is_up_to_date(out, seed, count, width, height):
 
 
 def generate(out=DEFAULT_DIR, count=DEFAULT_COUNT, seed=DEFAULT_SEED, size=DEFAULT_SIZE, workers=None,
-             force=False, progress=True):
+             force=False, progress=True, appearance="standard"):
     """Generate `count` frames into `out`; returns the manifest (a dict).
 
+    `appearance` names a family of looks (`roadscenes.appearance.FAMILIES`): "standard" for
+    the course's data, "heldout" for frames whose light and camera settings it never uses.
     Nothing is written when the folder already matches the request, unless `force`.
     """
     out = Path(out)
     width, height = size
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    if not force and is_up_to_date(out, seed, count, width, height):
+    if appearance not in FAMILIES:
+        raise ValueError(f"unknown appearance {appearance!r}; choose from {', '.join(FAMILIES)}")
+    if not force and is_up_to_date(out, seed, count, width, height, appearance):
         return read_manifest(out)
     for folder in (FRAMES, MASKS):
         (out / folder).mkdir(parents=True, exist_ok=True)
@@ -98,7 +104,7 @@ def generate(out=DEFAULT_DIR, count=DEFAULT_COUNT, seed=DEFAULT_SEED, size=DEFAU
     (out / MANIFEST).unlink(missing_ok=True)
 
     workers = max(1, min(workers or os.cpu_count() or 1, count))
-    jobs = [(str(out), seed, i, width, height) for i in range(count)]
+    jobs = [(str(out), seed, i, width, height, appearance) for i in range(count)]
     files, pixels = {}, np.zeros(N_CLASSES, dtype=np.int64)
     bar = tqdm(total=count, desc=f"roadscenes -> {out}", unit="frame", disable=not progress)
     if workers == 1:
@@ -119,7 +125,7 @@ def generate(out=DEFAULT_DIR, count=DEFAULT_COUNT, seed=DEFAULT_SEED, size=DEFAU
             pool.close()
             pool.join()
 
-    manifest = _request(seed, count, width, height)
+    manifest = _request(seed, count, width, height, appearance)
     manifest["class_pixel_share"] = {name: round(float(n) / float(pixels.sum()), 6)
                                      for name, n in zip(CLASS_NAMES, pixels)}
     manifest["files"] = dict(sorted(files.items()))

@@ -12,22 +12,20 @@ from dataclasses import dataclass
 from . import classes as C
 from .canvas import Canvas
 
-FOCAL = 320.0  # pixels for a 640-pixel-wide frame: CARLA's default 90 degree field of view
+# CARLA's default RGB camera (sensor.camera.rgb) has a 90 degree horizontal field of view:
+# the focal length is half the frame's width in pixels. Mounted level, so the horizon is
+# near mid-height, as in the real frames.
+FOV_FOCAL = 0.5
 NEAR, FAR = 1.5, 400.0
+CURB = 0.15  # height of a sidewalk above the road, metres
 
 # Ground-plane depths at which long strips (road, sidewalk, lines) are sampled.
 DEPTHS = [NEAR * 1.25**k for k in range(28)]
 
-TIMES_OF_DAY = {
-    # brightness, tint (r, g, b), sky zenith, sky near horizon, shadow darkness, haze colour
-    "noon": (1.0, (1.0, 1.0, 1.0), (60, 120, 200), (150, 190, 230), 0.45, (190, 205, 220)),
-    "afternoon": (0.95, (1.05, 1.0, 0.92), (70, 125, 195), (175, 195, 215), 0.5, (200, 200, 200)),
-    "sunset": (0.8, (1.15, 0.92, 0.78), (80, 90, 150), (240, 150, 90), 0.55, (220, 160, 120)),
-    "overcast": (0.85, (0.97, 0.99, 1.02), (150, 155, 160), (190, 192, 195), 0.1, (185, 188, 190)),
-    "dusk": (0.55, (0.9, 0.95, 1.15), (25, 35, 80), (110, 90, 120), 0.2, (80, 80, 100)),
-}
-
 GREYS = ((85, 85, 88), (105, 105, 105), (120, 118, 115), (140, 140, 138), (160, 158, 155))
+ASPHALT = ((72, 72, 76), (88, 87, 88), (100, 98, 96), (112, 110, 108))
+GRASS = ((96, 120, 62), (110, 128, 70), (124, 126, 78), (88, 110, 58), (130, 120, 84))
+LEAVES = ((56, 88, 38), (74, 104, 46), (48, 76, 42), (92, 112, 54), (112, 108, 62))
 CAR_COLOURS = (
     (200, 200, 205), (30, 30, 35), (150, 150, 155), (120, 20, 25), (20, 40, 110),
     (235, 235, 230), (90, 95, 100), (60, 90, 60), (180, 150, 90), (200, 90, 20),
@@ -45,23 +43,28 @@ class Camera:
     horizon: float
     height_m: float
 
+    @property
+    def focal(self):
+        return FOV_FOCAL * self.width
+
     def project(self, x, y, z):
         """Pixel (u, v) of the world point (x, y, z); z must be positive."""
-        return (self.width / 2 + FOCAL * x / z, self.horizon + FOCAL * (self.height_m - y) / z)
+        return (self.width / 2 + self.focal * x / z, self.horizon + self.focal * (self.height_m - y) / z)
 
     def scale(self, z):
         """Pixels per metre at depth z."""
-        return FOCAL / z
+        return self.focal / z
 
 
 class Scene:
     """Everything random about one frame, drawn onto a Canvas by :meth:`draw`."""
 
-    def __init__(self, rng, width, height):
+    def __init__(self, rng, width, height, shadow=0.45):
         self.rng = rng
-        self.cam = Camera(width, height, horizon=height / 2 + rng.uniform(-14, 14),
-                          height_m=rng.uniform(1.5, 2.2))
-        self.time = str(rng.choice(list(TIMES_OF_DAY)))
+        self.px = width / 640  # pixel sizes below are for a 640-wide frame
+        self.cam = Camera(width, height, horizon=height / 2 + rng.uniform(-10, 10) * self.px,
+                          height_m=rng.uniform(1.5, 2.1))
+        self.shadow = shadow  # how dark shadows are under this frame's light
         self.lanes = int(rng.choice([2, 3, 4, 4, 5, 6, 6]))
         self.lane_width = rng.uniform(3.2, 3.8)
         self.shoulder = rng.uniform(0.5, 3.0)  # tarmac outside the edge lines: parking, gutters
@@ -86,13 +89,20 @@ class Scene:
         """Project a point given relative to the road centre line."""
         return self.cam.project(self.centre(z) + x, y, z)
 
-    def strip(self, x_in, x_out, z0=NEAR, z1=FAR):
-        """Polygon of a ground strip between road-relative lateral offsets."""
-        zs = [z for z in DEPTHS if z0 <= z <= z1]
-        zs = [z0] + [z for z in zs if z > z0] + ([z1] if not zs or zs[-1] < z1 else [])
-        left = [self.at(x_in, 0, z) for z in zs]
-        right = [self.at(x_out, 0, z) for z in reversed(zs)]
-        return left + right
+    def _depths(self, z0, z1):
+        zs = [z for z in DEPTHS if z0 < z < z1]
+        return [z0] + zs + [z1]
+
+    def strip(self, x_in, x_out, z0=NEAR, z1=FAR, y=0.0):
+        """Polygon of a horizontal strip at height y between road-relative lateral offsets,
+        sampled along the road so that it follows its curve."""
+        zs = self._depths(z0, z1)
+        return [self.at(x_in, y, z) for z in zs] + [self.at(x_out, y, z) for z in reversed(zs)]
+
+    def side_strip(self, x, y0, y1, z0, z1):
+        """Polygon of a vertical strip along the road at lateral offset x (a curb, a rail, a wall)."""
+        zs = self._depths(z0, z1)
+        return [self.at(x, y0, z) for z in zs] + [self.at(x, y1, z) for z in reversed(zs)]
 
     def quad(self, x0, x1, y0, y1, z0, z1=None):
         """A vertical rectangle: facing the camera when z1 is None, else along the road at x0."""
@@ -114,13 +124,12 @@ class Scene:
 
     def cast_shadow(self, x0, x1, z0, z1, length):
         """Shadow on the ground of an object occupying [x0, x1] x [z0, z1]."""
-        dark = TIMES_OF_DAY[self.time][4]
-        if dark < 0.15:
+        if self.shadow < 0.15:
             return
         dx = self.sun_side * length
         pts = [self.at(x0, 0, z0), self.at(x1, 0, z0), self.at(x1 + dx, 0, z1 + length * 0.3),
                self.at(x0 + dx, 0, z1 + length * 0.3)]
-        self.canvas.shadow(pts, dark)
+        self.canvas.shadow(pts, self.shadow)
 
     # -- the scene, back to front ---------------------------------------------------
     def draw(self):
@@ -137,53 +146,59 @@ class Scene:
         return self.canvas
 
     def sky(self):
-        _, _, zenith, horizon_colour, _, _ = TIMES_OF_DAY[self.time]
+        """One sky instance: its gradient and clouds are painted by the renderer, from the light."""
         c, w, h = self.canvas, self.cam.width, self.cam.height
-        mix = [(a + b) / 2 for a, b in zip(zenith, horizon_colour)]
-        c.rectangle((0, 0, w, h), C.SKY, self.vary(mix, 8), texture=0.03, gradient=-0.9)
-        for _ in range(int(self.rng.integers(0, 7))):
-            cx, cy = self.rng.uniform(0, w), self.rng.uniform(0, self.cam.horizon * 0.8)
-            rx, ry = self.rng.uniform(30, 140), self.rng.uniform(8, 30)
-            grey = self.rng.uniform(170, 250)
-            c.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), C.SKY, self.vary((grey, grey, grey + 5), 6),
-                      texture=0.08)
+        c.rectangle((0, 0, w, h), C.SKY, (200, 200, 200), texture=0.0)
 
     def skyline(self):
         """Distant buildings, trees and hills standing on the horizon."""
-        c, r, w, hz = self.canvas, self.rng, self.cam.width, self.cam.horizon
+        c, r, w, hz, px = self.canvas, self.rng, self.cam.width, self.cam.horizon, self.px
         kind = self.pick(["city", "forest", "forest", "hills", "mixed", "mixed"])
-        x = -10.0
-        while x < w + 10:
-            step = r.uniform(15, 70)
+        x = -10.0 * px
+        while x < w + 10 * px:
+            step = r.uniform(15, 70) * px
             if kind == "hills" or (kind == "mixed" and r.random() < 0.3):
-                top = hz - r.uniform(3, 25)
-                c.polygon([(x, hz + 2), (x + step / 2, top), (x + step * 1.3, hz + 2)], C.TERRAIN,
-                          self.vary((110, 125, 95), 15), texture=0.1)
+                top = hz - r.uniform(3, 25) * px
+                c.polygon([(x, hz + 2 * px), (x + step / 2, top), (x + step * 1.3, hz + 2 * px)], C.TERRAIN,
+                          self.vary((110, 125, 95), 15), texture=0.1, grain=0.05)
             elif kind == "forest" or (kind == "mixed" and r.random() < 0.5):
                 rr = step * r.uniform(0.4, 0.8)
-                top = hz - r.uniform(6, 45)
-                c.ellipse((x, top, x + 2 * rr, hz + 8), C.VEGETATION, self.vary((70, 100, 50), 15),
-                          texture=0.15)
+                top = hz - r.uniform(6, 45) * px
+                green = self.vary(self.pick(LEAVES), 12)
+                for k in range(3):  # a ragged crown, not one blob
+                    dx = r.uniform(-0.3, 0.3) * rr
+                    c.ellipse((x + dx + k * rr * 0.3, top + k * r.uniform(0, 0.3) * (hz - top),
+                               x + dx + 2 * rr * r.uniform(0.6, 1.0), hz + 8 * px), C.VEGETATION,
+                              self.vary(green, 8), texture=0.15, grain=0.12)
             else:
-                top = hz - r.uniform(8, 45) * r.uniform(0.3, 1)
-                c.rectangle((x, top, x + step, hz + 2), C.BUILDING, self.vary(self.pick(BUILDING_COLOURS), 15),
-                            texture=0.06)
+                top = hz - r.uniform(8, 45) * r.uniform(0.3, 1) * px
+                c.rectangle((x, top, x + step, hz + 2 * px), C.BUILDING,
+                            self.vary(self.pick(BUILDING_COLOURS), 15), texture=0.06, grain=0.03)
             x += step * r.uniform(0.6, 1.2)
 
     def ground(self):
         c, r, cam = self.canvas, self.rng, self.cam
         w, h, hz = cam.width, cam.height, cam.horizon
-        c.rectangle((0, hz, w, h), C.TERRAIN, self.vary((105, 125, 70), 20), texture=0.16, gradient=0.3)
+        c.rectangle((0, hz, w, h), C.TERRAIN, self.vary(self.pick(GRASS), 14), texture=0.16, gradient=0.3,
+                    grain=0.12)
+        half = self.road_width / 2
+        # Grass of other tones in patches, so terrain is not one colour.
+        for _ in range(int(r.integers(1, 5))):
+            side = self.pick([-1, 1])
+            x0 = side * (half + r.uniform(0, 12))
+            z0 = r.uniform(4, 60)
+            c.polygon(self.strip(x0, x0 + side * r.uniform(3, 20), z0, z0 + r.uniform(5, 60)), C.TERRAIN,
+                      self.vary(self.pick(GRASS), 14), texture=0.2, grain=0.14)
         # Dirt, water and rails out in the fields, beyond the road.
         for side in (-1, 1):
             if r.random() < 0.22:
-                x0 = side * (self.road_width / 2 + r.uniform(2, 10))
+                x0 = side * (half + r.uniform(2, 10))
                 z0 = r.uniform(8, 60)
                 pts = self.strip(x0, x0 + side * r.uniform(4, 15), z0, z0 + r.uniform(10, 50))
-                c.polygon(pts, C.GROUND, self.vary((120, 100, 75), 15), texture=0.15)
+                c.polygon(pts, C.GROUND, self.vary((120, 100, 75), 15), texture=0.15, grain=0.1)
         if r.random() < 0.04:
             side = self.pick([-1, 1])
-            x0 = side * (self.road_width / 2 + r.uniform(15, 40))
+            x0 = side * (half + r.uniform(15, 40))
             z0 = r.uniform(40, 120)
             u0, v0 = self.at(x0, 0, z0)
             u1, v1 = self.at(x0 + side * r.uniform(10, 30), 0, z0 + r.uniform(10, 40))
@@ -191,24 +206,64 @@ class Scene:
                       self.vary((70, 90, 110), 12), texture=0.05, gradient=0.2)
         if r.random() < 0.31:
             self.rails()
-        road_grey = self.vary(self.pick(GREYS[:3]), 10)
-        half = self.road_width / 2
+        self.road_grey = self.vary(self.pick(ASPHALT), 8)
         sidewalks = r.random() < 0.65
         self.kerb = half
         if sidewalks:
-            width = r.uniform(1.0, 2.5)
-            pave = self.vary(self.pick(GREYS[1:]), 12)
-            for side in (-1, 1):
-                c.polygon(self.strip(side * half, side * (half + width)), C.SIDEWALK, pave, texture=0.08)
-            self.kerb = half + width
-        c.polygon(self.strip(-half, half), C.ROAD, road_grey, texture=0.07, gradient=0.15)
-        # Patches and cracks keep the road from being one flat colour.
-        for _ in range(int(r.integers(0, 5))):
+            self.sidewalks(half, r.uniform(1.2, 3.0))
+        self.road(half)
+        self.lane_lines()
+        if sidewalks:
+            self.curbs(half)
+
+    def sidewalks(self, half, width):
+        """Raised paving beside the road, with the joints of its slabs."""
+        c, r = self.canvas, self.rng
+        pave = self.vary(self.pick(GREYS[1:]), 12)
+        joint = tuple(v * 0.78 for v in pave)
+        slab = r.uniform(1.2, 2.5)
+        for side in (-1, 1):
+            outer = side * (half + width)
+            c.polygon(self.strip(side * half, outer, y=CURB), C.SIDEWALK, pave, texture=0.08, grain=0.05)
+            z = NEAR + r.uniform(0, slab)
+            while z < 45:
+                c.polygon(self.strip(side * half, outer, z, z + 0.06, y=CURB), C.SIDEWALK, joint, texture=0.04)
+                z += slab
+        self.kerb = half + width
+
+    def curbs(self, half):
+        """The curb's face between road and sidewalk: lighter concrete, in the sidewalk's class."""
+        concrete = self.vary((176, 174, 168), 12)
+        for side in (-1, 1):
+            self.canvas.polygon(self.side_strip(side * half, 0, CURB, NEAR, FAR), C.SIDEWALK, concrete,
+                                texture=0.05, grain=0.04, gradient=0.1)
+
+    def road(self, half):
+        """Asphalt with grain, darker wheel tracks, a gutter along each edge, patches and cracks."""
+        c, r, grey = self.canvas, self.rng, self.road_grey
+        c.polygon(self.strip(-half, half), C.ROAD, grey, texture=0.07, gradient=0.15, grain=0.07)
+        if r.random() < 0.7:  # tyre marks: where wheels run, in every lane
+            tracks = tuple(v * r.uniform(0.9, 0.96) for v in grey)
+            for lane in range(self.lanes):
+                for dx in (-0.8, 0.8):
+                    x = self.lane_centre(lane) + dx
+                    c.polygon(self.strip(x - 0.3, x + 0.3, NEAR, 80), C.ROAD, tracks, texture=0.12, grain=0.07)
+        gutter = tuple(v * 0.85 for v in grey)
+        for side in (-1, 1):
+            c.polygon(self.strip(side * (half - 0.35), side * half), C.ROAD, gutter, texture=0.1, grain=0.08)
+        for _ in range(int(r.integers(0, 5))):  # patches
             x0 = r.uniform(-half, half - 1)
             z0 = r.uniform(3, 40)
             c.polygon(self.strip(x0, min(half, x0 + r.uniform(0.5, 3)), z0, z0 + r.uniform(1, 8)),
-                      C.ROAD, self.vary(road_grey, 10), texture=0.1)
-        self.lane_lines()
+                      C.ROAD, self.vary(grey, 10), texture=0.1, grain=0.08)
+        crack = tuple(v * 0.7 for v in grey)
+        for _ in range(int(r.integers(0, 6))):  # cracks: thin, dark, wandering
+            x, z = r.uniform(-half, half), r.uniform(3, 25)
+            for _ in range(int(r.integers(2, 5))):
+                x1, z1 = x + r.uniform(-0.6, 0.6), z + r.uniform(0.5, 2)
+                c.polygon([self.at(x, 0, z), self.at(x + 0.04, 0, z), self.at(x1 + 0.04, 0, z1), self.at(x1, 0, z1)],
+                          C.ROAD, crack, texture=0.05)
+                x, z = x1, z1
 
     def rails(self):
         c, r = self.canvas, self.rng
@@ -217,37 +272,57 @@ class Scene:
         gauge = 1.45
         z0, z1 = r.uniform(4, 20), FAR / 2
         c.polygon(self.strip(x0 - 0.6, x0 + gauge + 0.6, z0, z1), C.RAILTRACK, self.vary((110, 95, 85), 12),
-                  texture=0.2)
+                  texture=0.2, grain=0.12)
         steel = self.vary((150, 145, 140), 10)
         for dx in (0, gauge):
             c.polygon(self.strip(x0 + dx - 0.05, x0 + dx + 0.05, z0, z1), C.RAILTRACK, steel, texture=0.05)
 
     def lane_lines(self):
+        """Markings of CARLA's kinds: solid white edge lines, a double solid yellow centre line on
+        two-way roads, dashed white lines between lanes of one direction; worn, thin and flat on
+        the road, so perspective narrows them."""
         c, r = self.canvas, self.rng
         half = self.road_width / 2
         paint = self.vary((225, 225, 215), 12)
-        yellow = self.vary((220, 180, 40), 15)
-        width = r.uniform(0.12, 0.2)
-        for side in (-1, 1):  # solid edge lines
-            x = side * (half - self.shoulder)
-            c.polygon(self.strip(x - width / 2, x + width / 2), C.ROADLINE, paint, texture=0.04)
-        dash, gap = r.uniform(2.5, 4), r.uniform(4, 8)
-        phase = r.uniform(0, dash + gap)
+        yellow = self.vary((214, 176, 44), 15)
+        width = r.uniform(0.1, 0.16)
+        worn = dict(texture=0.04, grain=0.04, under=self.road_grey, wear=r.uniform(0.0, 0.45))
+
+        def line(x, colour, z0=NEAR, z1=FAR):
+            c.polygon(self.strip(x - width / 2, x + width / 2, z0, z1), C.ROADLINE, colour, **worn)
+
+        def dashed(x, colour, dash, gap):
+            z = NEAR + r.uniform(0, dash + gap) - (dash + gap)
+            while z < 160:
+                if z + dash > NEAR:
+                    line(x, colour, max(z, NEAR), z + dash)
+                z += dash + gap
+
+        if r.random() < 0.7:
+            for side in (-1, 1):
+                line(side * (half - self.shoulder), paint)
+        two_way = self.lanes % 2 == 0 and r.random() < 0.9
+        dash, gap = r.uniform(2.5, 4), r.uniform(4, 9)
         for k in range(1, self.lanes):
             x = -half + self.shoulder + k * self.lane_width
-            colour = yellow if (self.lanes % 2 == 0 and k == self.lanes // 2) else paint
-            z = NEAR + phase - (dash + gap)
-            while z < 160:
-                z0, z1 = max(z, NEAR), z + dash
-                if z1 > NEAR:
-                    c.polygon(self.strip(x - width / 2, x + width / 2, z0, z1), C.ROADLINE, colour, texture=0.04)
-                z += dash + gap
-        if r.random() < 0.25:  # a zebra crossing ahead
+            if two_way and k == self.lanes // 2:
+                if r.random() < 0.8:
+                    spacing = r.uniform(0.1, 0.2) + width
+                    line(x - spacing / 2, yellow)
+                    line(x + spacing / 2, yellow)
+                else:
+                    dashed(x, yellow, dash, gap)
+            else:
+                dashed(x, paint, dash, gap)
+        if r.random() < 0.25:  # a zebra crossing ahead, with a stop line before it
             z0 = r.uniform(8, 35)
             x = -half + self.shoulder
             while x < half - self.shoulder:
-                c.polygon(self.strip(x, x + 0.5, z0, z0 + 3), C.ROADLINE, paint, texture=0.05)
+                c.polygon(self.strip(x, x + 0.5, z0, z0 + 3), C.ROADLINE, paint, **worn)
                 x += 1.0
+            if r.random() < 0.6:
+                c.polygon(self.strip(-half + self.shoulder, half - self.shoulder, z0 - 1.6, z0 - 1.2), C.ROADLINE,
+                          paint, **worn)
 
     # -- things beside the road -------------------------------------------------------
     def roadside(self, side):
@@ -282,24 +357,39 @@ class Scene:
             z += depth + r.uniform(0, 12)
 
     def _building(self, side, x, z, depth, height):
+        r = self.rng
         colour = self.vary(self.pick(BUILDING_COLOURS + GREYS), 15)
+        trim = tuple(min(255.0, v * r.uniform(1.1, 1.3)) for v in colour)  # ledges and cornice
         window = self.vary(self.pick([(60, 70, 85), (40, 45, 55), (120, 140, 160), (200, 190, 150)]), 12)
-        rows, cols = int(self.rng.integers(2, 8)), int(self.rng.integers(3, 10))
+        storey = r.uniform(2.8, 3.6)
+        floors = max(1, int(height / storey))
+        cols = max(2, int(depth / r.uniform(2.0, 4.0)))
+        shop = r.random() < 0.5  # a ground floor of shop windows
+        grain = r.uniform(0.02, 0.08)  # brick, render or concrete
 
         def paint():
             c = self.canvas
             far = x + side * 15
-            c.polygon(self.quad(x, x, 0, height, z, z + depth), C.BUILDING, colour, texture=0.07, gradient=0.2)
-            c.polygon(self.quad(x, far, 0, height, z), C.BUILDING, self.vary(colour, 8), texture=0.07,
-                      shade=200)
-            # Windows on the facade along the road, as projected quads.
-            for i in range(cols):
-                z0 = z + depth * (i + 0.25) / cols
-                z1 = z + depth * (i + 0.75) / cols
-                for j in range(rows):
-                    y0 = height * (j + 0.3) / rows
-                    y1 = height * (j + 0.75) / rows
-                    c.polygon(self.quad(x, x, y0, y1, z0, z1), C.BUILDING, window, texture=0.05)
+            self.cast_shadow(x, x + side * 6, z, z + depth, height * 0.5)
+            c.polygon(self.quad(x, x, 0, height, z, z + depth), C.BUILDING, colour, texture=0.07, gradient=0.2,
+                      grain=grain)
+            c.polygon(self.quad(x, far, 0, height, z), C.BUILDING, self.vary(colour, 8), texture=0.07, shade=200,
+                      grain=grain)
+            c.polygon(self.quad(x, x, height - 0.35, height, z, z + depth), C.BUILDING, trim, texture=0.04)
+            # Storeys: a ledge and a row of windows each, as projected quads on the facade.
+            for j in range(floors):
+                y = j * storey
+                if j:
+                    c.polygon(self.quad(x, x, y - 0.12, y + 0.05, z, z + depth), C.BUILDING, trim, texture=0.04)
+                for i in range(cols):
+                    z0 = z + depth * (i + 0.2) / cols
+                    z1 = z + depth * (i + 0.8) / cols
+                    if j == 0 and shop:
+                        c.polygon(self.quad(x, x, 0.4, storey * 0.8, z0, z1), C.BUILDING, window, texture=0.05,
+                                  gradient=0.4)
+                    elif y + storey * 0.75 < height:
+                        c.polygon(self.quad(x, x, y + storey * 0.3, y + storey * 0.75, z0, z1), C.BUILDING,
+                                  window, texture=0.05, gradient=0.3)
 
         return paint
 
@@ -312,40 +402,52 @@ class Scene:
 
     def _tree(self, x, z, height, bush):
         r = self.rng
-        greens = [self.vary(self.pick([(60, 95, 40), (80, 110, 50), (50, 80, 45), (100, 120, 60),
-                                        (120, 115, 70)]), 15) for _ in range(3)]
-        blobs = [(r.uniform(-0.4, 0.4), r.uniform(0.5, 0.95), r.uniform(0.25, 0.5)) for _ in range(4)]
+        greens = [self.vary(self.pick(LEAVES), 14) for _ in range(3)]
+        clumps = [(r.uniform(-0.45, 0.45), r.uniform(0.45, 0.98), r.uniform(0.12, 0.3), int(r.integers(0, 3)))
+                  for _ in range(int(r.integers(7, 13)))]
+        clumps.sort(key=lambda clump: clump[1])  # lower clumps first: the crown's top is lit
         trunk = self.vary((80, 65, 50), 12)
 
         def paint():
             c, s = self.canvas, self.cam.scale(z)
             if bush:
-                u, v = self.at(x, 0, z)
-                w, h = height * 0.35 * s, height * 0.25 * s
-                c.ellipse((u - w, v - h, u + w, v + 2), C.VEGETATION, greens[0], texture=0.2)
+                for dx, dy, rad, k in clumps[:5]:
+                    u, v = self.at(x + dx * height * 0.6, height * 0.25 * dy, z)
+                    rr = rad * height * s
+                    c.ellipse((u - rr, v - rr * 0.8, u + rr, v + rr * 0.8), C.VEGETATION, greens[k], texture=0.2,
+                              grain=0.16)
                 return
             self.cast_shadow(x - height * 0.3, x + height * 0.3, z, z + 1, height * 0.5)
-            c.polygon(self.quad(x - 0.15, x + 0.15, 0, height * 0.55, z), C.VEGETATION, trunk, texture=0.1)
-            for k, (dx, dy, rad) in enumerate(blobs):
+            c.polygon(self.quad(x - 0.15, x + 0.15, 0, height * 0.55, z), C.VEGETATION, trunk, texture=0.1,
+                      grain=0.08)
+            for dx, dy, rad, k in clumps:
                 u, v = self.at(x + dx * height * 0.5, height * dy, z)
                 rr = rad * height * s
-                c.ellipse((u - rr, v - rr, u + rr, v + rr), C.VEGETATION, greens[k % 3], texture=0.22)
+                shade = int(170 + 85 * dy)  # the underside of a crown is in its own shade
+                c.ellipse((u - rr, v - rr, u + rr, v + rr), C.VEGETATION, greens[k], texture=0.22, grain=0.16,
+                          shade=shade)
 
         return paint
 
     def guard_rail(self, side, x):
+        """A metal W-beam on posts: a bright top edge, a dark groove, and a post every 2 m."""
         r = self.rng
         z0, z1 = r.uniform(2, 15), r.uniform(60, 200)
         metal = self.vary((165, 165, 160), 15)
+        groove = tuple(v * 0.68 for v in metal)
+        bright = tuple(min(255.0, v * 1.2) for v in metal)
+        post = tuple(v * 0.8 for v in metal)
 
         def paint():
             c = self.canvas
-            c.polygon(self.quad(x, x, 0.3, 0.8, z0, z1), C.GUARDRAIL, metal, texture=0.05, gradient=0.1)
             z = z0
-            while z < min(z1, 60):
-                c.polygon(self.quad(x - 0.06, x + 0.06, 0, 0.6, z), C.GUARDRAIL, self.vary(metal, 10),
-                          texture=0.05)
-                z += 4
+            while z < min(z1, 80):
+                c.polygon(self.quad(x - 0.06, x + 0.06, 0, 0.72, z), C.GUARDRAIL, post, texture=0.05)
+                z += 2.0
+            c.polygon(self.side_strip(x, 0.45, 0.8, z0, z1), C.GUARDRAIL, metal, texture=0.05, gradient=0.1,
+                      grain=0.03)
+            c.polygon(self.side_strip(x, 0.58, 0.66, z0, z1), C.GUARDRAIL, groove, texture=0.05)
+            c.polygon(self.side_strip(x, 0.74, 0.8, z0, z1), C.GUARDRAIL, bright, texture=0.04)
 
         self.stand(z0, paint)
 
@@ -359,7 +461,7 @@ class Scene:
         def paint():
             c = self.canvas
             for y in (height * 0.3, height * 0.85):
-                c.polygon(self.quad(x, x, y - 0.06, y + 0.06, z0, z1), C.FENCE, colour, texture=0.06)
+                c.polygon(self.side_strip(x, y - 0.06, y + 0.06, z0, z1), C.FENCE, colour, texture=0.06)
             z = z0
             while z < min(z1, 50):
                 c.polygon(self.quad(x - 0.05, x + 0.05, 0, height, z), C.FENCE, colour, texture=0.06)
@@ -368,13 +470,26 @@ class Scene:
         self.stand(z0, paint)
 
     def wall(self, side, x):
+        """Concrete or stone: panels with joints, a lighter cap along the top."""
         r = self.rng
         z0 = r.uniform(3, 40)
         z1 = z0 + r.uniform(8, 80)
         height = r.uniform(0.8, 3)
         colour = self.vary(self.pick(GREYS + ((150, 130, 110), (170, 160, 140))), 15)
-        self.stand(z0, lambda: self.canvas.polygon(self.quad(x, x, 0, height, z0, z1), C.WALL, colour,
-                                                   texture=0.09, gradient=0.2))
+        cap = tuple(min(255.0, v * 1.15) for v in colour)
+        joint = tuple(v * 0.75 for v in colour)
+        panel = r.uniform(2, 4)
+
+        def paint():
+            c = self.canvas
+            c.polygon(self.side_strip(x, 0, height, z0, z1), C.WALL, colour, texture=0.09, gradient=0.2, grain=0.05)
+            c.polygon(self.side_strip(x, height - 0.12, height, z0, z1), C.WALL, cap, texture=0.04)
+            z = z0 + panel
+            while z < min(z1, 60):
+                c.polygon(self.quad(x, x, 0, height - 0.12, z, z + 0.08), C.WALL, joint, texture=0.04)
+                z += panel
+
+        self.stand(z0, paint)
 
     def poles(self, side, x):
         r = self.rng
@@ -509,7 +624,15 @@ class Scene:
             # The side the camera sees, then the rear.
             near_side = x0 if x > 0 else x1
             c.polygon(self.quad(near_side, near_side, 0.3, height * 0.65, z, z + length), C.VEHICLES,
-                      self.vary(body, 6), texture=0.04, shade=185)
+                      self.vary(body, 6), texture=0.04, shade=185, gradient=0.3)
+            if kind == "car":  # the cabin's side with its windows
+                c.polygon(self.quad(near_side, near_side, height * 0.65, height, z + 1.2, z + length - 1.0),
+                          C.VEHICLES, body, texture=0.04, shade=185)
+                c.polygon(self.quad(near_side, near_side, height * 0.69, height * 0.95, z + 1.3, z + length - 1.1),
+                          C.VEHICLES, glass, texture=0.03, gradient=0.5)
+            for wz in (z + 0.8, z + length - 0.9):  # wheels on the side the camera sees
+                c.polygon(self.quad(near_side, near_side, 0, 0.62, wz - 0.32, wz + 0.32), C.VEHICLES, tyre,
+                          texture=0.02)
             c.polygon(self.quad(x0, x1, 0.25, height * (0.65 if kind == "car" else 1.0), z), C.VEHICLES, body,
                       texture=0.04, gradient=0.3)
             if kind == "car":
@@ -521,6 +644,8 @@ class Scene:
                           C.VEHICLES, glass, texture=0.03)
             for wx in (x0 + 0.1, x1 - 0.35):
                 c.polygon(self.quad(wx, wx + 0.25, 0, 0.45, z + 0.05), C.VEHICLES, tyre, texture=0.02)
+            c.polygon(self.quad(x0, x1, 0.25, 0.45, z - 0.02), C.VEHICLES, tuple(v * 0.55 for v in body),
+                      texture=0.03)  # bumper
             for lx in (x0 + 0.1, x1 - 0.4):
                 c.polygon(self.quad(lx, lx + 0.3, height * 0.45, height * 0.55, z - 0.01), C.VEHICLES, lights,
                           texture=0.02)

@@ -1,0 +1,160 @@
+"""Does what the network learns on generated frames carry over to frames that look different?
+
+A proxy for the transfer to real CARLA frames that needs no real frame: the source notebook
+trains at its default settings (nbclient, as a student runs it) on one family of generated
+scenes, then the trained network is scored on frames rendered with appearance settings the
+training family never uses (`roadscenes generate --appearance heldout`: other times of day,
+exposure, white balance, saturation, blur, noise and texture strength). Prints pixel
+accuracy, mean IoU and per-class IoU on the notebook's own validation split and on the
+held-out family, side by side with an earlier result when one is given.
+
+    .venv/bin/python bench/appearance_transfer.py [--train DIR] [--result OUT.json]
+                                                  [--before EARLIER.json]
+
+--train DIR trains on an existing data folder (for instance one written by an earlier version
+of roadscenes, from a `git worktree` of it) instead of generating the training family; the
+held-out family is always rendered by this version. --model keeps the trained network, and a
+second run with the same --model only scores it again.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import bench_setup  # noqa: F401  (first: PATH, sys.path, quiet logs)
+
+import nbformat  # noqa: E402
+import numpy as np  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+
+from course.assignment import NOTEBOOK, SOURCE  # noqa: E402
+from roadscenes import CLASS_NAMES, N_CLASSES  # noqa: E402
+from roadscenes.dataset import FRAMES, MASKS, generate  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "build" / "transfer"
+SAVE = """
+import json
+unet.save({model!r})
+json.dump({{"confusion": su.confusion_matrix(unet, val_dataset).tolist(), "history": history}},
+          open({sidecar!r}, "w"))
+"""
+# The classes the issue follows, in its order: what students look at, then the thin ones.
+SHOWN = ("Road", "Sky", "Vegetation", "Building", "Terrain", "Vehicles", "RoadLine", "Sidewalk",
+         "GuardRail", "Wall", "Pole", "Fence")
+
+
+def train(data_dir, model_path):
+    """Run the source notebook at its defaults on `data_dir`; save the network and its
+    validation confusion matrix next to it."""
+    sidecar = str(model_path) + ".json"
+    work = Path(tempfile.mkdtemp(prefix="unet-transfer-"))
+    for item in SOURCE.iterdir():
+        if item.suffix != ".ipynb":
+            (work / item.name).symlink_to(item)
+    notebook = nbformat.read(SOURCE / NOTEBOOK, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(SAVE.format(model=str(model_path), sidecar=sidecar)))
+    os.environ.update(UNET_DATA_DIR=str(data_dir), UNET_STATIC_VIEWS="1", TF_CPP_MIN_LOG_LEVEL="3")
+    start = time.perf_counter()
+    try:
+        NotebookClient(notebook, timeout=7200, kernel_name="python3",
+                       resources={"metadata": {"path": str(work)}}).execute()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"notebook trained on {data_dir} in {(time.perf_counter() - start) / 60:.1f} min")
+
+
+def score_folder(model_path, folder):
+    """Confusion matrix of the saved network on every frame of `folder`, preprocessed as the
+    notebook does (bilinear frames, nearest-neighbour masks, 96x128)."""
+    import tensorflow as tf
+
+    sys.path.insert(0, str(SOURCE))
+    import segmentation_utils as su
+
+    model = tf.keras.models.load_model(model_path, compile=False)
+    height, width = model.input_shape[1:3]
+    names = sorted(p.name for p in (Path(folder) / FRAMES).glob("*.png"))
+
+    def load(name):
+        image = tf.image.decode_png(tf.io.read_file(str(Path(folder) / FRAMES / name)), channels=3)
+        mask = tf.image.decode_png(tf.io.read_file(str(Path(folder) / MASKS / name)), channels=3)[..., :1]
+        image = tf.image.resize(tf.image.convert_image_dtype(image, tf.float32), (height, width), "bilinear")
+        return image, tf.cast(tf.image.resize(mask, (height, width), "nearest"), tf.int32)
+
+    frames = tf.data.Dataset.from_tensor_slices(names).map(lambda n: tf.py_function(
+        lambda s: load(s.numpy().decode()), [n], (tf.float32, tf.int32)))
+    return su.confusion_matrix(model, frames.batch(32))
+
+
+def summary(confusion):
+    confusion = np.asarray(confusion, dtype=np.int64)
+    hits = np.diag(confusion).astype(float)
+    union = confusion.sum(0) + confusion.sum(1) - hits
+    iou = np.where(union > 0, hits / np.maximum(union, 1), np.nan)
+    return {"pixel_accuracy": float(hits.sum() / confusion.sum()),
+            "mean_iou": float(np.nanmean(iou)),
+            "iou": {CLASS_NAMES[c]: (None if np.isnan(iou[c]) else float(iou[c])) for c in range(N_CLASSES)},
+            "share": {CLASS_NAMES[c]: float(confusion[c].sum() / confusion.sum()) for c in range(N_CLASSES)}}
+
+
+def table(results, labels):
+    """Markdown table: one column per (result, split)."""
+    columns = [(label, split) for label in labels for split in ("validation", "held-out")]
+    head = "| | " + " | ".join(f"{label}: {split}" for label, split in columns) + " |"
+    lines = [head, "|---" * (len(columns) + 1) + "|"]
+
+    def cell(result, split, key, cls=None):
+        value = result[split][key] if cls is None else result[split][key][cls]
+        return "–" if value is None else f"{value:.3f}" if cls is None else f"{value:.2f}"
+
+    for key, name in (("pixel_accuracy", "pixel accuracy"), ("mean_iou", "mean IoU (classes present)")):
+        lines.append(f"| {name} | " + " | ".join(cell(results[lb], sp, key) for lb, sp in columns) + " |")
+    for cls in SHOWN:
+        lines.append(f"| IoU {cls} | " + " | ".join(cell(results[lb], sp, "iou", cls) for lb, sp in columns) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", help="train on this data folder instead of generating the training family")
+    parser.add_argument("--heldout", default=str(WORK / "heldout"), help="held-out family's folder")
+    parser.add_argument("--heldout-count", type=int, default=200)
+    parser.add_argument("--model", default=str(WORK / "unet.keras"), help="where the network is kept")
+    parser.add_argument("--result", default=str(WORK / "result.json"), help="write the figures here")
+    parser.add_argument("--before", help="an earlier --result file, shown beside this one")
+    parser.add_argument("--label", default="now")
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    print(f"cores: {os.cpu_count()}")
+
+    train_dir = args.train
+    if train_dir is None:
+        train_dir = WORK / "train"
+        generate(train_dir, count=1060, seed=0, progress=False)
+    generate(args.heldout, count=args.heldout_count, seed=1, appearance="heldout", progress=False)
+
+    model = Path(args.model)
+    if not model.exists():
+        train(train_dir, model)
+    validation = json.loads(Path(str(model) + ".json").read_text())
+    result = {"label": args.label, "train": str(train_dir),
+              "validation": summary(validation["confusion"]),
+              "held-out": summary(score_folder(model, args.heldout))}
+    Path(args.result).write_text(json.dumps(result, indent=1) + "\n")
+
+    results, labels = {args.label: result}, [args.label]
+    if args.before:
+        before = json.loads(Path(args.before).read_text())
+        results[before["label"]] = before
+        labels.insert(0, before["label"])
+    print(table(results, labels))
+
+
+if __name__ == "__main__":
+    main()
