@@ -168,7 +168,7 @@ class Scene:
                 for k in range(3):  # a ragged crown, not one blob
                     dx = r.uniform(-0.3, 0.3) * rr
                     c.ellipse((x + dx + k * rr * 0.3, top + k * r.uniform(0, 0.3) * (hz - top),
-                               x + dx + 2 * rr * r.uniform(0.6, 1.0), hz + 8 * px), C.VEGETATION,
+                               x + dx + 2 * rr * r.uniform(0.9, 1.2), hz + 8 * px), C.VEGETATION,
                               self.vary(green, 8), texture=0.15, grain=0.12)
             else:
                 top = hz - r.uniform(8, 45) * r.uniform(0.3, 1) * px
@@ -243,7 +243,7 @@ class Scene:
         c, r, grey = self.canvas, self.rng, self.road_grey
         c.polygon(self.strip(-half, half), C.ROAD, grey, texture=0.07, gradient=0.15, grain=0.07)
         if r.random() < 0.7:  # tyre marks: where wheels run, in every lane
-            tracks = tuple(v * r.uniform(0.9, 0.96) for v in grey)
+            tracks = tuple(v * r.uniform(0.93, 0.98) for v in grey)
             for lane in range(self.lanes):
                 for dx in (-0.8, 0.8):
                     x = self.lane_centre(lane) + dx
@@ -333,11 +333,11 @@ class Scene:
             self.building_row(side, edge + side * r.uniform(3, 15 if style == "urban" else 35))
         else:
             self.tree_row(side, edge + side * r.uniform(3, 20), dense=r.random() < 0.6)
-        if style == "highway" or r.random() < 0.3:
+        if style == "highway" or r.random() < 0.45:
             self.guard_rail(side, side * (self.road_width / 2 + r.uniform(0.3, 1.0)))
         if style != "urban" and r.random() < 0.5:
             self.fence(side, edge + side * r.uniform(0.5, 4))
-        if r.random() < 0.4:
+        if r.random() < 0.5:
             self.wall(side, edge + side * r.uniform(0.3, 3))
         if style != "highway":
             self.tree_row(side, edge + side * r.uniform(0.4, 1.5), dense=False, count=int(r.integers(0, 7)))
@@ -403,8 +403,8 @@ class Scene:
     def _tree(self, x, z, height, bush):
         r = self.rng
         greens = [self.vary(self.pick(LEAVES), 14) for _ in range(3)]
-        clumps = [(r.uniform(-0.45, 0.45), r.uniform(0.45, 0.98), r.uniform(0.12, 0.3), int(r.integers(0, 3)))
-                  for _ in range(int(r.integers(7, 13)))]
+        clumps = [(r.uniform(-0.45, 0.45), r.uniform(0.45, 0.98), r.uniform(0.18, 0.36), int(r.integers(0, 3)))
+                  for _ in range(int(r.integers(8, 14)))]
         clumps.sort(key=lambda clump: clump[1])  # lower clumps first: the crown's top is lit
         trunk = self.vary((80, 65, 50), 12)
 
@@ -444,7 +444,7 @@ class Scene:
             while z < min(z1, 80):
                 c.polygon(self.quad(x - 0.06, x + 0.06, 0, 0.72, z), C.GUARDRAIL, post, texture=0.05)
                 z += 2.0
-            c.polygon(self.side_strip(x, 0.45, 0.8, z0, z1), C.GUARDRAIL, metal, texture=0.05, gradient=0.1,
+            c.polygon(self.side_strip(x, 0.4, 0.8, z0, z1), C.GUARDRAIL, metal, texture=0.05, gradient=0.1,
                       grain=0.03)
             c.polygon(self.side_strip(x, 0.58, 0.66, z0, z1), C.GUARDRAIL, groove, texture=0.05)
             c.polygon(self.side_strip(x, 0.74, 0.8, z0, z1), C.GUARDRAIL, bright, texture=0.04)
@@ -557,8 +557,9 @@ class Scene:
             for dx in (-0.1, 0.1):
                 c.polygon([self.at(x + dx - 0.07 + stride * dx * 5, 0, z), self.at(x + dx + 0.07 + stride * dx * 5, 0, z),
                            self.at(x + dx + 0.07, height * 0.47, z), self.at(x + dx - 0.07, height * 0.47, z)],
-                          C.PEDESTRIAN, trousers, texture=0.05)
-            c.polygon(self.quad(x - 0.22, x + 0.22, height * 0.45, height * 0.82, z), C.PEDESTRIAN, shirt, texture=0.06)
+                          C.PEDESTRIAN, trousers, texture=0.05, gradient=0.3)
+            c.polygon(self.quad(x - 0.22, x + 0.22, height * 0.45, height * 0.82, z), C.PEDESTRIAN, shirt, texture=0.06,
+                      gradient=0.4, shade=int(215 + 40 * (self.sun_side > 0)))
             u, v = self.at(x, height * 0.91, z)
             hr = 0.11 * s
             c.ellipse((u - hr, v - hr * 1.2, u + hr, v + hr * 1.2), C.PEDESTRIAN, skin, texture=0.03)

@@ -1,0 +1,55 @@
+"""Frames of an earlier roadscenes beside this one's, for the README: the same seed and frame
+numbers rendered by both versions (the scenes differ: each version draws its own).
+
+    git worktree add /tmp/before <commit>
+    .venv/bin/python bench/roadscenes_versions.py --before /tmp/before [--out docs/roadscenes-versions.jpg]
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import bench_setup  # noqa: F401  (first: PATH, sys.path, quiet logs)
+
+import numpy as np  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from roadscenes.dataset import FRAMES, frame_name, generate  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FRAME_NUMBERS = (1, 3, 5, 8)
+TILE = (400, 300)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", required=True, help="a checkout of the earlier version")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "roadscenes-versions.jpg"))
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    count = max(FRAME_NUMBERS) + 1
+    with tempfile.TemporaryDirectory() as tmp:
+        old, new = Path(tmp) / "old", Path(tmp) / "new"
+        # The earlier version's package comes first on the path when run from its checkout.
+        subprocess.run([sys.executable, "-m", "roadscenes", "generate", "--count", str(count), "--seed",
+                        str(args.seed), "--out", str(old)], cwd=args.before, check=True, capture_output=True)
+        generate(new, count=count, seed=args.seed, progress=False)
+        rows = []
+        for number in FRAME_NUMBERS:
+            pair = [np.asarray(Image.open(folder / FRAMES / frame_name(number)).convert("RGB").resize(TILE))
+                    for folder in (old, new)]
+            rows.append(np.concatenate([pair[0], np.full((TILE[1], 8, 3), 255, np.uint8), pair[1]], axis=1))
+    header = Image.new("RGB", (rows[0].shape[1], 28), "white")
+    draw = ImageDraw.Draw(header)
+    draw.text((8, 8), "before (roadscenes 1)", fill="black")
+    draw.text((TILE[0] + 16, 8), "now (roadscenes 2)", fill="black")
+    picture = np.concatenate([np.asarray(header)] + rows, axis=0)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(picture).save(args.out, quality=85)
+    print(f"{args.out}: {len(FRAME_NUMBERS)} frames of seed {args.seed}, before | now")
+
+
+if __name__ == "__main__":
+    main()
