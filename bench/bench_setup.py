@@ -35,7 +35,8 @@ NOISE = re.compile(
     r"^(WARNING: All log messages before absl|[IWE]\d{4} \d\d:\d\d:\d\d|.*oneDNN custom operations|"
     r".*TensorFlow binary is optimized|.*Unable to register|.*cpu_feature_guard|"
     r"\d+\.\d+s - (Debugger warning|It seems that frozen modules|Note: Debugging will proceed|"
-    r"Make sure to use)|.*PYDEVD_DISABLE_FILE_VALIDATION|.*-Xfrozen_modules=off)")
+    r"Make sure to use)|.*PYDEVD_DISABLE_FILE_VALIDATION|.*-Xfrozen_modules=off|"
+    r"\[IPKernelApp\] WARNING \| Kernel is running over TCP)")
 
 
 def _filter_stderr():
