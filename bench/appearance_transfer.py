@@ -133,13 +133,15 @@ def main():
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"cores: {os.cpu_count()}")
 
-    train_dir = args.train
+    train_dir = args.train and Path(args.train).resolve()  # the notebook's kernel runs in another folder
+    if train_dir and not any((train_dir / FRAMES).glob("*.png")):
+        parser.error(f"--train {train_dir}: no frames in {FRAMES}/")
     if train_dir is None:
         train_dir = WORK / "train"
         generate(train_dir, count=1060, seed=0, progress=False)
     generate(args.heldout, count=args.heldout_count, seed=1, appearance="heldout", progress=False)
 
-    model = Path(args.model)
+    model = Path(args.model).resolve()
     if not model.exists():
         train(train_dir, model)
     validation = json.loads(Path(str(model) + ".json").read_text())

@@ -81,7 +81,7 @@ def main():
         Path(args.figures).mkdir(parents=True, exist_ok=True)
     print(f"cores: {os.cpu_count()}; data: {args.data}")
     for seed in args.seeds:
-        r = run(seed, args.epochs, args.data, args.figures)
+        r = run(seed, args.epochs, Path(args.data).resolve(), args.figures)  # the kernel runs elsewhere
         h = r["history"]
         print(f"\nseed {seed}: {r['wall_minutes']:.1f} min for the whole notebook")
         print(" epoch  minutes  val_loss  val_pixel_acc  val_mean_iou")
