@@ -3,8 +3,9 @@
 A proxy for the transfer to real CARLA frames that needs no real frame: the source notebook
 trains at its default settings (nbclient, as a student runs it) on one family of generated
 scenes, then the trained network is scored on frames rendered with appearance settings the
-training family never uses (`roadscenes generate --appearance heldout`: other times of day,
-exposure, white balance, saturation, blur, noise and texture strength). Prints pixel
+training family never uses (`roadscenes generate --appearance heldout`: other light presets,
+and exposure, white balance, saturation, contrast, blur, noise, vignetting and texture strength
+outside the training family's ranges). Prints pixel
 accuracy, mean IoU and per-class IoU on the notebook's own validation split and on the
 held-out family, side by side with an earlier result when one is given.
 
@@ -41,8 +42,8 @@ WORK = ROOT / "build" / "transfer"
 SAVE = """
 import json
 unet.save({model!r})
-json.dump({{"confusion": su.confusion_matrix(unet, val_dataset).tolist(), "history": history}},
-          open({sidecar!r}, "w"))
+json.dump({{"confusion": su.confusion_matrix(unet, val_dataset).tolist(), "history": history,
+           "train": {train!r}}}, open({sidecar!r}, "w"))
 """
 # The classes the issue follows, in its order: what students look at, then the thin ones.
 SHOWN = ("Road", "Sky", "Vegetation", "Building", "Terrain", "Vehicles", "RoadLine", "Sidewalk",
@@ -58,7 +59,7 @@ def train(data_dir, model_path):
         if item.suffix != ".ipynb":
             (work / item.name).symlink_to(item)
     notebook = nbformat.read(SOURCE / NOTEBOOK, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell(SAVE.format(model=str(model_path), sidecar=sidecar)))
+    notebook.cells.append(nbformat.v4.new_code_cell(SAVE.format(model=str(model_path), sidecar=sidecar, train=str(data_dir))))
     os.environ.update(UNET_DATA_DIR=str(data_dir), UNET_STATIC_VIEWS="1", TF_CPP_MIN_LOG_LEVEL="3")
     start = time.perf_counter()
     try:
@@ -110,8 +111,10 @@ def table(results, labels):
     lines = [head, "|---" * (len(columns) + 1) + "|"]
 
     def cell(result, split, key, cls=None):
-        value = result[split][key] if cls is None else result[split][key][cls]
-        return "–" if value is None else f"{value:.3f}" if cls is None else f"{value:.2f}"
+        if cls is None:
+            return f"{result[split][key]:.3f}"
+        value = result[split][key][cls]
+        return "–" if value is None else f"{value:.2f}"  # None: the class is in neither truth nor prediction
 
     for key, name in (("pixel_accuracy", "pixel accuracy"), ("mean_iou", "mean IoU (classes present)")):
         lines.append(f"| {name} | " + " | ".join(cell(results[lb], sp, key) for lb, sp in columns) + " |")
@@ -133,10 +136,11 @@ def main():
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"cores: {os.cpu_count()}")
 
-    train_dir = args.train and Path(args.train).resolve()  # the notebook's kernel runs in another folder
-    if train_dir and not any((train_dir / FRAMES).glob("*.png")):
-        parser.error(f"--train {train_dir}: no frames in {FRAMES}/")
-    if train_dir is None:
+    if args.train:
+        train_dir = Path(args.train).resolve()  # the notebook's kernel runs in another folder
+        if not any((train_dir / FRAMES).glob("*.png")):
+            parser.error(f"--train {train_dir}: no frames in {FRAMES}/")
+    else:
         train_dir = WORK / "train"
         generate(train_dir, count=1060, seed=0, progress=False)
     generate(args.heldout, count=args.heldout_count, seed=1, appearance="heldout", progress=False)
@@ -145,6 +149,9 @@ def main():
     if not model.exists():
         train(train_dir, model)
     validation = json.loads(Path(str(model) + ".json").read_text())
+    if validation.get("train") != str(train_dir):
+        parser.error(f"--model {model} was trained on {validation.get('train')}, not on {train_dir}: "
+                     "give another --model, or delete it to train again")
     result = {"label": args.label, "train": str(train_dir),
               "validation": summary(validation["confusion"]),
               "held-out": summary(score_folder(model, args.heldout))}

@@ -29,7 +29,7 @@ def main(argv=None):
     gen.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     gen.add_argument("--force", action="store_true", help="rebuild even if the folder is up to date")
     gen.add_argument("--appearance", choices=sorted(FAMILIES), default="standard",
-                     help="family of looks: standard (the course's data) or heldout (light and camera "
+                     help="family of looks: standard (the course's data) or heldout (lights and camera "
                           "settings the standard family never uses, to test a network on)")
     gen.add_argument("--preview", metavar="PNG", help="also save a preview grid with a class legend")
 

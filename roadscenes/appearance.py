@@ -1,10 +1,12 @@
 """How a frame looks apart from what is in it: the light, the camera's settings, the textures.
 
 Each frame draws a `Look` from a family of settings. The "standard" family is what the
-course's data uses. The "heldout" family draws every setting from values the standard family
-never uses (other lights, exposures, white balances, saturations, blurs, noise levels and
-texture strengths), so a network trained on standard frames and scored on held-out ones shows
-whether it learned shapes or the standard family's colours (`bench/appearance_transfer.py`).
+course's data uses. The "heldout" family lights its scenes with presets the standard family
+never uses (their own skies, tints and hazes), and draws each camera setting (exposure, white
+balance, saturation, contrast, blur, noise, vignetting) and the texture strength from values
+outside the standard family's ranges. A network trained on standard frames and scored on
+held-out ones shows whether it learned shapes or the standard family's colours
+(`bench/appearance_transfer.py`).
 The scene itself (what stands where) does not depend on the family.
 """
 
@@ -23,7 +25,7 @@ class Light:
 
 
 LIGHTS = {
-    # The standard family's lights: CARLA's clear, cloudy and sunset weathers.
+    # The standard family's lights: clear, cloudy, sunset and dusk, as in CARLA's weathers.
     "noon": Light(1.0, (1.0, 1.0, 1.0), (96, 146, 206), (188, 208, 228), 0.45, (196, 208, 222), (0.0, 0.5)),
     "afternoon": Light(0.95, (1.04, 1.0, 0.93), (104, 150, 200), (196, 206, 218), 0.5, (204, 204, 204),
                        (0.1, 0.6)),
@@ -40,7 +42,8 @@ LIGHTS = {
 
 @dataclass(frozen=True)
 class Family:
-    """Ranges to draw each setting from: a tuple of (low, high) intervals, one picked at random."""
+    """Where each setting is drawn from: `lights` names the light presets (repeat a name to draw
+    it more often); every other field is a tuple of (low, high) intervals, one picked at random."""
     lights: tuple
     exposure: tuple  # overall gain
     white_balance: tuple  # largest deviation of a channel's gain from 1
@@ -80,6 +83,13 @@ class Look:
     clouds: float
 
 
+def check_family(family):
+    """`family` itself, when it names a family; otherwise a ValueError that lists them."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown appearance family {family!r}; choose from {', '.join(FAMILIES)}")
+    return family
+
+
 def _draw(rng, intervals):
     low, high = intervals[int(rng.integers(0, len(intervals)))]
     return float(rng.uniform(low, high))
@@ -87,10 +97,7 @@ def _draw(rng, intervals):
 
 def draw_look(rng, family="standard"):
     """The look of one frame, drawn from a family's ranges."""
-    try:
-        f = FAMILIES[family]
-    except KeyError:
-        raise ValueError(f"unknown appearance family {family!r}; choose from {sorted(FAMILIES)}") from None
+    f = FAMILIES[check_family(family)]
     light = f.lights[int(rng.integers(0, len(f.lights)))]
     deviation = _draw(rng, f.white_balance)
     direction = rng.uniform(-1, 1, 3)

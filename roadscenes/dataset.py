@@ -18,7 +18,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from . import __version__
-from .appearance import FAMILIES
+from .appearance import check_family
 from .classes import CLASS_NAMES, N_CLASSES
 from .render import render
 
@@ -93,8 +93,7 @@ def generate(out=DEFAULT_DIR, count=DEFAULT_COUNT, seed=DEFAULT_SEED, size=DEFAU
     width, height = size
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    if appearance not in FAMILIES:
-        raise ValueError(f"unknown appearance {appearance!r}; choose from {', '.join(FAMILIES)}")
+    check_family(appearance)  # before anything is deleted
     if not force and is_up_to_date(out, seed, count, width, height, appearance):
         return read_manifest(out)
     for folder in (FRAMES, MASKS):

@@ -14,9 +14,7 @@ from PIL import Image, ImageFilter
 
 from . import classes as C
 from .appearance import LIGHTS, draw_look
-from .scene import Scene
-
-REFERENCE_WIDTH = 640  # pixel sizes below are for a frame this wide, scaled for others
+from .scene import REFERENCE_WIDTH, Scene
 
 
 def frame_rng(seed, index, stream=0):
@@ -25,8 +23,7 @@ def frame_rng(seed, index, stream=0):
     Stream 0 draws the scene, 1 its look and 2 its noise fields: an appearance family changes
     how a scene looks, never what is in it.
     """
-    entropy = [int(seed), int(index)] + ([int(stream)] if stream else [])
-    return np.random.default_rng(np.random.SeedSequence(entropy))
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(index), int(stream)]))
 
 
 def smooth_noise(rng, height, width, cell, cell_x=None):
@@ -55,55 +52,84 @@ def render(seed, index, width=640, height=480, appearance="standard"):
     """Return (rgb, mask): uint8 arrays of shape (H, W, 3) and (H, W) with class ids."""
     look = draw_look(frame_rng(seed, index, 1), appearance)
     light = LIGHTS[look.light]
-    rng = frame_rng(seed, index)
-    scene = Scene(rng, width, height, shadow=light.shadow)
+    scene = Scene(frame_rng(seed, index), width, height, shadow=light.shadow)
     canvas = scene.draw()
-    t = canvas.tables()
+    tables = canvas.tables()
     ids = np.asarray(canvas.ids, dtype=np.int32)
-    mask = t.classes[ids]
-    scale = width / REFERENCE_WIDTH
-    noise_rng = frame_rng(seed, index, 2)
+    mask = tables.classes[ids]
+    noise = Noise(frame_rng(seed, index, 2), height, width)
+    texture = noise.smooth(24) * 0.6 + noise.smooth(7) * 0.4
 
-    # Surfaces: colour (with worn paint showing what is under it), blotches, grain, gradients.
-    texture = 0.6 * smooth_noise(noise_rng, height, width, 24 * scale) + 0.4 * smooth_noise(
-        noise_rng, height, width, 7 * scale)
-    grain = block_noise(noise_rng, height, width, 2 if width >= 320 else 1)
-    wear = t.wears[ids] * np.clip(0.3 + 1.5 * smooth_noise(noise_rng, height, width, 3 * scale), 0, 1)
+    rgb = _surfaces(tables, ids, canvas.light, texture, noise, look, scene.cam.horizon)
+    rgb = _sky(rgb, mask == C.SKY, texture, noise, light, look.clouds, scene.cam.horizon)
+    rgb = _light(rgb, light, scene.cam.horizon, noise.scale)
+    return _camera(rgb, look, noise), mask
+
+
+class Noise:
+    """The noise fields of one frame, sized in pixels of a frame REFERENCE_WIDTH wide."""
+
+    def __init__(self, rng, height, width):
+        self.rng, self.height, self.width = rng, height, width
+        self.scale = width / REFERENCE_WIDTH
+        self.block = 2 if width >= REFERENCE_WIDTH / 2 else 1  # fine grain: 2x2 pixels, 1 in small frames
+
+    def smooth(self, cell, cell_x=None):
+        return smooth_noise(self.rng, self.height, self.width, round(cell * self.scale),
+                            round((cell_x or cell) * self.scale))
+
+    def grain(self):
+        return block_noise(self.rng, self.height, self.width, self.block)
+
+
+def _surfaces(t, ids, light_map, texture, noise, look, horizon):
+    """Each instance's colour (worn paint showing what is under it), blotches, grain, vertical
+    gradient, and the shadows of the light map, blurred by a few pixels so that they are soft."""
+    height = ids.shape[0]
+    wear = t.wears[ids] * np.clip(0.3 + 1.5 * noise.smooth(3), 0, 1)
     base = t.colours[ids] * (1 - wear[..., None]) + t.unders[ids] * wear[..., None]
-    rows = (np.arange(height, dtype=np.float32) - scene.cam.horizon) / height
-    shading = 1 + look.texture * (t.textures[ids] * texture + 0.6 * t.grains[ids] * grain) + t.gradients[ids] * rows[:, None]
-
-    # Soft shadows: the light map blurred by a few pixels.
-    lit = canvas.light.filter(ImageFilter.BoxBlur(max(1, round(2 * scale))))
+    rows = (np.arange(height, dtype=np.float32) - horizon) / height
+    relief = t.textures[ids] * texture + 0.6 * t.grains[ids] * noise.grain()
+    shading = 1 + look.texture * relief + t.gradients[ids] * rows[:, None]
+    lit = light_map.filter(ImageFilter.BoxBlur(max(1, round(2 * noise.scale))))
     shading *= np.asarray(lit, dtype=np.float32) / 255
-    rgb = base * shading[..., None]
+    return base * shading[..., None]
 
-    # The sky: a gradient with wispy clouds stretched along the horizon.
-    sky = mask == C.SKY
-    if sky.any():
-        wisps = (smooth_noise(noise_rng, height, width, 26 * scale, 110 * scale)
-                 + 0.5 * smooth_noise(noise_rng, height, width, 8 * scale, 40 * scale))
-        cover = np.clip((wisps - (1.2 - 2.0 * look.clouds)) * 0.9, 0, 0.9)[..., None]
-        cloud = np.float32(235) - 40 * np.float32(look.clouds)
-        sky_rgb = sky_colours(light, scene.cam.horizon, height)[:, None, :] * (1 - cover) + cloud * cover
-        sky_rgb = sky_rgb * (1 + 0.03 * texture[..., None])
-        rgb = np.where(sky[..., None], sky_rgb, rgb)
 
-    rgb *= np.float32(light.brightness) * np.array(light.tint, dtype=np.float32)
-    # Haze: colours fade towards the haze colour near the horizon, where things are far away.
-    distance_rows = np.abs(np.arange(height, dtype=np.float32) - scene.cam.horizon) / scale
+def _sky(rgb, sky, texture, noise, light, clouds, horizon):
+    """The sky's pixels: a gradient towards a paler horizon, with wisps of cloud stretched along it."""
+    if not sky.any():
+        return rgb
+    wisps = noise.smooth(26, 110) + 0.5 * noise.smooth(8, 40)
+    cover = np.clip((wisps - (1.2 - 2.0 * clouds)) * 0.9, 0, 0.9)[..., None]
+    cloud = np.float32(235) - 40 * np.float32(clouds)
+    sky_rgb = sky_colours(light, horizon, rgb.shape[0])[:, None, :] * (1 - cover) + cloud * cover
+    sky_rgb = sky_rgb * (1 + 0.03 * texture[..., None])
+    return np.where(sky[..., None], sky_rgb, rgb)
+
+
+def _light(rgb, light, horizon, scale):
+    """The light's brightness and tint, and haze: colours fade towards the haze colour near the
+    horizon, where things are far away."""
+    rgb = rgb * (np.float32(light.brightness) * np.array(light.tint, dtype=np.float32))
+    distance_rows = np.abs(np.arange(rgb.shape[0], dtype=np.float32) - horizon) / scale
     haze = (0.35 * 40 / (40 + distance_rows))[:, None, None]
-    rgb = rgb * (1 - haze) + np.array(light.haze, dtype=np.float32) * light.brightness * haze
+    return rgb * (1 - haze) + np.array(light.haze, dtype=np.float32) * light.brightness * haze
 
-    # The camera.
-    rgb *= np.float32(look.exposure) * np.array(look.white_balance, dtype=np.float32)
+
+def _camera(rgb, look, noise):
+    """Exposure, white balance, saturation, contrast, vignetting, lens blur and sensor noise."""
+    height, width = rgb.shape[:2]
+    rgb = rgb * (np.float32(look.exposure) * np.array(look.white_balance, dtype=np.float32))
     grey = rgb.mean(axis=-1, keepdims=True)
     rgb = grey + (rgb - grey) * np.float32(look.saturation)
     rgb = 128 + (rgb - 128) * np.float32(look.contrast)
+    # Vignetting: darker with the squared distance from the centre, by `vignette` in the corners.
     u = (np.arange(width, dtype=np.float32) - width / 2) / (width / 2)
     v = (np.arange(height, dtype=np.float32) - height / 2) / (width / 2)
-    rgb *= (1 - look.vignette * (u[None, :] ** 2 + v[:, None] ** 2) / 1.56)[..., None]
+    corner = 1 + (height / width) ** 2
+    rgb *= (1 - look.vignette * (u[None, :] ** 2 + v[:, None] ** 2) / corner)[..., None]
     picture = Image.fromarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
-    picture = np.asarray(picture.filter(ImageFilter.GaussianBlur(look.blur * scale)), dtype=np.float32)
-    picture = picture + (block_noise(noise_rng, height, width, 2 if width >= 320 else 1) * look.noise)[..., None]
-    return np.clip(np.rint(picture), 0, 255).astype(np.uint8), mask
+    picture = np.asarray(picture.filter(ImageFilter.GaussianBlur(look.blur * noise.scale)), dtype=np.float32)
+    picture = picture + (noise.grain() * look.noise)[..., None]
+    return np.clip(np.rint(picture), 0, 255).astype(np.uint8)

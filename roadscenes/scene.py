@@ -16,6 +16,7 @@ from .canvas import Canvas
 # the focal length is half the frame's width in pixels. Mounted level, so the horizon is
 # near mid-height, as in the real frames.
 FOV_FOCAL = 0.5
+REFERENCE_WIDTH = 640
 NEAR, FAR = 1.5, 400.0
 CURB = 0.15  # height of a sidewalk above the road, metres
 
@@ -56,12 +57,20 @@ class Camera:
         return self.focal / z
 
 
+def _every(start, step, low, high):
+    """The points start + k * step (k = 0, 1, ...) that lie in [low, high)."""
+    k = max(0, -int(-(low - start) // step))  # ceil((low - start) / step), at least 0
+    while start + k * step < high:  # computed, not accumulated: neighbouring pieces agree on a border
+        yield start + k * step
+        k += 1
+
+
 class Scene:
     """Everything random about one frame, drawn onto a Canvas by :meth:`draw`."""
 
     def __init__(self, rng, width, height, shadow=0.45):
         self.rng = rng
-        self.px = width / 640  # pixel sizes below are for a 640-wide frame
+        self.px = width / REFERENCE_WIDTH  # pixel sizes below are for a frame this wide
         self.cam = Camera(width, height, horizon=height / 2 + rng.uniform(-10, 10) * self.px,
                           height_m=rng.uniform(1.5, 2.1))
         self.shadow = shadow  # how dark shadows are under this frame's light
@@ -70,8 +79,7 @@ class Scene:
         self.shoulder = rng.uniform(0.5, 3.0)  # tarmac outside the edge lines: parking, gutters
         self.road_width = self.lanes * self.lane_width + 2 * self.shoulder
         my_lane = int(rng.integers(0, self.lanes))
-        self.offset = self.lane_centre(my_lane)
-        self.offset = -self.offset + rng.uniform(-0.4, 0.4)
+        self.offset = -self.lane_centre(my_lane) + rng.uniform(-0.4, 0.4)  # the camera rides in that lane
         self.curvature = rng.uniform(-1, 1) * rng.uniform(0, 1.2e-3)
         self.sun_side = rng.choice([-1.0, 1.0]) * rng.uniform(0.2, 1.2)
         self.canvas = Canvas(width, height)
@@ -122,13 +130,24 @@ class Scene:
     def stand(self, z, painter):
         self.objects.append((z, painter))
 
-    def cast_shadow(self, x0, x1, z0, z1, length):
-        """Shadow on the ground of an object occupying [x0, x1] x [z0, z1]."""
+    def stand_along(self, z0, z1, painter):
+        """Something long beside the road (a rail, a wall), painted piece by piece, each piece at
+        its own depth: painted whole at its near end, it would cover everything further away."""
+        zs = self._depths(z0, z1)
+        for near, far in zip(zs, zs[1:]):
+            self.stand((near + far) / 2, lambda near=near, far=far: painter(near, far))
+
+    def base(self, x):
+        """Height of the ground at lateral offset x: the sidewalk is raised by the curb."""
+        return CURB if self.sidewalks and self.road_width / 2 < abs(x) <= self.kerb else 0.0
+
+    def cast_shadow(self, x0, x1, z0, z1, length, y=0.0):
+        """Shadow on the ground (at height y) of an object occupying [x0, x1] x [z0, z1]."""
         if self.shadow < 0.15:
             return
         dx = self.sun_side * length
-        pts = [self.at(x0, 0, z0), self.at(x1, 0, z0), self.at(x1 + dx, 0, z1 + length * 0.3),
-               self.at(x0 + dx, 0, z1 + length * 0.3)]
+        pts = [self.at(x0, y, z0), self.at(x1, y, z0), self.at(x1 + dx, y, z1 + length * 0.3),
+               self.at(x0 + dx, y, z1 + length * 0.3)]
         self.canvas.shadow(pts, self.shadow)
 
     # -- the scene, back to front ---------------------------------------------------
@@ -207,29 +226,28 @@ class Scene:
         if r.random() < 0.31:
             self.rails()
         self.road_grey = self.vary(self.pick(ASPHALT), 8)
-        sidewalks = r.random() < 0.65
-        self.kerb = half
-        if sidewalks:
-            self.sidewalks(half, r.uniform(1.2, 3.0))
+        self.sidewalks = r.random() < 0.65
+        self.kerb = half + (r.uniform(1.2, 3.0) if self.sidewalks else 0.0)  # outer edge of the sidewalk
+        if self.sidewalks:
+            self.paving(half, self.kerb)
         self.road(half)
         self.lane_lines()
-        if sidewalks:
+        if self.sidewalks:
             self.curbs(half)
 
-    def sidewalks(self, half, width):
-        """Raised paving beside the road, with the joints of its slabs."""
+    def paving(self, half, kerb):
+        """Raised sidewalks beside the road, with the joints of their slabs."""
         c, r = self.canvas, self.rng
         pave = self.vary(self.pick(GREYS[1:]), 12)
         joint = tuple(v * 0.78 for v in pave)
         slab = r.uniform(1.2, 2.5)
         for side in (-1, 1):
-            outer = side * (half + width)
+            outer = side * kerb
             c.polygon(self.strip(side * half, outer, y=CURB), C.SIDEWALK, pave, texture=0.08, grain=0.05)
             z = NEAR + r.uniform(0, slab)
             while z < 45:
                 c.polygon(self.strip(side * half, outer, z, z + 0.06, y=CURB), C.SIDEWALK, joint, texture=0.04)
                 z += slab
-        self.kerb = half + width
 
     def curbs(self, half):
         """The curb's face between road and sidewalk: lighter concrete, in the sidewalk's class."""
@@ -260,7 +278,8 @@ class Scene:
         for _ in range(int(r.integers(0, 6))):  # cracks: thin, dark, wandering
             x, z = r.uniform(-half, half), r.uniform(3, 25)
             for _ in range(int(r.integers(2, 5))):
-                x1, z1 = x + r.uniform(-0.6, 0.6), z + r.uniform(0.5, 2)
+                x1 = min(half - 0.35, max(-half + 0.35, x + r.uniform(-0.6, 0.6)))  # stays on the asphalt
+                z1 = z + r.uniform(0.5, 2)
                 c.polygon([self.at(x, 0, z), self.at(x + 0.04, 0, z), self.at(x1 + 0.04, 0, z1), self.at(x1, 0, z1)],
                           C.ROAD, crack, texture=0.05)
                 x, z = x1, z1
@@ -278,12 +297,12 @@ class Scene:
             c.polygon(self.strip(x0 + dx - 0.05, x0 + dx + 0.05, z0, z1), C.RAILTRACK, steel, texture=0.05)
 
     def lane_lines(self):
-        """Markings of CARLA's kinds: solid white edge lines, a double solid yellow centre line on
-        two-way roads, dashed white lines between lanes of one direction; worn, thin and flat on
-        the road, so perspective narrows them."""
+        """Markings of CARLA's kinds: solid white edge lines (on most roads), a double solid yellow
+        centre line on two-way roads, dashed white lines between lanes of one direction; worn,
+        thin and flat on the road, so perspective narrows them."""
         c, r = self.canvas, self.rng
         half = self.road_width / 2
-        paint = self.vary((225, 225, 215), 12)
+        white = self.vary((225, 225, 215), 12)
         yellow = self.vary((214, 176, 44), 15)
         width = r.uniform(0.1, 0.16)
         worn = dict(texture=0.04, grain=0.04, under=self.road_grey, wear=r.uniform(0.0, 0.45))
@@ -300,7 +319,7 @@ class Scene:
 
         if r.random() < 0.7:
             for side in (-1, 1):
-                line(side * (half - self.shoulder), paint)
+                line(side * (half - self.shoulder), white)
         two_way = self.lanes % 2 == 0 and r.random() < 0.9
         dash, gap = r.uniform(2.5, 4), r.uniform(4, 9)
         for k in range(1, self.lanes):
@@ -313,16 +332,16 @@ class Scene:
                 else:
                     dashed(x, yellow, dash, gap)
             else:
-                dashed(x, paint, dash, gap)
+                dashed(x, white, dash, gap)
         if r.random() < 0.25:  # a zebra crossing ahead, with a stop line before it
             z0 = r.uniform(8, 35)
             x = -half + self.shoulder
             while x < half - self.shoulder:
-                c.polygon(self.strip(x, x + 0.5, z0, z0 + 3), C.ROADLINE, paint, **worn)
+                c.polygon(self.strip(x, x + 0.5, z0, z0 + 3), C.ROADLINE, white, **worn)
                 x += 1.0
             if r.random() < 0.6:
                 c.polygon(self.strip(-half + self.shoulder, half - self.shoulder, z0 - 1.6, z0 - 1.2), C.ROADLINE,
-                          paint, **worn)
+                          white, **worn)
 
     # -- things beside the road -------------------------------------------------------
     def roadside(self, side):
@@ -334,7 +353,7 @@ class Scene:
         else:
             self.tree_row(side, edge + side * r.uniform(3, 20), dense=r.random() < 0.6)
         if style == "highway" or r.random() < 0.45:
-            self.guard_rail(side, side * (self.road_width / 2 + r.uniform(0.3, 1.0)))
+            self.guard_rail(side, side * (self.kerb + r.uniform(0.3, 1.0)))
         if style != "urban" and r.random() < 0.5:
             self.fence(side, edge + side * r.uniform(0.5, 4))
         if r.random() < 0.5:
@@ -430,7 +449,8 @@ class Scene:
         return paint
 
     def guard_rail(self, side, x):
-        """A metal W-beam on posts: a bright top edge, a dark groove, and a post every 2 m."""
+        """A metal W-beam on posts: a bright top edge, a dark groove, and a post every 2 m (to 80 m:
+        further away they are under a pixel wide)."""
         r = self.rng
         z0, z1 = r.uniform(2, 15), r.uniform(60, 200)
         metal = self.vary((165, 165, 160), 15)
@@ -438,18 +458,16 @@ class Scene:
         bright = tuple(min(255.0, v * 1.2) for v in metal)
         post = tuple(v * 0.8 for v in metal)
 
-        def paint():
+        def paint(near, far):
             c = self.canvas
-            z = z0
-            while z < min(z1, 80):
+            for z in _every(z0, 2.0, near, min(far, 80)):
                 c.polygon(self.quad(x - 0.06, x + 0.06, 0, 0.72, z), C.GUARDRAIL, post, texture=0.05)
-                z += 2.0
-            c.polygon(self.side_strip(x, 0.4, 0.8, z0, z1), C.GUARDRAIL, metal, texture=0.05, gradient=0.1,
+            c.polygon(self.side_strip(x, 0.4, 0.8, near, far), C.GUARDRAIL, metal, texture=0.05, gradient=0.1,
                       grain=0.03)
-            c.polygon(self.side_strip(x, 0.58, 0.66, z0, z1), C.GUARDRAIL, groove, texture=0.05)
-            c.polygon(self.side_strip(x, 0.74, 0.8, z0, z1), C.GUARDRAIL, bright, texture=0.04)
+            c.polygon(self.side_strip(x, 0.58, 0.66, near, far), C.GUARDRAIL, groove, texture=0.05)
+            c.polygon(self.side_strip(x, 0.74, 0.8, near, far), C.GUARDRAIL, bright, texture=0.04)
 
-        self.stand(z0, paint)
+        self.stand_along(z0, z1, paint)
 
     def fence(self, side, x):
         r = self.rng
@@ -458,16 +476,14 @@ class Scene:
         colour = self.vary(self.pick([(90, 70, 55), (120, 120, 115), (60, 60, 60), (140, 110, 80)]), 15)
         spacing = r.uniform(0.6, 2.5)
 
-        def paint():
+        def paint(near, far):
             c = self.canvas
             for y in (height * 0.3, height * 0.85):
-                c.polygon(self.side_strip(x, y - 0.06, y + 0.06, z0, z1), C.FENCE, colour, texture=0.06)
-            z = z0
-            while z < min(z1, 50):
+                c.polygon(self.side_strip(x, y - 0.06, y + 0.06, near, far), C.FENCE, colour, texture=0.06)
+            for z in _every(z0, spacing, near, min(far, 50)):
                 c.polygon(self.quad(x - 0.05, x + 0.05, 0, height, z), C.FENCE, colour, texture=0.06)
-                z += spacing
 
-        self.stand(z0, paint)
+        self.stand_along(z0, z1, paint)
 
     def wall(self, side, x):
         """Concrete or stone: panels with joints, a lighter cap along the top."""
@@ -480,16 +496,15 @@ class Scene:
         joint = tuple(v * 0.75 for v in colour)
         panel = r.uniform(2, 4)
 
-        def paint():
+        def paint(near, far):
             c = self.canvas
-            c.polygon(self.side_strip(x, 0, height, z0, z1), C.WALL, colour, texture=0.09, gradient=0.2, grain=0.05)
-            c.polygon(self.side_strip(x, height - 0.12, height, z0, z1), C.WALL, cap, texture=0.04)
-            z = z0 + panel
-            while z < min(z1, 60):
+            c.polygon(self.side_strip(x, 0, height, near, far), C.WALL, colour, texture=0.09, gradient=0.2,
+                      grain=0.05)
+            c.polygon(self.side_strip(x, height - 0.12, height, near, far), C.WALL, cap, texture=0.04)
+            for z in _every(z0 + panel, panel, near, min(far, 60)):
                 c.polygon(self.quad(x, x, 0, height - 0.12, z, z + 0.08), C.WALL, joint, texture=0.04)
-                z += panel
 
-        self.stand(z0, paint)
+        self.stand_along(z0, z1, paint)
 
     def poles(self, side, x):
         r = self.rng
@@ -550,17 +565,20 @@ class Scene:
         shirt, trousers = self.vary(self.pick(CLOTHES), 15), self.vary(self.pick(CLOTHES), 15)
         skin = self.vary(self.pick([(225, 190, 160), (180, 130, 100), (120, 80, 60)]), 10)
         stride = self.rng.uniform(-0.15, 0.15)
+        y0 = self.base(x)  # standing on the sidewalk, not in it
 
         def paint():
             c, s = self.canvas, self.cam.scale(z)
-            self.cast_shadow(x - 0.2, x + 0.2, z, z + 0.2, height * 0.6)
+            self.cast_shadow(x - 0.2, x + 0.2, z, z + 0.2, height * 0.6, y=y0)
+            hip = y0 + height * 0.47
             for dx in (-0.1, 0.1):
-                c.polygon([self.at(x + dx - 0.07 + stride * dx * 5, 0, z), self.at(x + dx + 0.07 + stride * dx * 5, 0, z),
-                           self.at(x + dx + 0.07, height * 0.47, z), self.at(x + dx - 0.07, height * 0.47, z)],
+                foot = x + dx + stride * dx * 5
+                c.polygon([self.at(foot - 0.07, y0, z), self.at(foot + 0.07, y0, z),
+                           self.at(x + dx + 0.07, hip, z), self.at(x + dx - 0.07, hip, z)],
                           C.PEDESTRIAN, trousers, texture=0.05, gradient=0.3)
-            c.polygon(self.quad(x - 0.22, x + 0.22, height * 0.45, height * 0.82, z), C.PEDESTRIAN, shirt, texture=0.06,
-                      gradient=0.4, shade=int(215 + 40 * (self.sun_side > 0)))
-            u, v = self.at(x, height * 0.91, z)
+            c.polygon(self.quad(x - 0.22, x + 0.22, y0 + height * 0.45, y0 + height * 0.82, z), C.PEDESTRIAN,
+                      shirt, texture=0.06, gradient=0.4)
+            u, v = self.at(x, y0 + height * 0.91, z)
             hr = 0.11 * s
             c.ellipse((u - hr, v - hr * 1.2, u + hr, v + hr * 1.2), C.PEDESTRIAN, skin, texture=0.03)
 
@@ -584,11 +602,14 @@ class Scene:
                 self.stand(z, self._box(x, z, w, h, cls, colour))
 
     def _box(self, x, z, w, h, cls, colour):
+        y0 = self.base(x)
+        top = self.vary(colour, 20)
+
         def paint():
-            self.cast_shadow(x - w / 2, x + w / 2, z, z + 0.5, h * 0.7)
-            self.canvas.polygon(self.quad(x - w / 2, x + w / 2, 0, h, z), cls, colour, texture=0.07, gradient=0.2)
-            self.canvas.polygon(self.quad(x - w / 2, x + w / 2, h, h + 0.08, z), cls, self.vary(colour, 20),
-                                texture=0.05)
+            self.cast_shadow(x - w / 2, x + w / 2, z, z + 0.5, h * 0.7, y=y0)
+            self.canvas.polygon(self.quad(x - w / 2, x + w / 2, y0, y0 + h, z), cls, colour, texture=0.07,
+                                gradient=0.2)
+            self.canvas.polygon(self.quad(x - w / 2, x + w / 2, y0 + h, y0 + h + 0.08, z), cls, top, texture=0.05)
 
         return paint
 
@@ -623,7 +644,7 @@ class Scene:
             x0, x1 = x - width / 2, x + width / 2
             self.cast_shadow(x0, x1, z, z + length, height * 0.6)
             # The side the camera sees, then the rear.
-            near_side = x0 if x > 0 else x1
+            near_side = x0 if self.centre(z) + x > 0 else x1  # right of the camera: its left side shows
             c.polygon(self.quad(near_side, near_side, 0.3, height * 0.65, z, z + length), C.VEHICLES,
                       self.vary(body, 6), texture=0.04, shade=185, gradient=0.3)
             if kind == "car":  # the cabin's side with its windows
