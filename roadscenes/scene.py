@@ -352,7 +352,7 @@ class Scene:
             self.building_row(side, edge + side * r.uniform(3, 15 if style == "urban" else 35))
         else:
             self.tree_row(side, edge + side * r.uniform(3, 20), dense=r.random() < 0.6)
-        if style == "highway" or r.random() < 0.45:
+        if style == "highway" or r.random() < 0.6:
             self.guard_rail(side, side * (self.kerb + r.uniform(0.3, 1.0)))
         if style != "urban" and r.random() < 0.5:
             self.fence(side, edge + side * r.uniform(0.5, 4))
@@ -617,10 +617,10 @@ class Scene:
     def traffic(self):
         r = self.rng
         half = self.road_width / 2
-        for _ in range(int(r.integers(0, 4))):
+        for _ in range(int(r.integers(0, 3))):
             lane = int(r.integers(0, self.lanes))
             x = self.lane_centre(lane) + r.uniform(-0.3, 0.3)
-            z = r.uniform(6, 90)
+            z = r.uniform(8, 100)
             self.stand(z, self._vehicle(x, z))
         for side in (-1, 1):  # parked cars along the kerb
             if r.random() < 0.3:
