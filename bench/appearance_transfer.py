@@ -21,21 +21,21 @@ second run with the same --model only scores it again.
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import bench_setup  # noqa: F401  (first: PATH, sys.path, quiet logs)
 
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
-from nbclient import NotebookClient  # noqa: E402
 
 from course.assignment import NOTEBOOK, SOURCE  # noqa: E402
 from roadscenes import CLASS_NAMES, N_CLASSES  # noqa: E402
 from roadscenes.dataset import FRAMES, MASKS, generate  # noqa: E402
+from training_quality import execute_source_notebook  # noqa: E402
+
+sys.path.insert(0, str(SOURCE))
+import segmentation_utils as su  # noqa: E402  (the notebook's own confusion matrix and IoU)
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "transfer"
@@ -53,30 +53,18 @@ SHOWN = ("Road", "Sky", "Vegetation", "Building", "Terrain", "Vehicles", "RoadLi
 def train(data_dir, model_path):
     """Run the source notebook at its defaults on `data_dir`; save the network and its
     validation confusion matrix next to it."""
-    sidecar = str(model_path) + ".json"
-    work = Path(tempfile.mkdtemp(prefix="unet-transfer-"))
-    for item in SOURCE.iterdir():
-        if item.suffix != ".ipynb":
-            (work / item.name).symlink_to(item)
     notebook = nbformat.read(SOURCE / NOTEBOOK, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell(SAVE.format(model=str(model_path), sidecar=sidecar, train=str(data_dir))))
-    os.environ.update(UNET_DATA_DIR=str(data_dir), UNET_STATIC_VIEWS="1", TF_CPP_MIN_LOG_LEVEL="3")
-    start = time.perf_counter()
-    try:
-        NotebookClient(notebook, timeout=7200, kernel_name="python3",
-                       resources={"metadata": {"path": str(work)}}).execute()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print(f"notebook trained on {data_dir} in {(time.perf_counter() - start) / 60:.1f} min")
+    sidecar = str(model_path) + ".json"
+    notebook.cells.append(nbformat.v4.new_code_cell(SAVE.format(model=str(model_path), sidecar=sidecar,
+                                                                train=str(data_dir))))
+    minutes = execute_source_notebook(notebook, data_dir, timeout=7200) / 60
+    print(f"notebook trained on {data_dir} in {minutes:.1f} min")
 
 
 def score_folder(model_path, folder):
     """Confusion matrix of the saved network on every frame of `folder`, preprocessed as the
     notebook does (bilinear frames, nearest-neighbour masks, 96x128)."""
     import tensorflow as tf
-
-    sys.path.insert(0, str(SOURCE))
-    import segmentation_utils as su
 
     model = tf.keras.models.load_model(model_path, compile=False)
     height, width = model.input_shape[1:3]
@@ -94,14 +82,14 @@ def score_folder(model_path, folder):
 
 
 def summary(confusion):
+    """Pixel accuracy, mean IoU over the classes present, and IoU and share per class, with the
+    notebook's own functions."""
     confusion = np.asarray(confusion, dtype=np.int64)
-    hits = np.diag(confusion).astype(float)
-    union = confusion.sum(0) + confusion.sum(1) - hits
-    iou = np.where(union > 0, hits / np.maximum(union, 1), np.nan)
-    return {"pixel_accuracy": float(hits.sum() / confusion.sum()),
+    iou, share = su.per_class_iou(confusion), su.truth_shares(confusion)
+    return {"pixel_accuracy": float(np.trace(confusion) / confusion.sum()),
             "mean_iou": float(np.nanmean(iou)),
             "iou": {CLASS_NAMES[c]: (None if np.isnan(iou[c]) else float(iou[c])) for c in range(N_CLASSES)},
-            "share": {CLASS_NAMES[c]: float(confusion[c].sum() / confusion.sum()) for c in range(N_CLASSES)}}
+            "share": {CLASS_NAMES[c]: float(share[c]) for c in range(N_CLASSES)}}
 
 
 def table(results, labels):

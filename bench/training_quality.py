@@ -46,18 +46,26 @@ def notebook_for(seed, epochs):
     return notebook
 
 
-def run(seed, epochs, data_dir, figures):
+def execute_source_notebook(notebook, data_dir, timeout=3600):
+    """Run a copy of the source notebook with nbclient, as a student runs it, on `data_dir`
+    (an absolute path: the kernel runs in a folder of its own); returns the wall seconds."""
     work = Path(tempfile.mkdtemp(prefix="unet-train-"))
     for item in SOURCE.iterdir():
         if item.suffix != ".ipynb":
             (work / item.name).symlink_to(item)
     os.environ.update(UNET_DATA_DIR=str(data_dir), UNET_STATIC_VIEWS="1", TF_CPP_MIN_LOG_LEVEL="3")
-    notebook = notebook_for(seed, epochs)
     start = time.perf_counter()
-    NotebookClient(notebook, timeout=3600, kernel_name="python3",
-                   resources={"metadata": {"path": str(work)}}).execute()
-    wall = time.perf_counter() - start
-    shutil.rmtree(work, ignore_errors=True)
+    try:
+        NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(work)}}).execute()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return time.perf_counter() - start
+
+
+def run(seed, epochs, data_dir, figures):
+    notebook = notebook_for(seed, epochs)
+    wall = execute_source_notebook(notebook, data_dir)
     text = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
     result = json.loads(text.split("BENCH-RESULT ", 1)[1].splitlines()[0])
     result["epoch_seconds"] = [int(s) for s in EPOCH_LINE.findall(text)]
