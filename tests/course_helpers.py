@@ -190,10 +190,14 @@ def sent_to_manual_grading(db_url, student):
 
 # --- a class graded by plain nbgrader or by `course grade`, in a process of its own, watched -----
 
+BOUNDED = "unet-bounded"  # the name of children forked under limits (course/bounded.py NAME)
+
+
 class PeakMemory:
     """The peak resident memory of each grader-side process of this one (not the kernels,
     whose memory their cgroups limit, nor the zygotes they are forked from, which import
-    modules and nothing else), sampled ten times a second."""
+    modules and nothing else), sampled ten times a second; children forked under limits of
+    their own (course/bounded.py) count apart, as BOUNDED."""
 
     KERNEL_SIDE = ("ipykernel", "bwrap", "course.sandbox.launcher", "course/sandbox/zygote.py")
 
@@ -210,6 +214,9 @@ class PeakMemory:
             try:
                 command = " ".join(process.cmdline())
                 if any(mark in command for mark in self.KERNEL_SIDE):
+                    continue
+                if process.name() == BOUNDED:  # forked to read or judge a student's bytes, under limits
+                    self.peak[BOUNDED] = max(self.peak.get(BOUNDED, 0), process.memory_info().rss)
                     continue
                 kind = next((k for k in ("course.grading.nbgrader_steps", "course.grading.batch_job", "course.grading.selftest", "nbgrader",
                                          "distributed") if k in command), "the grading process")
@@ -232,7 +239,12 @@ class PeakMemory:
         self._thread.join()
 
     def worst_mb(self):
-        return max(self.peak.values()) / 2**20
+        """The peak of the worst grader-side process, children under limits of their own aside."""
+        return max(rss for kind, rss in self.peak.items() if kind != BOUNDED) / 2**20
+
+    def bounded_mb(self):
+        """The peak of the children forked under limits (course/bounded.py), 0 if none ran."""
+        return self.peak.get(BOUNDED, 0) / 2**20
 
 
 def plain_nbgrader(root, limits):

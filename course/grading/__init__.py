@@ -5,6 +5,7 @@ to workers (`cluster`, `remote`), where `batch_job` runs nbgrader's autograde an
 one process (`nbgrader_steps`) and `selftest` first proves the machine grades the reference
 and the blank release right; `gradebook` records each submission in one transaction.
 
-May import: course.layout, course.assignment, course.sandbox. The judge is not imported here:
+May import: course.layout, course.bounded (the preflight reads each notebook in a bounded
+child), course.assignment, course.sandbox. The judge is not imported here:
 nbgrader loads it from nbgrader_config.py in the processes that grade.
 """

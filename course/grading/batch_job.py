@@ -52,7 +52,8 @@ def stage(folder, batch):
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             (target / relative).write_bytes(data)
         target.mkdir(parents=True, exist_ok=True)
-        (target / NOTEBOOK).write_text(submission["notebook"], encoding="utf-8")
+        notebook = submission["notebook"]  # the repaired notebook's JSON, as bytes (or text)
+        (target / NOTEBOOK).write_bytes(notebook if isinstance(notebook, bytes) else notebook.encode("utf-8"))
     return f"sqlite:///{folder / 'gradebook.db'}"
 
 

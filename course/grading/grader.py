@@ -1,7 +1,7 @@
 """`python -m course grade`: grade every submission of a class on Dask, one machine or many.
 
 Here, on the instructor's machine, each submission is checked and repaired first
-(preflight.py) and its regular files read (links, pipes, devices and sockets are refused by
+(preflight.py, in a child process under limits of its own) and its regular files read (links, pipes, devices and sockets are refused by
 name, never followed). Submissions go to Dask workers a few at a time (remote.py): a
 worker grades them with nbgrader's own `autograde` in a process of its own, each kernel in
 a sandbox of its own (course/sandbox/), every score decided by the judge (course/judge/),
@@ -36,7 +36,7 @@ from ..sandbox.execute import sandbox_problem
 from ..sandbox.submission_files import regular_files
 from . import bundle, gradebook, remote
 from .cluster import worker_addresses
-from .preflight import check_submission, refused_entries, source_metadata
+from .preflight import read_submission, refused_entries, source_metadata
 
 GRADED_STATES = ("graded", "graded (repaired)", "cell timed out", "out of memory in a cell")
 
@@ -138,8 +138,8 @@ def _preflight(settings, student, known):
     path = folder / NOTEBOOK
     if not path.is_symlink() and not path.exists():
         return None, Outcome(student, "invalid notebook", f"no {NOTEBOOK} in the submission")
-    checked = check_submission(path, known)
-    if checked.notebook is None:
+    checked = read_submission(path, known)
+    if checked.problem:
         return None, Outcome(student, "invalid notebook", checked.problem)
     checked.repairs += [f"refused, not copied: {entry}" for entry in refused_entries(folder)]
     return checked, None
@@ -154,14 +154,14 @@ def _payload(settings, student, checked):
                         if not entry.endswith(("(not a regular file)", "(a symbolic link)"))]
     files = {str(relative): path.read_bytes() for relative, path in chosen
              if path.is_file() and str(relative) != NOTEBOOK}
-    return {"notebook": nbformat.writes(checked.notebook), "files": files}
+    return {"notebook": checked.text, "files": files}
 
 
 def _digest(grading, options, payload):
     """What a grade depends on: the grading files, the limits, the submission's content."""
     hasher = hashlib.sha256(grading.encode())
     hasher.update(json.dumps(options, sort_keys=True).encode())
-    hasher.update(payload["notebook"].encode())
+    hasher.update(payload["notebook"])
     for relative in sorted(payload["files"]):
         hasher.update(relative.encode() + b"\0" + hashlib.sha256(payload["files"][relative]).digest())
     return hasher.hexdigest()

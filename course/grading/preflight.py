@@ -14,7 +14,9 @@ what the scan finds is only an advisory note for the instructor.
 
 import ast
 import json
+import os
 import stat
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 
@@ -22,6 +24,7 @@ import nbformat
 
 from pathlib import Path
 
+from .. import bounded
 from ..assignment import NOTEBOOK, RELEASE, SOURCE
 from ..layout import printable, walk
 
@@ -34,7 +37,8 @@ DYNAMIC_CODE = {"exec", "eval", "compile", "__import__", "setattr", "delattr"}
 
 @dataclass
 class Preflight:
-    notebook: object = None  # the nbformat notebook to grade, or None if it cannot be graded
+    notebook: object = None  # the nbformat notebook to grade (check_submission), or None
+    text: bytes = b""  # the notebook to grade, as JSON (read_submission), or empty
     problem: str = ""  # why it cannot be graded
     repairs: list = field(default_factory=list)
     advisories: list = field(default_factory=list)
@@ -194,15 +198,20 @@ def _cells_problem(raw, name):
     return ""
 
 
-def check_submission(path, known=None):
-    """Read and repair the notebook at `path`; never raises, whatever the bytes."""
+def check_submission(path, known=None, progress=None):
+    """Read and repair the notebook at `path` and scan its code, in this process; never raises,
+    whatever the bytes. `progress(number)` is told before code cell `number` is scanned.
+    Grading reads notebooks with read_submission, which bounds the work."""
     try:
-        return _check_submission(Path(path), known)
+        checked = _repaired(Path(path), known)
     except Exception as error:  # noqa: BLE001 - any bytes must give a status
         return Preflight(problem=f"invalid notebook: {Path(path).name} cannot be read ({type(error).__name__})")
+    if checked.notebook is not None:
+        checked.advisories = advisories(checked.notebook, progress)
+    return checked
 
 
-def _check_submission(path, known):
+def _repaired(path, known):
     known = known if known is not None else source_metadata()
     mode = path.lstat().st_mode
     if not stat.S_ISREG(mode):
@@ -218,8 +227,7 @@ def _check_submission(path, known):
     if problem:
         return Preflight(problem=problem)
     repairs = repair_metadata(raw["cells"], known)
-    template = release_cells()
-    repairs += restore_deleted_cells(raw["cells"], template)
+    repairs += restore_deleted_cells(raw["cells"], release_cells())
     try:
         with warnings.catch_warnings():  # a copied cell repeats its cell id: nbformat renames it
             warnings.simplefilter("ignore")
@@ -227,18 +235,84 @@ def _check_submission(path, known):
             nbformat.validate(notebook)
     except Exception as error:  # nbformat raises several types
         return Preflight(problem=f"invalid notebook: {path.name} cannot be read as a notebook ({str(error)[:120]})")
-    result = Preflight(notebook=notebook, repairs=repairs)
+    return Preflight(notebook=notebook, repairs=repairs)
+
+
+def advisories(notebook, progress=None):
+    """The advisory notes of a repaired notebook's student code: "code cell N: changes ..."."""
     # Copies of the course's own cells (a copied test cell, say) are not student code.
     provided = {"".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-                for cell in template}
+                for cell in release_cells()}
     code = [c.source for c in notebook.cells if c.cell_type == "code"
             and not c.metadata.get("nbgrader", {}).get("locked") and c.source not in provided]
     aliases = {}
-    for source in code:
+    for number, source in enumerate(code, start=1):
+        if progress:
+            progress(number)
         try:
             aliases.update(_module_aliases(ast.parse(source)))
         except (SyntaxError, ValueError, RecursionError):
             pass
+    found = []
     for number, source in enumerate(code, start=1):
-        result.advisories += [f"code cell {number}: {reason}" for reason in scan_code(source, aliases)]
-    return result
+        if progress:
+            progress(number)
+        found += [f"code cell {number}: {reason}" for reason in scan_code(source, aliases)]
+    return found
+
+
+# ---------------------------------------------------------------------------------------
+# Bounded: what `course grade` runs
+# ---------------------------------------------------------------------------------------
+# Reading a notebook costs memory far beyond its size: json.loads of a list of 12 million
+# floats takes 400 MB, and Python's parser about 475 MB per MB of a long list literal. So
+# the notebook is read, repaired and scanned in a child process with limits of its own, and
+# `course grade`, which holds the whole class, only ever holds each repaired notebook's bytes.
+
+MEMORY = 1 << 30  # bytes of data the reading child may add to what it was forked with
+SECONDS = 60  # of CPU time and of wall-clock time: a 50 MB notebook is read in a few
+
+
+def read_submission(path, known=None, memory=MEMORY, seconds=SECONDS):
+    """check_submission(path, known) in a child process under `memory` and `seconds`; the
+    repaired notebook comes back as bytes (`text`), never as objects. A notebook that cannot
+    be read and repaired within the limits is refused, naming them; one whose code cannot be
+    scanned within them is graded, with an advisory naming the cell."""
+    path = Path(path)
+    if not bounded.available():
+        checked = check_submission(path, known)
+        checked.text = nbformat.writes(checked.notebook).encode() if checked.notebook is not None else b""
+        checked.notebook = None
+        return checked
+    known = known if known is not None else source_metadata()
+
+    def work(send, out):
+        try:
+            checked = _repaired(path, known)
+        except Exception as error:  # noqa: BLE001 - any bytes must give a status
+            checked = Preflight(problem=f"invalid notebook: {path.name} cannot be read ({type(error).__name__})")
+        if checked.notebook is None:
+            send({"problem": checked.problem})
+            return
+        data = nbformat.writes(checked.notebook).encode()
+        while data:
+            data = data[os.write(out, data):]
+        send({"repairs": checked.repairs})
+        send({"advisories": advisories(checked.notebook, lambda number: send({"scanning": number}))})
+
+    with tempfile.TemporaryFile() as out:
+        child = bounded.in_child(work, out.fileno(), memory=memory, seconds=seconds)
+        said = {key: value for message in child.messages for key, value in message.items()}
+        limit = f"{seconds} s" if child.stopped == "time" else f"{memory >> 20} MB of memory"
+        if "problem" in said:
+            return Preflight(problem=said["problem"])
+        if "repairs" not in said:
+            why = f"within the grader's limits ({limit})" if child.stopped != "error" else f"({child.why})"
+            return Preflight(problem=f"invalid notebook: {path.name} could not be read and repaired {why}")
+        out.seek(0)
+        checked = Preflight(text=out.read(), repairs=said["repairs"], advisories=said.get("advisories", []))
+    if "advisories" not in said:
+        cell = f"code cell {said['scanning']}" if "scanning" in said else "the code"
+        checked.advisories = [f"{cell} could not be scanned within the grader's limits ({limit}); "
+                              "the judge reads it again under limits of its own"]
+    return checked

@@ -18,7 +18,7 @@ workers that cannot import `course`.
 
 
 def grade_remotely(bundle, batch, options):
-    """Grade `batch` {student: {"notebook": text, "files": {relative path: bytes}}} with the
+    """Grade `batch` {student: {"notebook": JSON bytes, "files": {relative path: bytes}}} with the
     grading files of `bundle`; returns {"results": {student: result}} (see batch_job.py), or
     {"selftest": {"host", "reason"}} when this machine failed its self-test and graded nobody."""
     results, refused = _job(bundle, batch, options, "--grade")

@@ -5,6 +5,7 @@ and turns its evidence into a verdict; `specs` reads evidence into layer specifi
 a whitelist; `network` runs them in NumPy; `tamper` reads cells for code that reaches into the
 grader; `manual_grading` sends such cells to a person after SaveAutoGrades.
 
-May import: course.layout, course.assignment, course.sandbox.hidden_calls (how a hidden call is
+May import: course.layout, course.bounded (the tamper reader and the judge work in bounded
+children), course.assignment, course.sandbox.hidden_calls (how a hidden call is
 written). Nothing here imports TensorFlow or runs student code.
 """

@@ -20,23 +20,14 @@ Whatever the kernel printed or returned in a graded cell is discarded, so only e
 that is right for arguments drawn at grading time earns points.
 """
 
-import gc
-import json
 import os
-import selectors
-import signal
-import time
 
 import numpy as np
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Integer
 
-try:
-    import resource
-except ImportError:  # Windows: no fork either, so the judge runs in-process there
-    resource = None
-
+from .. import bounded
 from ..assignment import EXERCISES, RECORDER, EvidenceInvalid, challenges, evidence_format, reference, shown
 from . import manual_grading, network, specs, tamper
 from .specs import Problem, canonical, layers_to, spec_graph
@@ -264,16 +255,20 @@ class Judge(NbGraderPreprocessor):
                                    "for an unusual initializer about 200").tag(config=True)
     seconds = Integer(60, help="Seconds the judge may take on one graded cell (wall clock); it takes "
                                "about 0.1 s for a whole notebook, 5-10 s when it imports Keras").tag(config=True)
+    reading_seconds = Integer(20, help="Seconds (CPU and wall clock) the tamper reader may take on one notebook's "
+                                       "code, in a child under memory_mb; it takes about 0.1 s. A notebook it "
+                                       "cannot read within them goes to manual grading").tag(config=True)
 
     def preprocess(self, nb, resources):
         drawn = resources.get("unet_challenges", {})
         cells = list(_graded_cells(nb))
         tasks = [(grade_id, drawn.get(grade_id), cell.get("outputs", [])) for cell, grade_id in cells]
-        if self.isolated and hasattr(os, "fork") and resource is not None:
+        if self.isolated and bounded.available():
             results = judge_isolated(tasks, self.memory_mb << 20, self.seconds)
+            found = tamper.bounded_findings(nb, self.memory_mb << 20, self.reading_seconds)
         else:
             results = [judge_cell(*task) for task in tasks]
-        found = tamper.findings(nb)
+            found = tamper.findings(nb)
         manual = resources.setdefault(manual_grading.KEY, {})
         for (cell, grade_id), (passed, message, failure) in zip(cells, results):
             if failure:  # the judge's failure, not the student's: the instructor should know
@@ -287,8 +282,10 @@ class Judge(NbGraderPreprocessor):
 
 def manual_note(found):
     """Why a cell was sent to manual grading: what the judge found in the notebook."""
-    return (f"sent to manual grading (0 points until an instructor grades it): the notebook reaches into the "
-            f"grading machinery, which no exercise needs: {'; '.join(found)}.")
+    why = ("the grader could not read all of the notebook's code to check that it leaves the grading alone"
+           if all(tamper.unread(finding) for finding in found)
+           else "the notebook reaches into the grading machinery, which no exercise needs")
+    return f"sent to manual grading (0 points until an instructor grades it): {why}: {'; '.join(found)}."
 
 
 def manual_message(found, passed, message):
@@ -332,7 +329,6 @@ def judge_cell(grade_id, challenge, outputs):
 # computes and writes to a pipe: nbgrader's threads and event loop do not run in it, and
 # it ends with os._exit.
 
-MAX_LINE = 1 << 22  # bytes of one line from the child: a verdict and a few initializer draws
 KEPT_DRAWS = 16  # initializer draws a child sends back per cell (each about 25 kB as JSON)
 
 
@@ -341,118 +337,39 @@ def judge_isolated(tasks, memory, seconds):
     after each cell whose child died or overran, for the cells after it."""
     results = []
     while len(results) < len(tasks):
+        left = tasks[len(results):]
         try:
-            judged, (word, why) = _judge_in_child(tasks[len(results):], memory, seconds)
+            # Each cell has `seconds` of its own: the clock starts again with each verdict.
+            child = bounded.in_child(_judge_cells, left, memory=memory, seconds=seconds,
+                                     cpu_seconds=seconds * len(left), renew=True)
         except OSError as error:  # no process to be had: judge here, within the evidence's caps
             note = f"no judging process could be started ({error}); judged in the nbgrader process"
-            for task in tasks[len(results):]:
+            for task in left:
                 passed, message, failure = judge_cell(*task)
                 results.append((passed, message, failure or note))
             return results
-        results += judged
+        for message in child.messages:
+            _keep_draws(message["draws"])
+            results.append(tuple(message["verdict"]))
         if len(results) < len(tasks):  # the child stopped while judging this cell
-            results.append((False, LIMITS.format(word), f"the judging process {why}"))
+            word = "time" if child.stopped == "time" else "memory"
+            results.append((False, LIMITS.format(word), f"the judging process {child.why}"))
     return results
 
 
-def _judge_in_child(tasks, memory, seconds):
-    """([judge_cell results, in order, as far as the child got], (word, why) it stopped)."""
-    read_end, write_end = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_end)
-        os.close(write_end)
-        raise
-    if pid == 0:
-        os.close(read_end)
-        _child(tasks, write_end, memory, seconds)  # never returns
-    os.close(write_end)
-    overran = True
-    try:
-        lines, overran = _read_lines(read_end, seconds)
-    finally:  # whatever happens here (an interrupt, say), no child is left running
-        os.close(read_end)
-        status = _end(pid, overran)
-    results = []
-    for line in lines:
-        message = json.loads(line)
-        _keep_draws(message["draws"])
-        results.append(tuple(message["verdict"]))
-    return results, _why_stopped(status, overran, seconds)
-
-
-def _read_lines(fd, seconds):
-    """(lines, overran): what the child writes until it closes the pipe, or until `seconds`
-    pass without a new line (overran)."""
-    lines, pending = [], b""
-    deadline = time.monotonic() + seconds
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or len(pending) > MAX_LINE:
-                return lines, True
-            if not selector.select(left):
-                continue
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                return lines, False
-            *complete, pending = (pending + chunk).split(b"\n")
-            if complete:
-                lines += complete
-                deadline = time.monotonic() + seconds  # each cell has its own time
-
-
-def _end(pid, overran):
-    """Reap the child, killing it if it overran or does not exit by itself soon after closing
-    its pipe; its wait status, or None if something else reaped it."""
-    try:
-        if not overran:
-            for _ in range(500):  # 5 s
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    return status
-                time.sleep(0.01)
-        os.kill(pid, signal.SIGKILL)
-        return os.waitpid(pid, 0)[1]
-    except ChildProcessError:
-        return None
-
-
-def _why_stopped(status, overran, seconds):
-    """(the word for the student's message, the reason for the instructor's log)."""
-    if overran:
-        return "time", f"took more than {seconds} s on one cell and was stopped"
-    code = None if status is None else os.waitstatus_to_exitcode(status)
-    if code == -signal.SIGXCPU:
-        return "time", "used up its CPU time"
-    if code is not None and code < 0:
-        # Under RLIMIT_DATA a failed allocation outside Python ends in SIGSEGV or SIGABRT; the
-        # kernel's OOM killer sends SIGKILL.
-        return "memory", f"was killed by {signal.Signals(-code).name}"
-    return "memory", f"stopped early (exit status {code})"
-
-
-def _child(tasks, pipe, memory, seconds):
-    """The forked child: limit itself, judge the cells in order, one line to the pipe each."""
-    try:
-        # What the parent left for the garbage collector (sockets of its kernel clients, say)
-        # is never finalized here, where the threads that serve such objects do not run.
-        gc.freeze()
-        _limit_self(memory, seconds * len(tasks))
-        known = set(specs._INITIALIZER_CACHE)
-        for task in tasks:
-            result = judge_cell(*task)
-            new = [(key, values) for key, values in specs._INITIALIZER_CACHE.items() if key not in known]
-            known.update(specs._INITIALIZER_CACHE)
-            drawn = [[name, [list(item) for item in settings], values.dtype.name, values.tolist()]
-                     for (name, settings), values in new[:KEPT_DRAWS]]
-            data = (json.dumps({"verdict": result, "draws": drawn}) + "\n").encode()
-            while data:
-                data = data[os.write(pipe, data):]
-    finally:
-        os._exit(0)
+def _judge_cells(send, tasks):
+    """In the child: judge the cells in order, one message each with the initializer draws it made."""
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(name, "1")  # Keras, if an initializer needs it, without a thread pool
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    known = set(specs._INITIALIZER_CACHE)
+    for task in tasks:
+        result = judge_cell(*task)
+        new = [(key, values) for key, values in specs._INITIALIZER_CACHE.items() if key not in known]
+        known.update(specs._INITIALIZER_CACHE)
+        drawn = [[name, [list(item) for item in settings], values.dtype.name, values.tolist()]
+                 for (name, settings), values in new[:KEPT_DRAWS]]
+        send({"verdict": result, "draws": drawn})
 
 
 def _keep_draws(drawn):
@@ -462,52 +379,3 @@ def _keep_draws(drawn):
         if len(specs._INITIALIZER_CACHE) < 64:
             key = (name, tuple(tuple(item) for item in settings))
             specs._INITIALIZER_CACHE.setdefault(key, np.asarray(values, dtype=dtype))
-
-
-def _limit_self(memory, cpu_seconds):
-    """The child's limits: `memory` bytes of data (heap, anonymous memory, thread stacks)
-    beyond what it was forked with, `cpu_seconds` of CPU time; and signals back to their
-    defaults, so that an interrupt ends the child instead of waking nbgrader's event loop.
-
-    RLIMIT_DATA, not RLIMIT_AS: importing Keras (for an unusual initializer) maps libraries
-    that grow the address space by 0.9 GB on a CPU build of TensorFlow, more with CUDA, but
-    the data by 0.2 GB; what the judge itself builds is data either way."""
-    try:
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    except (ValueError, OSError):
-        pass
-    forked_with = _data_size()
-    if forked_with is not None:
-        _lower(resource.RLIMIT_DATA, forked_with + memory)
-    _lower(resource.RLIMIT_CPU, cpu_seconds, hard_extra=5)
-    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-        os.environ.setdefault(name, "1")  # Keras, if an initializer needs it, without a thread pool
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-def _data_size():
-    """The size of this process's data in bytes (VmData), or None where /proc does not say."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmData:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _lower(kind, soft, hard_extra=0):
-    """Set a resource limit to `soft` (and the hard one a little above), never above what
-    it is already. Where the system refuses, the child judges without it: the caps on the
-    evidence and the parent's clock still hold."""
-    try:
-        old_soft, old_hard = resource.getrlimit(kind)
-        infinity = resource.RLIM_INFINITY
-        soft = soft if old_soft == infinity else min(soft, old_soft)
-        hard = soft + hard_extra if old_hard == infinity else min(soft + hard_extra, old_hard)
-        resource.setrlimit(kind, (min(soft, hard), hard))
-    except (ValueError, OSError):
-        pass

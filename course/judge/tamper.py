@@ -20,9 +20,16 @@ What counts, each in the student's terms:
 - changes to an attribute of an imported module or class (`tf.keras.layers.Conv2D.call = …`;
   display settings such as `plt.rcParams[...]` and `os.environ[...]` are not);
 - magics other than the everyday ones (%time, %timeit, %matplotlib, %%capture, …).
+
+Reading is bounded (`bounded_findings`): a cell over MAX_CELL_CHARS is not read, and the whole
+notebook is read in a child under limits of memory and CPU time (Python's parser needs about
+475 MB per MB of a long list literal; IPython re-tokenizes a whole cell once per magic line).
+What cannot be read within them is itself a finding, naming the cell: a person reads it.
 """
 
 import ast
+
+from .. import bounded
 
 MACHINERY = {"builtins", "gc", "ctypes", "importlib", "unet_evidence", "runpy", "code", "codeop", "sysconfig",
              "site", "imp"}
@@ -50,6 +57,9 @@ SHELL = {"run_line_magic", "run_cell_magic", "system", "getoutput"}  # what IPyt
 CLASS_OF = ("type", "getattr", "vars")  # calls that return a class or a namespace to change
 SETTINGS = {"rcParams", "options", "environ"}  # what notebooks set on imported modules: display settings
 MAX_FINDINGS = 5  # per notebook: enough for the note
+# Characters of one cell the reader reads: a hundred times a long solution cell. IPython's
+# transformer costs (magic lines) x (the cell's length): 200 magic lines in 3 kB take 2 s.
+MAX_CELL_CHARS = 100_000
 
 
 def _python(source):
@@ -98,12 +108,16 @@ def _aliases(tree):
     return found
 
 
-def imported_names(sources, known=()):
+def imported_names(sources, known=(), progress=None):
     """Names that reach an imported module or what comes from one, in all of `sources`: what
     import statements bind, and names given such a value (`L = tf.keras.layers`); `known`:
-    such names from elsewhere."""
+    such names from elsewhere; `progress(i)` is told before the i-th source is parsed."""
     trees = []
-    for source in sources:
+    for index, source in enumerate(sources):
+        if progress:
+            progress(index)
+        if len(source) > MAX_CELL_CHARS:
+            continue  # not read: findings() names it
         try:
             trees.append(ast.parse(_python(source)))
         except (SyntaxError, ValueError, RecursionError):
@@ -330,19 +344,67 @@ def _instructors(nb):
     return found
 
 
-def findings(nb):
+def _label(number, cell):
+    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+    return f"cell {number}" + (f" ({grade_id})" if grade_id else "")
+
+
+def _size(source):
+    lines = source.count("\n") + 1
+    return f"{len(source.encode('utf-8', 'replace')) / 1000:,.0f} kB in {lines:,} line{'s' * (lines != 1)}"
+
+
+def findings(nb, progress=None):
     """["cell N (conv_block): uses sys.modules", …]: what the student's cells do that reaches
-    into the grading machinery, at most MAX_FINDINGS."""
-    imported = imported_names(cell.source for cell in nb.cells if cell.cell_type == "code")
+    into the grading machinery, at most MAX_FINDINGS; `progress(number)` is told the number of
+    each cell before it is read."""
+    code = [(number, cell) for number, cell in enumerate(nb.cells, start=1) if cell.cell_type == "code"]
+    imported = imported_names([cell.source for _, cell in code],
+                              progress=progress and (lambda index: progress(code[index][0])))
     instructors = _instructors(nb)
     found = []
     for number, cell in student_cells(nb):
         if _plain_text(cell.source) in instructors:
             continue
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        label = f"cell {number}" + (f" ({grade_id})" if grade_id else "")
+        if progress:
+            progress(number)
         solution = bool(cell.metadata.get("nbgrader", {}).get("solution"))
-        found += [f"{label}: {what}" for what in read(cell.source, imported, solution)]
+        if len(cell.source) > MAX_CELL_CHARS:
+            found.append(f"{_label(number, cell)}: is too large to be read by the grader ({_size(cell.source)}; "
+                         f"it reads up to {MAX_CELL_CHARS // 1000} kB of a cell)")
+        else:
+            found += [f"{_label(number, cell)}: {what}" for what in read(cell.source, imported, solution)]
         if len(found) >= MAX_FINDINGS:
             return found[:MAX_FINDINGS]
     return found
+
+
+UNREAD = ("could not be read by the grader", "is too large to be read by the grader")
+
+
+def unread(finding):
+    """Whether `finding` says that code could not be read (rather than what it does)."""
+    return any(words in finding for words in UNREAD)
+
+
+def bounded_findings(nb, memory, seconds):
+    """findings(nb), read in a child process with `memory` bytes and `seconds` of CPU and
+    wall-clock time: a notebook whose code cannot be read within them has that as its finding,
+    naming the cell being read and why. Read in this process where no child can be had."""
+    def work(send, notebook):
+        send({"found": findings(notebook, progress=lambda number: send({"reading": number}))})
+
+    try:
+        child = bounded.in_child(work, nb, memory=memory, seconds=seconds)
+    except OSError:
+        return findings(nb)
+    if child.finished:
+        return child.messages[-1]["found"]
+    reading = [m["reading"] for m in child.messages if "reading" in m]
+    limit = f"{seconds} s of CPU time" if child.stopped == "time" else f"{memory >> 20} MB of memory"
+    if child.stopped == "error" or not reading:
+        return [f"the notebook's code could not be read by the grader ({child.why})"]
+    number = reading[-1]
+    cell = nb.cells[number - 1]
+    return [f"{_label(number, cell)}: could not be read by the grader within its limits ({limit}; the cell has "
+            f"{_size(cell.source)})"]

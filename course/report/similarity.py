@@ -43,6 +43,10 @@ PART_THRESHOLD = 0.85  # the same, in the other cells alone
 MIN_SHARED = 8  # fingerprints in common, at least: tiny differences say nothing
 MIN_EVIDENCE = 5.0  # their weight, at least: as much as five passages only the two share
 STRONG = 0.85  # pairs at least this alike join groups
+# Characters of one part that are parsed: Python's parser needs about 475 MB per MB of a long
+# list literal, and the report reads every student's code in one process. A part over this
+# (a hundred times a long solution) is not compared: no honest part comes near it.
+MAX_SOURCE_CHARS = 200_000
 
 
 class _Canonical(ast.NodeTransformer):
@@ -78,7 +82,9 @@ class _Canonical(ast.NodeTransformer):
 
 
 def normalise(source):
-    """The normalised text of `source`, or '' when it is not Python."""
+    """The normalised text of `source`, or '' when it is not Python or is over MAX_SOURCE_CHARS."""
+    if len(source) > MAX_SOURCE_CHARS:
+        return ""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError):
