@@ -50,12 +50,12 @@ class Result:
         return not self.stopped
 
 
-def in_child(work, *args, memory, seconds, cpu_seconds=None, renew=False):
+def in_child(work, *args, memory, seconds, cpu_seconds=None, renew=""):
     """Run `work(send, *args)` in a forked child: `send(value)` passes one JSON value back.
     The child may write `memory` bytes of data beyond what it was forked with and use
     `cpu_seconds` (default `seconds`) of CPU time; it is killed when `seconds` of wall-clock
-    time pass without it finishing (`renew`: without a new message). Raises OSError when no
-    child can be started."""
+    time pass without it finishing (`renew`, what each message ends, e.g. "one cell": without
+    a new message). Raises OSError when no child can be started."""
     read_end, write_end = os.pipe()
     try:
         pid = os.fork()
@@ -77,7 +77,7 @@ def in_child(work, *args, memory, seconds, cpu_seconds=None, renew=False):
     if result.messages and isinstance(result.messages[-1], dict) and FAILED in result.messages[-1]:
         result.stopped, result.why = "error", f"raised {result.messages.pop()[FAILED]}"
     elif status is None or os.waitstatus_to_exitcode(status) != 0 or overran:
-        result.stopped, result.why = _why_stopped(status, overran, seconds)
+        result.stopped, result.why = _why_stopped(status, overran, f"{seconds} s" + (f" on {renew}" if renew else ""))
     return result
 
 
@@ -161,10 +161,10 @@ def _end(pid, overran):
         return None
 
 
-def _why_stopped(status, overran, seconds):
+def _why_stopped(status, overran, clock):
     """(the word for the student's message: "time" or "memory", the reason for the log)."""
     if overran:
-        return "time", f"took more than {seconds} s and was stopped"
+        return "time", f"took more than {clock} and was stopped"
     code = None if status is None else os.waitstatus_to_exitcode(status)
     if code == -signal.SIGXCPU:
         return "time", "used up its CPU time"

@@ -289,6 +289,8 @@ def read_submission(path, known=None, memory=MEMORY, seconds=SECONDS):
     def work(send, out):
         try:
             checked = _repaired(path, known)
+        except MemoryError:
+            raise  # the child's limit: said as such
         except Exception as error:  # noqa: BLE001 - any bytes must give a status
             checked = Preflight(problem=f"invalid notebook: {path.name} cannot be read ({type(error).__name__})")
         if checked.notebook is None:

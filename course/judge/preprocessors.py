@@ -341,7 +341,7 @@ def judge_isolated(tasks, memory, seconds):
         try:
             # Each cell has `seconds` of its own: the clock starts again with each verdict.
             child = bounded.in_child(_judge_cells, left, memory=memory, seconds=seconds,
-                                     cpu_seconds=seconds * len(left), renew=True)
+                                     cpu_seconds=seconds * len(left), renew="one cell")
         except OSError as error:  # no process to be had: judge here, within the evidence's caps
             note = f"no judging process could be started ({error}); judged in the nbgrader process"
             for task in left:

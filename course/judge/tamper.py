@@ -401,10 +401,10 @@ def bounded_findings(nb, memory, seconds):
     if child.finished:
         return child.messages[-1]["found"]
     reading = [m["reading"] for m in child.messages if "reading" in m]
-    limit = f"{seconds} s of CPU time" if child.stopped == "time" else f"{memory >> 20} MB of memory"
+    limit = f"{seconds} s" if child.stopped == "time" else f"{memory >> 20} MB of memory"
     if child.stopped == "error" or not reading:
         return [f"the notebook's code could not be read by the grader ({child.why})"]
     number = reading[-1]
     cell = nb.cells[number - 1]
-    return [f"{_label(number, cell)}: could not be read by the grader within its limits ({limit}; the cell has "
+    return [f"{_label(number, cell)}: could not be read by the grader within its limit of {limit} (the cell has "
             f"{_size(cell.source)})"]

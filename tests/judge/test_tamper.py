@@ -2,6 +2,8 @@
 (course/judge/tamper.py): every way in that the issue names is found, and what real notebooks
 do (imports, prints to stderr, plots, timing magics, display settings) is not."""
 
+import time
+
 import nbformat
 import pytest
 
@@ -151,3 +153,59 @@ def test_a_copy_of_an_instructors_cell_is_the_instructors_code():
     assert tamper.findings(notebook) == []
     notebook.cells.append(nbformat.v4.new_code_cell(graded.source + "\nimport gc"))  # edited: the student's
     assert f"cell {len(notebook.cells)}: imports gc" in tamper.findings(notebook)
+
+
+# --- reading under limits: what the reader cannot read in time or memory is itself a finding ---
+
+MAGIC_BOMB = "\n".join(f"x{i} = !echo {i}" for i in range(3000))  # IPython re-tokenizes it 500 times
+LITERAL_BOMB = "x = [" + "0," * 45_000 + "]"  # 90 kB: Python's parser needs about 40 MB for it
+
+
+def _with(source):
+    from course.unet_segmentation.examples import solved
+
+    notebook = solved((1, 2, 3))
+    notebook.cells.append(nbformat.v4.new_code_cell(source))
+    return notebook, len(notebook.cells)
+
+
+def test_an_honest_notebook_is_read_in_a_bounded_child_as_in_this_process():
+    notebook, number = _with("import gc\nprint(gc.isenabled())")
+    started = time.monotonic()
+    assert tamper.bounded_findings(notebook, 512 << 20, 20) == tamper.findings(notebook) == [f"cell {number}: imports gc"]
+    assert time.monotonic() - started < 5
+
+
+def test_a_cell_that_takes_too_long_to_read_is_named_and_costs_only_the_readers_time():
+    notebook, number = _with(MAGIC_BOMB + "\nimport gc")
+    started = time.monotonic()
+    found = tamper.bounded_findings(notebook, 512 << 20, 3)
+    assert time.monotonic() - started < 8  # 3 s of reading, then stopped (unbounded: minutes)
+    assert found == [f"cell {number}: could not be read by the grader within its limit of 3 s (the cell has "
+                     "55 kB in 3,001 lines)"], found
+    assert all(tamper.unread(f) for f in found)
+
+
+def test_a_cell_that_needs_too_much_memory_to_read_is_named():
+    notebook, number = _with(LITERAL_BOMB)
+    found = tamper.bounded_findings(notebook, 16 << 20, 20)
+    assert found == [f"cell {number}: could not be read by the grader within its limit of 16 MB of memory "
+                     "(the cell has 90 kB in 1 line)"], found
+    assert tamper.bounded_findings(notebook, 512 << 20, 20) == []  # with room, it is read: nothing in it
+
+
+def test_a_cell_over_the_size_the_reader_reads_is_named_unread():
+    notebook, number = _with("import gc\n" + "y = 1\n" * 20_000)
+    found = tamper.findings(notebook)
+    assert found == [f"cell {number}: is too large to be read by the grader (120 kB in 20,002 lines; it reads "
+                     "up to 100 kB of a cell)"], found
+
+
+def test_a_notebook_that_cannot_be_read_goes_to_manual_grading_saying_why():
+    from course.judge.preprocessors import manual_note
+
+    notebook, number = _with(MAGIC_BOMB)
+    note = manual_note(tamper.bounded_findings(notebook, 512 << 20, 2))
+    assert note.startswith("sent to manual grading (0 points until an instructor grades it): the grader could not "
+                           f"read all of the notebook's code to check that it leaves the grading alone: cell {number}")
+    assert "reaches into the grading machinery" in manual_note([f"cell {number}: imports gc"])

@@ -1,0 +1,114 @@
+"""course/bounded.py: work in a forked child under limits of its own. What the child sends
+comes back in order; a child over its memory, its CPU time or its clock is stopped and says
+which; a child whose work raises says what; none is left running, and the parent's memory
+does not grow with the child's."""
+
+import os
+import resource
+import time
+
+import psutil
+
+from course import bounded
+
+
+def _say(send, values):
+    for value in values:
+        send(value)
+
+
+def _hog(send):
+    send("started")
+    hoard = []
+    while True:
+        hoard.append(bytearray(1 << 20))
+
+
+def _spin(send):
+    send("started")
+    while True:
+        pass
+
+
+def _sleep(send):
+    send("started")
+    time.sleep(60)
+
+
+def _raise(send):
+    send("started")
+    raise ValueError("a student's cell")
+
+
+def _no_child_left():
+    return [c for c in psutil.Process().children() if c.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_what_the_child_sends_comes_back_in_order():
+    values = [1, "two", {"three": [3]}, None]
+    result = bounded.in_child(_say, values, memory=64 << 20, seconds=10)
+    assert result.finished and result.messages == values and not result.why
+    assert not _no_child_left()
+
+
+def test_a_child_over_its_memory_is_stopped_and_the_parent_keeps_its_own():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    result = bounded.in_child(_hog, memory=200 << 20, seconds=30)
+    assert result.stopped == "memory" and result.messages == ["started"], result
+    assert time.monotonic() - started < 20
+    # the child held 200 MB; the parent's peak did not move by anything like it
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024
+    assert not _no_child_left()
+
+
+def test_a_child_over_its_cpu_time_is_stopped():
+    started = time.monotonic()
+    result = bounded.in_child(_spin, memory=64 << 20, seconds=30, cpu_seconds=2)
+    assert result.stopped == "time" and "CPU" in result.why, result
+    assert time.monotonic() - started < 15
+    assert not _no_child_left()
+
+
+def test_a_child_over_its_clock_is_killed():
+    started = time.monotonic()
+    result = bounded.in_child(_sleep, memory=64 << 20, seconds=2)
+    assert result.stopped == "time" and "more than 2 s" in result.why, result
+    assert time.monotonic() - started < 10
+    assert not _no_child_left()
+
+
+def test_a_child_whose_work_raises_says_what():
+    result = bounded.in_child(_raise, memory=64 << 20, seconds=10)
+    assert result.stopped == "error" and "ValueError: a student's cell" in result.why, result
+    assert result.messages == ["started"]
+
+
+def test_a_child_is_named_for_ps_and_dies_with_its_parent():
+    def name(send):
+        send(open("/proc/self/comm").read().strip())
+
+    assert bounded.in_child(name, memory=64 << 20, seconds=10).messages == [bounded.NAME]
+    # a grandchild's parent killed: the grandchild goes too (PR_SET_PDEATHSIG)
+    read_end, write_end = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.close(read_end)
+
+        def report(send):
+            os.write(write_end, f"{os.getpid()}\n".encode())
+            time.sleep(60)
+
+        try:
+            bounded.in_child(report, memory=64 << 20, seconds=60)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        grandchild = int(pipe.readline())
+    os.kill(middle, 9)
+    os.waitpid(middle, 0)
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(grandchild) and psutil.Process(grandchild).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the bounded child outlived its parent"
+        time.sleep(0.05)
