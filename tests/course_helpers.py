@@ -191,6 +191,7 @@ def sent_to_manual_grading(db_url, student):
 # --- a class graded by plain nbgrader or by `course grade`, in a process of its own, watched -----
 
 BOUNDED = "unet-bounded"  # the name of children forked under limits (course/bounded.py NAME)
+ITSELF = "the watched process itself"  # e.g. `course grade`, apart from its workers
 
 
 class PeakMemory:
@@ -220,7 +221,10 @@ class PeakMemory:
                     continue
                 kind = next((k for k in ("course.grading.nbgrader_steps", "course.grading.batch_job", "course.grading.selftest", "nbgrader",
                                          "distributed") if k in command), "the grading process")
-                self.peak[kind] = max(self.peak.get(kind, 0), process.memory_info().rss)
+                rss = process.memory_info().rss
+                self.peak[kind] = max(self.peak.get(kind, 0), rss)
+                if process.pid == self.root_pid:
+                    self.peak[ITSELF] = max(self.peak.get(ITSELF, 0), rss)
             except psutil.Error:
                 pass
 

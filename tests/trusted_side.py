@@ -108,6 +108,16 @@ def spinner(folder):
     nbformat.write(_with_cell(solved((1, 2, 3)), "unet_model", SPINNER), folder / NOTEBOOK)
 
 
+READER_BOMB = "\n".join(f"x{i} = !echo {i}" for i in range(3000))
+
+
+def reader_bomb(folder):
+    """A cell of 3,000 shell magics (55 kB): IPython re-tokenizes the whole cell once per magic,
+    500 times, which takes minutes to read; the kernel gives up at its cell timeout, the
+    tamper reader at its own limit, and a person reads the notebook."""
+    nbformat.write(_with_cell(solved((1, 2, 3)), "unet_model", READER_BOMB), folder / NOTEBOOK)
+
+
 #: student -> (builder, expected status, expected points per exercise or None when ungraded)
 EXPECTED = {
     "t_bystander_1": (bystander, "graded", FULL),
@@ -117,6 +127,7 @@ EXPECTED = {
     "t_add_chain": (add_chain, "graded", (0, 10, 10)),
     "t_odd_names": (odd_names, "graded (repaired)", FULL),
     "t_spinner": (spinner, "graded", FULL),
+    "t_reader_bomb": (reader_bomb, "cell timed out", (0, 0, 0)),
     "t_bystander_3": (bystander, "graded", FULL),
 }
 

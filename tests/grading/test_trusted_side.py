@@ -18,11 +18,12 @@ from course.grading import batch_job
 from course.grading.grader import Outcome, Settings
 from course.report.points import exercise_points
 
-from course_helpers import BUDGET, OUTCOMES
+from course_helpers import BUDGET, ITSELF, OUTCOMES, sent_to_manual_grading
 from trusted_side import EXPECTED
 
 GRADER_MB = 1500  # peak resident memory of any one grader-side process, whatever a submission does
 DISK_MB = 12  # an autograded notebook folder, or a feedback folder, of one submission
+COURSE_GRADE_MB = 800  # peak resident memory of the `course grade` process itself
 
 
 def _folder_mb(folder):
@@ -92,7 +93,10 @@ def test_the_judge_and_the_output_cannot_exhaust_the_grader(course_graded):
     root, outcomes, _, memory = course_graded
     print("\npeak memory of grader-side processes (MB): "
           + ", ".join(f"{kind} {rss / 2**20:.0f}" for kind, rss in sorted(memory.peak.items())))
+    print(f"peak of the `course grade` process: {memory.peak[ITSELF] / 2**20:.0f} MB; of the "
+          f"children that read and judge student bytes under limits: {memory.bounded_mb():.0f} MB")
     assert memory.worst_mb() < GRADER_MB, memory.peak
+    assert memory.peak[ITSELF] < COURSE_GRADE_MB * 2**20, memory.peak
     for student in ("t_output_bomb", "t_bystander_1"):
         for folder in ("autograded", "feedback"):
             assert _folder_mb(root / folder / student) < DISK_MB, (student, folder)
@@ -139,3 +143,19 @@ def test_a_run_stopped_half_way_is_not_read_as_zeros(graded_course, tmp_path):
         gradebook.db.commit()
     shutil.rmtree(staging / "feedback")  # graded, but stopped before its feedback
     assert batch_job.collect(staging, db_url, "reference") is None
+
+
+def test_code_the_reader_cannot_read_in_time_goes_to_a_person_and_costs_no_batch_mate(course_graded, nbgrader_graded):
+    """The tamper reader stops at its own limit (Judge.reading_seconds, 20 s) and says which
+    cell it could not read, through both commands; the batch-mates keep their grades (each
+    is held to its points by test_course_grade_gives_each_its_outcome)."""
+    for root in (course_graded[0], nbgrader_graded[0]):
+        flagged, comments = sent_to_manual_grading(f"sqlite:///{root / 'gradebook.db'}", "t_reader_bomb")
+        assert flagged == {grade_id for _, cells in EXERCISES.values() for grade_id in cells}, flagged
+        note = comments["conv_block"]
+        assert "the grader could not read all of the notebook's code" in note, note
+        assert "could not be read by the grader within its limit of 20 s (the cell has 55 kB in 3,001 lines)" in note
+    outcomes = course_graded[1]
+    assert outcomes["t_reader_bomb"].seconds < BUDGET + 60
+    for mate in ("t_odd_names", "t_output_bomb"):  # graded in its batch, not again alone
+        assert outcomes[mate].status in ("graded", "graded (repaired)"), outcomes[mate]

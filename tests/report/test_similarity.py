@@ -108,3 +108,20 @@ def test_a_class_of_one_or_none_has_no_pairs():
     for size in (0, 1):
         comparison = compare(dict(list(code.items())[:size]), base_code())
         assert comparison.pairs == [] and comparison.students == size
+
+
+def test_a_part_too_large_to_parse_is_not_parsed(monkeypatch):
+    """A 1 MB list literal would cost the report's process about 475 MB to parse: over
+    MAX_SOURCE_CHARS a part is neither parsed nor compared."""
+    import ast
+
+    from course.report import similarity
+
+    literal = "x = [" + "0," * 500_000 + "]"
+    assert len(literal) > similarity.MAX_SOURCE_CHARS
+    parsed = []
+    real = ast.parse
+    monkeypatch.setattr(similarity.ast, "parse", lambda source, *a, **k: parsed.append(len(source)) or real(source))
+    assert normalise(literal) == "" and parsed == []
+    assert normalise("x = [" + "0," * 1000 + "]").startswith("v1 = [0, 0")  # a small one is read
+    assert parsed == [2006]
