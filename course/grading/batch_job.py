@@ -36,6 +36,9 @@ from ..sandbox.teardown import remove_sandbox
 from .selftest import REPORT_ENV
 
 SELFTEST_SECONDS = 600  # the self-test grades two notebooks; once per machine and grading files
+# Seconds the judge's tamper reader may take on one notebook's code (Judge.reading_seconds),
+# set here so that the batch's clock leaves each notebook that time of its own.
+READING_SECONDS = 20
 SNAPSHOT = "gradebook-snapshot.sqlite"
 ACTIVE_SANDBOXES = []  # folders of the kernels' sandboxes now in use, to sweep if the job is stopped
 
@@ -63,7 +66,8 @@ def grading_args(options):
             f"--SandboxedKernelManager.memory_mb={options['memory_mb']}",
             f"--SandboxedKernelManager.cpu_seconds={options['timeout']}",
             f"--SandboxedKernelManager.cpus={options.get('cpus', 1.0)}",
-            f"--SandboxedExecute.notebook_timeout={options['timeout']}"]
+            f"--SandboxedExecute.notebook_timeout={options['timeout']}",
+            f"--Judge.reading_seconds={READING_SECONDS}"]
     if not options["sandbox"]:
         args += ["--SandboxedExecute.allow_unsandboxed=True", "--SandboxedKernelManager.sandbox=False"]
     return args
@@ -97,7 +101,8 @@ def autograde(staging, db_url, options, students):
         # Each notebook has its own time budget (SandboxedExecute.notebook_timeout); this one
         # only stops an nbgrader that hangs outside the notebooks.
         result = nbgrader(codes, *args, check=False, capture=True, extra_env=env, module="course.grading.nbgrader_steps",
-                          timeout=options["timeout"] * len(students) + SELFTEST_SECONDS + 60 + 10 * len(students))
+                          timeout=options["timeout"] * len(students) + SELFTEST_SECONDS + 60
+                          + (10 + READING_SECONDS) * len(students))
         log = (result.stdout or "") + (result.stderr or "")
     except subprocess.TimeoutExpired:
         log = ""
