@@ -8,6 +8,7 @@ COURSE_ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(COURSE_ROOT))  # the course package: judge and sandbox
 
 from course.judge.manual_grading import ManualGrading  # noqa: E402
+from course.judge.markup import InertMarkup  # noqa: E402
 from course.judge.preprocessors import Challenge, Judge  # noqa: E402
 from course.layout import COURSE_ID  # noqa: E402
 from course.sandbox.execute import SandboxedExecute  # noqa: E402
@@ -32,14 +33,24 @@ except FileExistsError:
 except OSError as error:  # no right to create it here: nbgrader names the folder it cannot use
     print(f"nbgrader_config.py: cannot create the exchange {EXCHANGE}: {error}", file=sys.stderr)
 c.Exchange.root = str(EXCHANGE)
+# Every student can write into the exchange's inbound folder, and nbgrader's own collect follows
+# links there (a link to the source or gradebook.db lands in submitted/ as a file) and stops the
+# whole run at one oversized or odd submission: this one follows nothing, copies each submission
+# whole or refuses it by name, and goes on with the next student (course/exchange/).
+c.ExchangeFactory.collect = "course.exchange.collect.SafeCollect"
 
 # Student code only produces evidence; the judge, in this nbgrader process, decides every
 # score. Challenge writes argument values drawn now into the graded cells; each kernel runs
 # in a sandbox of its own (course/sandbox/execute.py); Judge replaces the graded cells' outputs with
-# its verdict on their evidence, which is what SaveAutoGrades records.
+# its verdict on their evidence, which is what SaveAutoGrades records. InertMarkup makes every
+# cell's outputs, the student's markdown and the metadata the templates read inert (no script,
+# handler, widget or JavaScript output: course/judge/markup.py) before anything is recorded, so
+# the autograded notebook that formgrader and the feedback show on the instructor's origin runs
+# nothing of the student's. (ClearMetadataPreprocessor below is never enabled: it clears nothing.)
 c.Autograde.autograde_preprocessors = [
     Challenge,
     SandboxedExecute,
+    InertMarkup,
     "nbgrader.preprocessors.IgnorePattern",
     Judge,
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
@@ -84,9 +95,19 @@ c.IgnorePattern.pattern = (
 # A student who deletes a graded cell gets it back (and graded) instead of losing it.
 c.OverwriteCells.add_missing_cells = True
 
-# Feedback shows test results, never the source of hidden tests.
+# A second line, for notebooks graded before InertMarkup: formgrader's and the feedback's
+# exporter (both read this file) leave out JavaScript and widget outputs and pass HTML and
+# markdown outputs through nbconvert's clean_html filter, replaced by the course's allowlist
+# (nbconvert's own escapes headings, paragraphs and images). Their templates' markdown cells
+# never go through it.
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = {"clean_html": "course.judge.markup.clean_html"}
+
+# Feedback shows test results, never the source of hidden tests; the comments it shows as
+# markdown (the judge's note quotes the student's code) are made inert like a student's markdown.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "course.judge.markup.InertComments",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

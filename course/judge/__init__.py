@@ -3,7 +3,9 @@
 `preprocessors` (Challenge before Execute, Judge after it) draws each graded cell's arguments
 and turns its evidence into a verdict; `specs` reads evidence into layer specifications through
 a whitelist; `network` runs them in NumPy; `tamper` reads cells for code that reaches into the
-grader; `manual_grading` sends such cells to a person after SaveAutoGrades.
+grader; `manual_grading` sends such cells to a person after SaveAutoGrades; `markup` (InertMarkup,
+after Execute) makes every output, the student's markdown and the metadata nbconvert's templates
+read inert, so that the notebook nbgrader records runs nothing in the instructor's browser.
 
 May import: course.layout, course.bounded (the tamper reader and the judge work in bounded
 children), course.assignment, course.sandbox.hidden_calls (how a hidden call is
