@@ -31,7 +31,8 @@ NAME = "unet-bounded"  # the name of every child, as `ps` shows it
 PR_SET_NAME, PR_SET_PDEATHSIG = 15, 1
 MEMORY = 3  # the child's exit status after a MemoryError
 FAILED = "__failed__"  # the key of the message a child sends when its work raised
-MAX_LINE = 1 << 26  # bytes of one message from the child: a repaired notebook of the size cap, escaped
+MAX_LINE = 1 << 26  # bytes of one message from the child
+MAX_TOTAL = 1 << 27  # bytes of all its messages
 
 
 def available():
@@ -42,12 +43,21 @@ def available():
 @dataclass
 class Result:
     messages: list = field(default_factory=list)  # what the child sent, in order
-    stopped: str = ""  # "" when the work finished; "time" or "memory" when the child was stopped, "error"
+    stopped: str = ""  # "" when the work finished; else "time", "memory", "output" (it sent too much) or "error"
     why: str = ""  # how it was stopped, for the instructor's log
 
     @property
     def finished(self):
         return not self.stopped
+
+    def limit(self, memory, seconds):
+        """The limit the child ran into, as a message names it: "20 s", "512 MB of memory", or
+        what else stopped it."""
+        if self.stopped == "time":
+            return f"{seconds} s"
+        if self.stopped == "memory":
+            return f"{memory >> 20} MB of memory"
+        return self.why
 
 
 def in_child(work, *args, memory, seconds, cpu_seconds=None, renew=""):
@@ -67,14 +77,17 @@ def in_child(work, *args, memory, seconds, cpu_seconds=None, renew=""):
         os.close(read_end)
         _child(work, args, write_end, memory, cpu_seconds or seconds)  # never returns
     os.close(write_end)
-    overran = True
+    overran, flooded = True, False
     try:
-        lines, overran = _read_lines(read_end, seconds, renew)
+        lines, overran, flooded = _read_lines(read_end, seconds, renew)
     finally:  # whatever happens here (an interrupt, say), no child is left running
         os.close(read_end)
         status = _end(pid, overran)
     result = Result(messages=[json.loads(line) for line in lines])
-    if result.messages and isinstance(result.messages[-1], dict) and FAILED in result.messages[-1]:
+    if flooded:
+        result.stopped, result.why = "output", (f"sent more than {MAX_LINE >> 20} MB in one message or "
+                                                f"{MAX_TOTAL >> 20} MB in all")
+    elif result.messages and isinstance(result.messages[-1], dict) and FAILED in result.messages[-1]:
         result.stopped, result.why = "error", f"raised {result.messages.pop()[FAILED]}"
     elif status is None or os.waitstatus_to_exitcode(status) != 0 or overran:
         result.stopped, result.why = _why_stopped(status, overran, f"{seconds} s" + (f" on {renew}" if renew else ""))
@@ -123,26 +136,37 @@ def _name_self():
 
 
 def _read_lines(fd, seconds, renew):
-    """(lines, overran): what the child writes until it closes the pipe, or until `seconds`
-    pass (since the last line, with `renew`)."""
-    lines, pending = [], b""
+    """(lines, overran, flooded): what the child writes until it closes the pipe, or until
+    `seconds` pass (since the last line, with `renew`: overran), or until it sends more than
+    MAX_LINE bytes in one line or MAX_TOTAL in all (flooded). Each byte is joined once."""
+    lines, pending, waiting, total = [], [], 0, 0
     deadline = time.monotonic() + seconds
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or len(pending) > MAX_LINE:
-                return lines, True
+            if left <= 0:
+                return lines, True, False
             if not selector.select(left):
                 continue
             chunk = os.read(fd, 1 << 20)
             if not chunk:
-                return lines, False
-            *complete, pending = (pending + chunk).split(b"\n")
-            if complete:
+                return lines, False, False
+            total += len(chunk)
+            head, newline, tail = chunk.rpartition(b"\n")
+            if newline:
+                complete = (b"".join(pending) + head).split(b"\n")
+                if max(map(len, complete)) > MAX_LINE:
+                    return lines, True, True
                 lines += complete
+                pending, waiting = [tail], len(tail)
                 if renew:
                     deadline = time.monotonic() + seconds
+            else:
+                pending.append(chunk)
+                waiting += len(chunk)
+            if waiting > MAX_LINE or total > MAX_TOTAL:
+                return lines, True, True
 
 
 def _end(pid, overran):

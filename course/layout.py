@@ -3,7 +3,9 @@ names found there. Imports nothing of the course: every package may import it.""
 
 import contextlib
 import os
+import re
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +28,41 @@ def printable(name, limit=80):
     if not clean:
         text = ascii(text)[1:-1]
     return text if len(text) <= limit else f"{text[:limit - 20]}...{text[-17:]}"
+
+
+# A submission's timestamp.txt, as `nbgrader submit` writes it ("2026-12-06 20:30:00.123456 UTC").
+# nbgrader reads the whole file and hands it to dateutil (a 90 MB one takes minutes and
+# gigabytes), and a third word names a time zone, which dateutil.tz.gettz opens as a file
+# (a pipe there blocks): only a short, plain timestamp is ever parsed.
+MAX_TIMESTAMP_BYTES = 64
+TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?( (UTC|GMT|[+-]\d{4}))?")
+
+
+def timestamp_problem(data):
+    """Why the bytes `data` of a timestamp.txt are not a timestamp nbgrader may parse, or ''."""
+    if len(data) > MAX_TIMESTAMP_BYTES:
+        return f"over {MAX_TIMESTAMP_BYTES} bytes"
+    text = data.decode("ascii", "replace").strip()
+    if not TIMESTAMP.fullmatch(text):
+        return "not a timestamp such as 2026-12-06 20:30:00.000000 UTC"
+    return ""
+
+
+def read_timestamp_file(path):
+    """The bytes of the timestamp file `path` (never followed if a link, never blocking on a
+    pipe, at most MAX_TIMESTAMP_BYTES + 1 of them), or None when it is not a regular file."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            return None
+        return os.read(handle, MAX_TIMESTAMP_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(handle)
 
 
 def walk(folder):

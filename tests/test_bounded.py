@@ -112,3 +112,19 @@ def test_a_child_is_named_for_ps_and_dies_with_its_parent():
     while psutil.pid_exists(grandchild) and psutil.Process(grandchild).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "the bounded child outlived its parent"
         time.sleep(0.05)
+
+
+def _flood(send):
+    send("started")
+    send("x" * (bounded.MAX_LINE + 1))
+
+
+def test_a_child_that_sends_too_much_is_stopped_and_costs_the_parent_little():
+    """Each byte from the child is joined once (a 64 MB line read in 64 kB pieces and joined
+    again each time would cost the parent a minute of CPU)."""
+    started = time.process_time()
+    result = bounded.in_child(_flood, memory=512 << 20, seconds=60)
+    assert result.stopped == "output" and "more than 64 MB in one message" in result.why, result
+    assert result.messages == ["started"]
+    assert time.process_time() - started < 5
+    assert not _no_child_left()

@@ -17,8 +17,9 @@ import os
 import stat
 
 from nbgrader.exchange.default.collect import ExchangeCollect, pwd
+from nbgrader.utils import parse_utc
 
-from ..layout import printable
+from ..layout import printable, read_timestamp_file, timestamp_problem
 from .inbound import Limits, collect_submission, student_id_problem, user_name
 
 NEVER = datetime.datetime.max  # the timestamp of a folder that cannot be collected: sorted last
@@ -125,12 +126,30 @@ class SafeCollect(ExchangeCollect):
         self.summarize()
 
     def existing_timestamp(self, dest_path):
-        """nbgrader's timestamp of the collected copy (its timestamp.txt, the student's bytes),
-        None when it cannot be read."""
-        try:
-            return self.coursedir.get_existing_timestamp(dest_path)
-        except Exception:  # nbgrader calls a fail() its CourseDirectory does not have
+        """The timestamp of the collected copy (its timestamp.txt, the student's bytes), None
+        when it is not a short, plain timestamp: nbgrader's own reading takes the whole file
+        to dateutil, which a 90 MB file keeps busy for minutes."""
+        data = read_timestamp_file(os.path.join(dest_path, "timestamp.txt"))
+        if data is None or timestamp_problem(data):
             return None
+        try:
+            return parse_utc(data.decode("ascii").strip())
+        except (ValueError, OverflowError):
+            return None
+
+    def check_timestamp(self, dest_path, record):
+        """A copied timestamp.txt that is not a plain timestamp is replaced by the time in the
+        inbound folder's name (which chose this submission), and named: nbgrader's autograde
+        reads it for the late penalty the way existing_timestamp must not."""
+        path = os.path.join(dest_path, "timestamp.txt")
+        data = read_timestamp_file(path)
+        problem = "not a regular file" if data is None and os.path.lexists(path) else (
+            timestamp_problem(data) if data is not None else "")
+        if problem:
+            with open(path, "w") as handle:
+                handle.write(record["timestamp"].strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+            self.skipped.append((record["username"], f"timestamp.txt ({problem}): replaced by the time in the "
+                                                     "folder's name"))
 
     def collect_one(self, record):
         """nbgrader's decision (copy, update or keep), then the copy."""
@@ -159,6 +178,7 @@ class SafeCollect(ExchangeCollect):
             self.refused.append((record["filename"], copied.refused))
         else:
             self.collected += 1
+            self.check_timestamp(dest_path, record)
         self.skipped += [(student, entry) for entry in copied.skipped]
 
     def summarize(self):

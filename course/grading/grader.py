@@ -31,7 +31,7 @@ from nbgrader.api import Gradebook
 from tqdm import tqdm
 
 from ..assignment import ASSIGNMENT, NOTEBOOK
-from ..layout import COURSE_ID, ROOT, environment_bin_on_path, printable
+from ..layout import COURSE_ID, ROOT, environment_bin_on_path, printable, timestamp_problem
 from ..sandbox.execute import sandbox_problem
 from ..sandbox.submission_files import regular_files
 from . import bundle, gradebook, remote
@@ -154,6 +154,10 @@ def _payload(settings, student, checked):
                         if not entry.endswith(("(not a regular file)", "(a symbolic link)"))]
     files = {str(relative): path.read_bytes() for relative, path in chosen
              if path.is_file() and str(relative) != NOTEBOOK}
+    problem = timestamp_problem(files["timestamp.txt"]) if "timestamp.txt" in files else ""
+    if problem:  # nbgrader would hand all of it to dateutil: minutes for a large one
+        del files["timestamp.txt"]
+        checked.repairs.append(f"timestamp.txt left out ({problem}): no submission time, so no late penalty")
     return {"notebook": checked.text, "files": files}
 
 

@@ -52,6 +52,7 @@ def source_metadata():
 
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
+MAX_ADVISORIES = 20  # notes of one notebook, each of at most 200 characters
 
 
 def _readable(meta):
@@ -139,8 +140,10 @@ def scan_code(source, aliases):
     """Reasons why `source` may tamper with the grading (empty when it looks honest)."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError):
+    except (SyntaxError, ValueError):
         return []  # it will fail to run; nothing to tamper with
+    except RecursionError:  # the kernel's recursion limit may be higher
+        return ["nests its code too deeply to be scanned"]
     reasons = []
     known = {**{m: m for m in GUARDED}, **{k: v for k, v in aliases.items() if v in GUARDED}}
     known.update({"np": "numpy", "tf": "tensorflow"})
@@ -228,6 +231,7 @@ def _repaired(path, known):
         return Preflight(problem=problem)
     repairs = repair_metadata(raw["cells"], known)
     repairs += restore_deleted_cells(raw["cells"], release_cells())
+    _strip(raw)
     try:
         with warnings.catch_warnings():  # a copied cell repeats its cell id: nbformat renames it
             warnings.simplefilter("ignore")
@@ -236,6 +240,24 @@ def _repaired(path, known):
     except Exception as error:  # nbformat raises several types
         return Preflight(problem=f"invalid notebook: {path.name} cannot be read as a notebook ({str(error)[:120]})")
     return Preflight(notebook=notebook, repairs=repairs)
+
+
+CELL_METADATA = {"nbgrader", "tags", "editable", "deletable", "trusted", "collapsed", "scrolled", "jupyter"}
+NOTEBOOK_METADATA = {"kernelspec", "language_info"}
+
+
+def _strip(raw):
+    """What grading never reads goes: outputs (nbgrader's ClearOutput drops them before the
+    kernel runs) and metadata other than nbgrader's and the editor's. What is left is the
+    student's code and text; nested metadata would cost the square of its depth once written
+    with nbformat's indentation."""
+    for cell in raw["cells"]:
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+        if isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = {k: v for k, v in cell["metadata"].items() if k in CELL_METADATA}
+    if isinstance(raw.get("metadata"), dict):
+        raw["metadata"] = {k: v for k, v in raw["metadata"].items() if k in NOTEBOOK_METADATA}
 
 
 def advisories(notebook, progress=None):
@@ -257,7 +279,13 @@ def advisories(notebook, progress=None):
     for number, source in enumerate(code, start=1):
         if progress:
             progress(number)
-        found += [f"code cell {number}: {reason}" for reason in scan_code(source, aliases)]
+        try:
+            reasons = scan_code(source, aliases)
+        except (ValueError, RecursionError) as error:  # ast.unparse of a 5,000-digit number, say
+            reasons = [f"could not be scanned ({type(error).__name__})"]
+        found += [f"code cell {number}: {reason[:200]}" for reason in reasons[:MAX_ADVISORIES]]
+        if len(found) >= MAX_ADVISORIES:
+            return found[:MAX_ADVISORIES]
     return found
 
 
@@ -297,6 +325,10 @@ def read_submission(path, known=None, memory=MEMORY, seconds=SECONDS):
             send({"problem": checked.problem})
             return
         data = nbformat.writes(checked.notebook).encode()
+        if len(data) > MAX_NOTEBOOK_BYTES:  # what is left, indented, grows with its nesting
+            send({"problem": f"invalid notebook: {path.name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB once "
+                             f"written as a notebook ({len(data) / 2**20:,.0f} MB: its metadata are nested deep)"})
+            return
         while data:
             data = data[os.write(out, data):]
         send({"repairs": checked.repairs})
@@ -305,11 +337,11 @@ def read_submission(path, known=None, memory=MEMORY, seconds=SECONDS):
     with tempfile.TemporaryFile() as out:
         child = bounded.in_child(work, out.fileno(), memory=memory, seconds=seconds)
         said = {key: value for message in child.messages for key, value in message.items()}
-        limit = f"{seconds} s" if child.stopped == "time" else f"{memory >> 20} MB of memory"
+        limit = child.limit(memory, seconds)
         if "problem" in said:
             return Preflight(problem=said["problem"])
         if "repairs" not in said:
-            why = f"within the grader's limits ({limit})" if child.stopped != "error" else f"({child.why})"
+            why = f"within the grader's limits ({limit})" if child.stopped in ("time", "memory") else f"({limit})"
             return Preflight(problem=f"invalid notebook: {path.name} could not be read and repaired {why}")
         out.seek(0)
         checked = Preflight(text=out.read(), repairs=said["repairs"], advisories=said.get("advisories", []))

@@ -68,7 +68,9 @@ def _python(source):
         from IPython.core.inputtransformer2 import TransformerManager
 
         return TransformerManager().transform_cell(source)
-    except Exception:  # no IPython here, or a cell it cannot transform: read it as it is
+    except (RecursionError, MemoryError):
+        raise  # limits of this process, not of the kernel's: read() names the cell
+    except Exception:  # no IPython here, or a cell it cannot transform (nor can the kernel)
         return source
 
 
@@ -308,8 +310,10 @@ def read(source, imported=frozenset(), solution=False):
     an exercise's, whose function has no reason to ask whether it is being graded."""
     try:
         tree = ast.parse(_python(source))
-    except (SyntaxError, ValueError, RecursionError):
+    except (SyntaxError, ValueError):
         return []  # a cell that does not parse fails when it runs: nothing of it runs
+    except RecursionError:  # the kernel's recursion limit may be higher (sys.setrecursionlimit)
+        return ["nests its code too deeply to be read"]
     reader = _Reader(set(imported), solution, _aliases(tree))
     try:
         reader.visit(tree)
@@ -379,7 +383,7 @@ def findings(nb, progress=None):
     return found
 
 
-UNREAD = ("could not be read by the grader", "is too large to be read by the grader")
+UNREAD = ("could not be read by the grader", "is too large to be read by the grader", "too deeply to be read")
 
 
 def unread(finding):
@@ -401,7 +405,7 @@ def bounded_findings(nb, memory, seconds):
     if child.finished:
         return child.messages[-1]["found"]
     reading = [m["reading"] for m in child.messages if "reading" in m]
-    limit = f"{seconds} s" if child.stopped == "time" else f"{memory >> 20} MB of memory"
+    limit = child.limit(memory, seconds)
     if child.stopped == "error" or not reading:
         return [f"the notebook's code could not be read by the grader ({child.why})"]
     number = reading[-1]

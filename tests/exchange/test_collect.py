@@ -111,6 +111,9 @@ def course(tmp_path_factory):
     forged = folder(ALICE, LATE)
     as_student(MALLORY, inbound, 'mkdir "$1"; cat > "$1/$2"', forged, NOTEBOOK, data=b"forged")
     (inbound / f"dan\n+{ASSIGNMENT}+{EARLY}+0").mkdir()  # a student id no log line can print
+    # A timestamp.txt that nbgrader would hand whole to dateutil: 5 MB of numbers.
+    own_submission(inbound, folder("tim"), {NOTEBOOK: notebook, "timestamp.txt": b"1 " * 2_500_000})
+    sent["tim"] = {NOTEBOOK: notebook, "timestamp.txt": EARLY.encode()}  # what collect writes instead
     for files in sent.values():
         files.setdefault("timestamp.txt", EARLY.encode())
     first = run_collect(root, exchange)
@@ -188,7 +191,7 @@ def test_a_submission_over_max_dir_size_is_refused_and_named_and_nobody_else_sto
     assert "Traceback" not in log and "Traceback" not in rerun_log
     # The rerun: the same refusal, the same exit, and nobody stopped.
     assert rerun_code != 0 and "refused big+unet_segmentation+" in rerun_log
-    for student in ("aaron", "cpipe", "zoe", MALLORY, ALICE):
+    for student in ("aaron", "cpipe", "zoe", "tim", MALLORY, ALICE):
         assert f"Submission already exists, use --update to update: {student} {ASSIGNMENT}" in rerun_log
 
 
@@ -209,4 +212,34 @@ def test_a_folder_owned_by_another_student_is_refused_naming_both(course):
 def test_a_student_id_that_does_not_print_is_refused_escaped(course):
     root, _, _, _, (_, log, _), _ = course
     assert f"refused dan\\n+{ASSIGNMENT}+" in log and "student id is not printable UTF-8 text" in log
-    assert sorted(p.name for p in (root / "submitted").iterdir()) == sorted(["aaron", "cpipe", "zoe", MALLORY, ALICE])
+    assert sorted(p.name for p in (root / "submitted").iterdir()) == sorted(["aaron", "cpipe", "zoe", "tim", MALLORY,
+                                                                             ALICE])
+
+
+def test_a_timestamp_that_is_not_one_is_replaced_and_never_parsed(course):
+    """nbgrader reads a collected timestamp.txt on every later collect (and autograde for the
+    late penalty), whole, with dateutil: a 5 MB one would keep each run busy for minutes."""
+    root, _, sent, _, (_, log, _), (_, rerun_log, rerun_seconds) = course
+    assert "skipped in tim's submission: timestamp.txt (over 64 bytes): replaced by the time in the folder's name" \
+        in log
+    assert collected_files(root, "tim") == sent["tim"]
+    assert f"Submission already exists, use --update to update: tim {ASSIGNMENT}" in rerun_log
+    assert rerun_seconds < COLLECT_TIMEOUT / 4
+
+
+def test_a_timestamp_file_in_submitted_is_read_bounded(tmp_path):
+    """A submission copied into submitted/ by hand keeps its timestamp.txt: a later collect
+    reads at most a few bytes of it, never follows or blocks on it."""
+    from course.exchange.collect import SafeCollect
+
+    for name, make in {"huge": lambda p: p.write_bytes(b"1 " * 2_500_000),
+                       "pipe": os.mkfifo,
+                       "zone": lambda p: p.write_text("2024-01-01 00:00:00 /dev/zero"),  # a time zone file to open
+                       "link": lambda p: p.symlink_to("/dev/zero"),
+                       "good": lambda p: p.write_text(EARLY)}.items():
+        (tmp_path / name).mkdir()
+        make(tmp_path / name / "timestamp.txt")
+        start = time.monotonic()
+        found = SafeCollect.existing_timestamp(None, str(tmp_path / name))
+        assert time.monotonic() - start < 1, name
+        assert (found is not None) == (name == "good"), (name, found)

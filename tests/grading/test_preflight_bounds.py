@@ -79,3 +79,44 @@ def test_a_notebook_built_to_exhaust_the_reader_costs_the_grader_nothing(tmp_pat
         # the literal is the student's 7th code cell, after the release's six unlocked ones
         assert found["advisories"] == [f"code cell 7 could not be scanned within the grader's limits ({MEMORY >> 20} "
                                        "MB of memory); the judge reads it again under limits of its own"], found
+
+
+def test_nested_metadata_and_outputs_are_not_shipped(tmp_path):
+    """1 MB of metadata nested 450 deep would be 250 MB once nbformat indents it: what grading
+    never reads (outputs, metadata other than nbgrader's and the editor's) is left out."""
+    from course.grading import grader
+
+    notebook = solved((1, 2, 3))
+    notebook.metadata["x"] = "@@"
+    code = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", text="x" * 1000)]
+    chain = "[" * 450 + "]" * 450
+    text = nbformat.writes(notebook).replace('"@@"', "[" + ",".join([chain] * 1200) + "]")
+    folder = tmp_path / "submitted" / "student" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / NOTEBOOK).write_text(text)
+    (folder / "timestamp.txt").write_bytes(b"1 " * 500_000)
+    settings = grader.Settings(root=tmp_path)
+    checked, refused = grader._preflight(settings, "student", grader.source_metadata())
+    assert refused is None
+    payload = grader._payload(settings, "student", checked)
+    assert len(payload["notebook"]) < len(nbformat.writes(solved((1, 2, 3)))) + 10_000, len(payload["notebook"])
+    shipped = nbformat.reads(payload["notebook"].decode(), as_version=4)
+    assert "x" not in shipped.metadata and "kernelspec" in shipped.metadata
+    assert all(not c.get("outputs") for c in shipped.cells)
+    # a timestamp.txt nbgrader would hand whole to dateutil is left out, and said
+    assert "timestamp.txt" not in payload["files"]
+    assert "timestamp.txt left out (over 64 bytes): no submission time, so no late penalty" in checked.repairs
+
+
+def test_an_advisory_that_cannot_be_written_is_said_and_the_others_kept(tmp_path):
+    from course.grading.preflight import read_submission
+
+    notebook = solved((1, 2, 3))
+    notebook.cells.append(nbformat.v4.new_code_cell("import numpy as np\nnp.x[0x" + "f" * 5000 + "] = 1"))
+    notebook.cells.append(nbformat.v4.new_code_cell("import numpy as np\nnp.testing.assert_allclose = print"))
+    path = tmp_path / NOTEBOOK
+    path.write_text(nbformat.writes(notebook))
+    checked = read_submission(path)
+    assert checked.advisories == ["code cell 7: could not be scanned (ValueError)",
+                                  "code cell 8: changes np.testing.assert_allclose (line 2)"], checked.advisories

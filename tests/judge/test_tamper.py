@@ -211,3 +211,12 @@ def test_a_notebook_that_cannot_be_read_goes_to_manual_grading_saying_why():
     assert note.startswith("sent to manual grading (0 points until an instructor grades it): the grader could not "
                            f"read all of the notebook's code to check that it leaves the grading alone: cell {number}")
     assert "reaches into the grading machinery" in manual_note([f"cell {number}: imports gc"])
+
+
+def test_code_nested_beyond_the_readers_recursion_limit_is_a_finding():
+    """The kernel can raise its recursion limit (sys.setrecursionlimit) and run a cell the
+    reader cannot parse under its own: such a cell is named, never read as harmless."""
+    notebook, number = _with("import gc\nprint(len(gc.get_objects()))\nx = " + "-" * 4000 + "1")
+    found = tamper.bounded_findings(notebook, 512 << 20, 20)
+    assert found == [f"cell {number}: nests its code too deeply to be read"], found
+    assert all(tamper.unread(f) for f in found)
