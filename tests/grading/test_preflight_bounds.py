@@ -1,7 +1,8 @@
 """The preflight of `course grade` reads every notebook in a child under limits of its own
 (course/bounded.py): notebooks the size cap allows, built to cost the reader gigabytes, are
 graded or refused by name, and the `course grade` process stays small whatever they hold.
-Each case runs in a fresh process, as `course grade` does, which prints its peak memory."""
+Each case runs in a fresh process, as `course grade` does, which prints its peak memory (VmHWM:
+ru_maxrss would start from the peak of the process that started it)."""
 
 import json
 import subprocess
@@ -21,7 +22,7 @@ NEAR_CAP = MAX_NOTEBOOK_BYTES - (2 << 20)
 
 # The preflight, the payload and its digest of one submission, as grade_all does them.
 PREFLIGHT = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
 from course.grading import grader
 settings = grader.Settings(root=Path(sys.argv[1]))
@@ -30,7 +31,8 @@ if not refused:
     grader._digest("grading", {}, grader._payload(settings, "student", checked))
 print(json.dumps({"refused": refused.reason if refused else None,
                   "advisories": checked.advisories if checked else [],
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": next(int(line.split()[1]) for line in open("/proc/self/status")
+                                  if line.startswith("VmHWM:")) / 1024}))
 """
 
 
