@@ -1,6 +1,7 @@
 """Malformed notebooks: the reference submission with parts of its JSON replaced by anything."""
 
 import json
+import os
 
 import nbformat
 
@@ -55,3 +56,23 @@ def mutate(notebook, rng, count=3):
         else:
             parent[path[-1]] = [parent[path[-1]]]
     return notebook
+
+
+def descend(top_fd, folders):
+    """A new fd of the folder `folders` below the folder `top_fd`, each made when missing and
+    opened relative to the one before, never through a link: names of any bytes and paths of
+    any length can be made so. The caller closes it."""
+    fd = os.dup(top_fd)
+    try:
+        for folder in folders:
+            try:
+                os.mkdir(folder, dir_fd=fd)
+            except FileExistsError:
+                pass
+            inner = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from course.exchange.inbound import Limits, collect_submission
 from course.layout import printable
 
+from fuzzing import descend
+
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 SCRATCH = Path(tempfile.mkdtemp(prefix="collect-fuzz-"))
 atexit.register(shutil.rmtree, SCRATCH, True)
@@ -56,19 +58,14 @@ def _make(top_fd, parts, kind, size, levels_up):
     """Create one entry relative to the submission folder `top_fd`; when the OS refuses it (a
     name over 255 bytes, a file where a folder should be), nothing is made, as nothing could
     be submitted. `levels_up`: how many `..` lead from the submission folder to SCRATCH."""
-    fd = os.dup(top_fd)
+    *folders, name = [_clean(p) for p in parts]
+    if kind == "deep":
+        folders = folders + [b"d"] * 40
     try:
-        *folders, name = [_clean(p) for p in parts]
-        if kind == "deep":
-            folders = folders + [b"d"] * 40
-        for folder in folders:
-            try:
-                os.mkdir(folder, dir_fd=fd)
-            except FileExistsError:
-                pass
-            inner = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = inner
+        fd = descend(top_fd, folders)
+    except OSError:
+        return
+    try:
         up = b"../" * (levels_up + len(folders))
         if kind == "big file":
             kind, size = "file", 4500

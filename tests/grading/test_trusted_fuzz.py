@@ -19,6 +19,8 @@ from course.sandbox.execute import SandboxedExecute
 from course.unet_segmentation.evidence_format import MIME
 from course.unet_segmentation.examples import solved
 
+from fuzzing import descend
+
 KNOWN = source_metadata()
 REFERENCE = nbformat.writes(solved((1, 2, 3)))
 
@@ -41,19 +43,14 @@ def _clean(name):
 def _make(top_fd, parts, kind, size):
     """Create one entry relative to the folder `top_fd`; the OS may refuse it (a name over 255
     bytes, say): then nothing is made, as nothing could be submitted."""
-    fd = os.dup(top_fd)
+    *folders, name = [_clean(p) for p in parts]
+    if kind == "deep":
+        folders = folders + [b"d"] * 40
     try:
-        *folders, name = [_clean(p) for p in parts]
-        if kind == "deep":
-            folders, name = folders + [b"d"] * 40, name
-        for folder in folders:
-            try:
-                os.mkdir(folder, dir_fd=fd)
-            except FileExistsError:
-                pass
-            inner = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = inner
+        fd = descend(top_fd, folders)
+    except OSError:
+        return
+    try:
         if kind == "dir":
             os.mkdir(name, dir_fd=fd)
         elif kind == "link":
