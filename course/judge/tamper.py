@@ -398,6 +398,7 @@ def bounded_findings(nb, memory, seconds):
     def work(send, notebook):
         send({"found": findings(notebook, progress=lambda number: send({"reading": number}))})
 
+    _python("")  # IPython's transformer imported here, once, not in every child (0.1 s each)
     try:
         child = bounded.in_child(work, nb, memory=memory, seconds=seconds)
     except OSError:
