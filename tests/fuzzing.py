@@ -58,6 +58,22 @@ def mutate(notebook, rng, count=3):
     return notebook
 
 
+def clean_name(name):
+    """`name` (bytes) as one path component can hold it: no slash, no NUL, not empty."""
+    return name.replace(b"/", b"_").replace(b"\0", b"_") or b"_"
+
+
+def entry_place(top_fd, parts, deep=False):
+    """(fd of the folder, name) where the entry `parts` (names of any bytes) goes below the
+    folder `top_fd`, its folders made (`deep`: 40 more), or (None, name) when the OS refuses
+    them, as nothing could then be submitted there. The caller closes the fd."""
+    *folders, name = [clean_name(p) for p in parts]
+    try:
+        return descend(top_fd, folders + [b"d"] * 40 * deep), name
+    except OSError:
+        return None, name
+
+
 def descend(top_fd, folders):
     """A new fd of the folder `folders` below the folder `top_fd`, each made when missing and
     opened relative to the one before, never through a link: names of any bytes and paths of

@@ -205,16 +205,17 @@ def check_submission(path, known=None, progress=None):
     """Read and repair the notebook at `path` and scan its code, in this process; never raises,
     whatever the bytes. `progress(number)` is told before code cell `number` is scanned.
     Grading reads notebooks with read_submission, which bounds the work."""
+    template = release_cells()
     try:
-        checked = _repaired(Path(path), known)
+        checked = _repaired(Path(path), known, template)
     except Exception as error:  # noqa: BLE001 - any bytes must give a status
         return Preflight(problem=f"invalid notebook: {Path(path).name} cannot be read ({type(error).__name__})")
     if checked.notebook is not None:
-        checked.advisories = advisories(checked.notebook, progress)
+        checked.advisories = advisories(checked.notebook, template, progress)
     return checked
 
 
-def _repaired(path, known):
+def _repaired(path, known, template):
     known = known if known is not None else source_metadata()
     mode = path.lstat().st_mode
     if not stat.S_ISREG(mode):
@@ -230,7 +231,7 @@ def _repaired(path, known):
     if problem:
         return Preflight(problem=problem)
     repairs = repair_metadata(raw["cells"], known)
-    repairs += restore_deleted_cells(raw["cells"], release_cells())
+    repairs += restore_deleted_cells(raw["cells"], template)
     _strip(raw)
     try:
         with warnings.catch_warnings():  # a copied cell repeats its cell id: nbformat renames it
@@ -260,11 +261,12 @@ def _strip(raw):
         raw["metadata"] = {k: v for k, v in raw["metadata"].items() if k in NOTEBOOK_METADATA}
 
 
-def advisories(notebook, progress=None):
-    """The advisory notes of a repaired notebook's student code: "code cell N: changes ..."."""
+def advisories(notebook, template, progress=None):
+    """The advisory notes of a repaired notebook's student code: "code cell N: changes ...";
+    `template`: the release's graded cells (release_cells)."""
     # Copies of the course's own cells (a copied test cell, say) are not student code.
     provided = {"".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-                for cell in release_cells()}
+                for cell in template}
     code = [c.source for c in notebook.cells if c.cell_type == "code"
             and not c.metadata.get("nbgrader", {}).get("locked") and c.source not in provided]
     aliases = {}
@@ -313,10 +315,11 @@ def read_submission(path, known=None, memory=MEMORY, seconds=SECONDS):
         checked.notebook = None
         return checked
     known = known if known is not None else source_metadata()
+    template = release_cells()
 
     def work(send, out):
         try:
-            checked = _repaired(path, known)
+            checked = _repaired(path, known, template)
         except MemoryError:
             raise  # the child's limit: said as such
         except Exception as error:  # noqa: BLE001 - any bytes must give a status
@@ -332,7 +335,7 @@ def read_submission(path, known=None, memory=MEMORY, seconds=SECONDS):
         while data:
             data = data[os.write(out, data):]
         send({"repairs": checked.repairs})
-        send({"advisories": advisories(checked.notebook, lambda number: send({"scanning": number}))})
+        send({"advisories": advisories(checked.notebook, template, lambda number: send({"scanning": number}))})
 
     with tempfile.TemporaryFile() as out:
         child = bounded.in_child(work, out.fileno(), memory=memory, seconds=seconds)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from course.exchange.inbound import Limits, collect_submission
 from course.layout import printable
 
-from fuzzing import descend
+from fuzzing import entry_place
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 SCRATCH = Path(tempfile.mkdtemp(prefix="collect-fuzz-"))
@@ -50,23 +50,15 @@ LIMITS = st.builds(Limits, max_file_bytes=st.sampled_from([50_000, 3000]),
                    max_depth=st.sampled_from([3, 32]))
 
 
-def _clean(name):
-    return name.replace(b"/", b"_").replace(b"\0", b"_")
-
-
 def _make(top_fd, parts, kind, size, levels_up):
     """Create one entry relative to the submission folder `top_fd`; when the OS refuses it (a
     name over 255 bytes, a file where a folder should be), nothing is made, as nothing could
     be submitted. `levels_up`: how many `..` lead from the submission folder to SCRATCH."""
-    *folders, name = [_clean(p) for p in parts]
-    if kind == "deep":
-        folders = folders + [b"d"] * 40
-    try:
-        fd = descend(top_fd, folders)
-    except OSError:
+    fd, name = entry_place(top_fd, parts, deep=kind == "deep")
+    if fd is None:
         return
     try:
-        up = b"../" * (levels_up + len(folders))
+        up = b"../" * (levels_up + len(parts) - 1 + 40 * (kind == "deep"))
         if kind == "big file":
             kind, size = "file", 4500
         if kind in ("file", "deep", "unreadable file", "foreign file", "hard link inside"):

@@ -19,7 +19,7 @@ from course.sandbox.execute import SandboxedExecute
 from course.unet_segmentation.evidence_format import MIME
 from course.unet_segmentation.examples import solved
 
-from fuzzing import descend
+from fuzzing import entry_place
 
 KNOWN = source_metadata()
 REFERENCE = nbformat.writes(solved((1, 2, 3)))
@@ -36,19 +36,11 @@ ENTRY = st.tuples(st.lists(NAME_BYTES, min_size=1, max_size=6),
                   st.integers(min_value=0, max_value=70_000))
 
 
-def _clean(name):
-    return name.replace(b"/", b"_").replace(b"\0", b"_") or b"_"
-
-
 def _make(top_fd, parts, kind, size):
     """Create one entry relative to the folder `top_fd`; the OS may refuse it (a name over 255
     bytes, say): then nothing is made, as nothing could be submitted."""
-    *folders, name = [_clean(p) for p in parts]
-    if kind == "deep":
-        folders = folders + [b"d"] * 40
-    try:
-        fd = descend(top_fd, folders)
-    except OSError:
+    fd, name = entry_place(top_fd, parts, deep=kind == "deep")
+    if fd is None:
         return
     try:
         if kind == "dir":
