@@ -1,8 +1,8 @@
 """`python -m course grade`: grade every submission of a class on Dask, one machine or many.
 
 Here, on the instructor's machine, each submission is checked and repaired first
-(preflight.py, in a child process under limits of its own) and its regular files read (links, pipes, devices and sockets are refused by
-name, never followed). Submissions go to Dask workers a few at a time (remote.py): a
+(preflight.py, in a child process under limits of its own) and its regular files read
+(links, pipes, devices and sockets are refused by name, never followed). Submissions go to Dask workers a few at a time (remote.py): a
 worker grades them with nbgrader's own `autograde` in a process of its own, each kernel in
 a sandbox of its own (course/sandbox/), every score decided by the judge (course/judge/),
 and sends back the graded notebooks, the feedback and the scores. Only this process writes the
