@@ -9,6 +9,7 @@ sys.path.insert(0, str(COURSE_ROOT))  # the course package: judge and sandbox
 
 from course.judge.manual_grading import ManualGrading  # noqa: E402
 from course.judge.markup import InertMarkup  # noqa: E402
+from course.judge.evidence import Evidence  # noqa: E402
 from course.judge.preprocessors import Challenge, Judge  # noqa: E402
 from course.layout import COURSE_ID  # noqa: E402
 from course.sandbox.execute import SandboxedExecute  # noqa: E402
@@ -52,6 +53,7 @@ c.Autograde.autograde_preprocessors = [
     SandboxedExecute,
     InertMarkup,
     "nbgrader.preprocessors.IgnorePattern",
+    Evidence,  # the graded cells' evidence, from a kernel of its own
     Judge,
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

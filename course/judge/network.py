@@ -287,3 +287,28 @@ def computes_as_reported(order, ends, sources, shapes, computed, seed, case):
     return all(not isinstance(values, tuple)
                and _agrees(report, values, sample_places(seed, case, number, values.size))
                for number, (report, values) in enumerate(zip(reports, results)))
+
+
+def same_reports(first, second):
+    """Whether two summaries of the same outputs (computed["outputs"], computed["training"])
+    agree within float32's rounding: then what one is checked against holds for the other."""
+    if not (isinstance(first, list) and isinstance(second, list) and len(first) == len(second)):
+        return False
+    for a, b in zip(first, second):
+        try:
+            if not (isinstance(a, dict) and isinstance(b, dict) and a.get("shape") == b.get("shape")):
+                return False
+            sums_a, sums_b = np.array(a["sums"], dtype=np.float64), np.array(b["sums"], dtype=np.float64)
+            sample_a, sample_b = np.array(a["sample"], dtype=np.float64), np.array(b["sample"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError):
+            return False
+        if sums_a.shape != (3,) or sums_b.shape != (3,) or sample_a.shape != sample_b.shape:
+            return False
+        if not (np.all(np.isfinite(sums_a)) and np.all(np.isfinite(sums_b))):
+            return False
+        magnitude, scale = abs(sums_a[1]), math.sqrt(abs(sums_a[2]) / max(math.prod(a["shape"]), 1))
+        if not (abs(sums_a[0] - sums_b[0]) <= 1e-4 * magnitude + 1e-6 and abs(sums_a[1] - sums_b[1]) <= 1e-4 * magnitude + 1e-6
+                and abs(sums_a[2] - sums_b[2]) <= 2e-4 * abs(sums_a[2]) + 1e-6
+                and np.all(np.abs(sample_a - sample_b) <= 1e-4 * np.abs(sample_a) + 1e-4 * scale + 1e-6)):
+            return False
+    return True

@@ -20,6 +20,7 @@ Whatever the kernel printed or returned in a graded cell is discarded, so only e
 that is right for arguments drawn at grading time earns points.
 """
 
+import math
 import os
 
 import numpy as np
@@ -28,8 +29,9 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Integer
 
 from .. import bounded
-from ..assignment import EXERCISES, RECORDER, EvidenceInvalid, challenges, evidence_format, reference, shown
+from ..assignment import EXERCISES, EvidenceInvalid, challenges, evidence_format, reference, shown
 from . import manual_grading, network, specs, tamper
+from .evidence import FAILURE as EVIDENCE_FAILURE
 from .specs import Problem, canonical, layers_to, spec_graph
 
 FUNCTION_OF = {cell: function for function, cells in EXERCISES.values() for cell in cells}
@@ -37,10 +39,6 @@ OUTPUT_NAMES = {"conv_block": ("next_layer", "skip_connection"), "upsampling_blo
                 "unet_model": ("output",)}
 MAX_MESSAGE = 1000  # characters of a verdict's message: a few lines of feedback
 LIMITS = "the evidence could not be judged within the grader's limits ({})"  # time or memory
-# The recorder the hidden call runs is a fresh copy of the course's unet_evidence.py, sent
-# with the call: no module, file or name the student's code could have replaced is used.
-HIDDEN_CALL = ('(lambda m: (exec(compile({source!r}, "<unet_evidence>", "exec"), m.__dict__), '
-               'm.record({function!r}, globals(), challenge={challenge!r})))(type(__import__("sys"))("unet_evidence"))')
 
 
 # ---------------------------------------------------------------------------------------
@@ -182,7 +180,94 @@ def judge_case(function, case, asked, run=True, seed=None, number=0):
             return (f"{what}: on the grader's test inputs the network does not compute what its layers' settings "
                     "say (a layer or an activation of your own, or a setting the exercise does not use, changes "
                     "what it computes): use the Keras layers the exercise names")
+        # In training mode (as `fit` runs it) too, where no dropout makes it random.
+        if not _drops(student) and not network.same_reports(computed.get("training"), computed["outputs"]) \
+                and not network.computes_as_reported(*student, sources, shapes, {"outputs": computed.get("training")},
+                                                     seed, number):
+            return (f"{what}: in training mode (as `fit` runs it) the network does not compute what it computes "
+                    "when it predicts, nor what its layers' settings say: a layer of yours changes what it computes "
+                    "while it trains; use the Keras layers the exercise names")
     return None
+
+
+def _large(case):
+    """Whether a block case is at the U-Net's own sizes (challenges: FIRST_LEVEL...)."""
+    return any(math.prod(shape) > 10_000 for shape in case.get("inputs", []))
+
+
+def _drops(graph):
+    """Whether the network has a Dropout with a rate above 0 (in training mode it is random)."""
+    return any(spec["kind"] == "Dropout" and spec.get("rate") != 0 for spec, _ in graph[0])
+
+
+# ---------------------------------------------------------------------------------------
+# The U-Net the notebook trains: unet_model() with the student's own blocks
+# ---------------------------------------------------------------------------------------
+
+DEFAULT_SIZE = (96, 128, 3)
+
+
+def assembly_problems(challenge, evidence):
+    """{function: message} for the functions to blame when unet_model() at its defaults, built
+    with the student's own blocks (the network the notebook trains), cannot be built or is not
+    the exercise's U-Net; empty when it is (or when the evidence holds no such description:
+    the unet_model cells then fail for that already)."""
+    assembled = evidence.get("assembled") if isinstance(evidence, dict) else None
+    if not challenge.get("assemble") or not isinstance(assembled, dict):
+        return {}
+    built = "unet_model() with your own conv_block and upsampling_block, the network the notebook trains"
+    if "error" in assembled:
+        return {function: f"{built}, cannot be built: {str(assembled['error'])[:500]}"
+                for function in assembled["blame"]}
+    try:
+        student = spec_graph(assembled, [DEFAULT_SIZE])
+    except Problem as problem:
+        return {"unet_model": f"{built}: {problem}"}
+    reference_graph = reference.expanded(*reference.network("unet_model", {"args": [], "kwargs": {}}))
+    got, want = canonical(_free(student[0]), student[1])[0], canonical(_free(reference_graph[0]), reference_graph[1])[0]
+    if got == want:
+        return {}
+    found = {}
+    for number, call in enumerate(assembled["calls"], start=1):
+        block = call["block"]
+        if block in found:
+            continue
+        problem = _call_problem(assembled, call)
+        if problem:
+            found[block] = f"{built}: call {number} of {block} ({problem})"
+    return found or {"unet_model": f"{built}, is not the U-Net the exercise asks for, although with the grader's "
+                                   "stand-ins for the blocks it is: does a block behave differently when called "
+                                   "several times?"}
+
+
+def _call_problem(assembled, call):
+    """What is wrong with one block call of the assembled U-Net, judged as the block's own
+    graded cells judge it (structure only), or None."""
+    nodes = assembled["nodes"]
+    ids, stack = set(), list(call["outputs"])
+    while stack:
+        number = stack.pop()
+        if number in ids or number in call["inputs"]:
+            continue
+        if nodes[number]["class"] == "Input":
+            return "it uses a tensor that is not one of its inputs"
+        ids.add(number)
+        stack.extend(nodes[number]["inputs"])
+    renumbered, shapes = {}, []
+    part = []
+    for position, number in enumerate(call["inputs"]):
+        node = nodes[number]
+        shape = node.get("shape") if node["class"] in ("Input", "Output") else (node.get("shapes") or [[None]])[0]
+        renumbered[number] = len(part)
+        shapes.append(list(shape[1:]))
+        part.append({"id": len(part), "class": "Input", "position": position, "shape": list(shape)})
+    for number in sorted(ids):
+        node = dict(nodes[number], id=len(part), inputs=[renumbered[i] for i in nodes[number]["inputs"]])
+        renumbered[number] = len(part)
+        part.append(node)
+    case = {"nodes": part, "outputs": [renumbered[o] for o in call["outputs"]]}
+    settings = {k: v for k, v in call["settings"].items() if k in ("n_filters", "dropout_prob", "max_pooling")}
+    return judge_case(call["block"], case, {"inputs": shapes, "kwargs": settings}, run=False)
 
 
 def verdict(grade_id, challenge, evidence):
@@ -201,8 +286,10 @@ def _verdict(grade_id, challenge, evidence):
         return False, str(evidence["error"])[:300]
     for index, (case, asked) in enumerate(zip(evidence["cases"], challenge["cases"])):
         # The full-size U-Net (8.6 million weights) is judged by its structure; one small U-Net
-        # of the arguments cell is run (in NumPy). Blocks are small: every case is run.
-        run = function != "unet_model" or (bool(asked.get("args")) and index == 0)
+        # of the arguments cell is run (in NumPy). Blocks are small: every case is run beside
+        # the reference, but for those at the U-Net's own sizes, whose numbers are checked
+        # against the description alone (a tenth of a second each).
+        run = (function != "unet_model" and not _large(asked)) or (bool(asked.get("args")) and index == 0)
         try:
             problem = judge_case(function, case, asked, run, challenge.get("seed"), index)
         except (KeyError, IndexError, TypeError, AttributeError, ValueError) as error:
@@ -227,21 +314,15 @@ def _graded_cells(nb):
 
 
 class Challenge(NbGraderPreprocessor):
-    """Writes freshly drawn arguments into each graded cell's hidden call (before Execute)."""
+    """Draws fresh arguments and a secret for each graded cell (before Execute), and takes the
+    recorder's call out of the cell: the notebook's kernel never sees them. The evidence is
+    collected in a kernel of its own (evidence.py)."""
 
     def preprocess(self, nb, resources):
         drawn = resources.setdefault("unet_challenges", {})
-        recorder = RECORDER.read_text()
         for cell, grade_id in _graded_cells(nb):
             drawn[grade_id] = challenges.draw(grade_id)
-            call = HIDDEN_CALL.format(source=recorder, function=FUNCTION_OF[grade_id], challenge=drawn[grade_id])
-            lines = cell.source.splitlines()
-            at = [i for i, line in enumerate(lines) if "unet_evidence" in line]
-            if at:
-                lines[at[0]:at[-1] + 1] = [call]  # inside the hidden-test markers
-            else:
-                lines.append(call)
-            cell.source = "\n".join(lines)
+            cell.source = "\n".join(line for line in cell.source.splitlines() if "unet_evidence" not in line)
         return nb, resources
 
 
@@ -264,15 +345,21 @@ class Judge(NbGraderPreprocessor):
         cells = list(_graded_cells(nb))
         tasks = [(grade_id, drawn.get(grade_id), cell.get("outputs", [])) for cell, grade_id in cells]
         if self.isolated and bounded.available():
-            results = judge_isolated(tasks, self.memory_mb << 20, self.seconds)
+            results, blame = judge_isolated(tasks, self.memory_mb << 20, self.seconds)
             found = tamper.bounded_findings(nb, self.memory_mb << 20, self.reading_seconds)
         else:
             results = [judge_cell(*task) for task in tasks]
+            blame = {k: v for task in tasks for k, v in blame_of(*task).items()}
             found = tamper.findings(nb)
         manual = resources.setdefault(manual_grading.KEY, {})
+        missing = resources.get(EVIDENCE_FAILURE)
         for (cell, grade_id), (passed, message, failure) in zip(cells, results):
             if failure:  # the judge's failure, not the student's: the instructor should know
                 self.log.warning("judging %s failed: %s", grade_id, failure)
+            if missing and not cell.get("outputs"):
+                message = f"no valid evidence: {missing}"
+            elif passed and FUNCTION_OF[grade_id] in blame:
+                passed, message = False, blame[FUNCTION_OF[grade_id]]
             if found:
                 manual[grade_id] = manual_note(found)  # for the gradebook: the same in every run
                 passed, message = False, manual_message(found, passed, message)
@@ -333,9 +420,9 @@ KEPT_DRAWS = 16  # initializer draws a child sends back per cell (each about 25 
 
 
 def judge_isolated(tasks, memory, seconds):
-    """judge_cell(*task) for every task, in a child process: one per notebook, and one more
-    after each cell whose child died or overran, for the cells after it."""
-    results = []
+    """(judge_cell(*task) for every task, and what blame_of found), in a child process: one per
+    notebook, and one more after each cell whose child died or overran, for the cells after it."""
+    results, blame = [], {}
     while len(results) < len(tasks):
         left = tasks[len(results):]
         try:
@@ -347,14 +434,31 @@ def judge_isolated(tasks, memory, seconds):
             for task in left:
                 passed, message, failure = judge_cell(*task)
                 results.append((passed, message, failure or note))
-            return results
+                blame.update(blame_of(*task))
+            return results, blame
         for message in child.messages:
             _keep_draws(message["draws"])
             results.append(tuple(message["verdict"]))
+            blame.update(message["blame"])
         if len(results) < len(tasks):  # the child stopped while judging this cell
             word = "time" if child.stopped == "time" else "memory"
             results.append((False, LIMITS.format(word), f"the judging process {child.why}"))
-    return results
+    return results, blame
+
+
+def blame_of(grade_id, challenge, outputs):
+    """{function: message} from a cell whose evidence holds the U-Net built with the
+    student's own blocks (assembly_problems); empty for any other cell or bad evidence."""
+    if not (isinstance(challenge, dict) and challenge.get("assemble")):
+        return {}
+    try:
+        evidence = evidence_format.find(outputs)
+        evidence_format.check(evidence, FUNCTION_OF[grade_id], challenge)
+        return assembly_problems(challenge, evidence)
+    except EvidenceInvalid:
+        return {}
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as error:
+        return {"unet_model": f"the U-Net built with your own blocks is malformed ({type(error).__name__})"}
 
 
 def _judge_cells(send, tasks):
@@ -365,11 +469,15 @@ def _judge_cells(send, tasks):
     known = set(specs._INITIALIZER_CACHE)
     for task in tasks:
         result = judge_cell(*task)
+        try:
+            blame = blame_of(*task)
+        except MemoryError:
+            blame = {}
         new = [(key, values) for key, values in specs._INITIALIZER_CACHE.items() if key not in known]
         known.update(specs._INITIALIZER_CACHE)
         drawn = [[name, [list(item) for item in settings], values.dtype.name, values.tolist()]
                  for (name, settings), values in new[:KEPT_DRAWS]]
-        send({"verdict": result, "draws": drawn})
+        send({"verdict": result, "draws": drawn, "blame": blame})
 
 
 def _keep_draws(drawn):

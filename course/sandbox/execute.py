@@ -113,6 +113,11 @@ class SandboxedKernelManager(AsyncKernelManager):
                              help="modules the zygote imports once for all its kernels").tag(config=True)
 
     deferred = False  # started ahead of its notebook: files come later, by deliver()
+    # Whether the kernel's environment says it is being graded (NBGRADER_EXECUTION): the
+    # notebook's kernel is told, so that it reads few frames and does not train; the kernel
+    # that collects the evidence (judge/evidence.py) is not, so that no grading flag reaches
+    # the code it records.
+    grading_flag = True
 
     def forks(self):
         """Whether the kernel is to be forked from a zygote (whose child joins the kernel's
@@ -153,9 +158,11 @@ class SandboxedKernelManager(AsyncKernelManager):
                          "memory_bytes": self.memory_mb * 2**20, "max_processes": self.max_processes,
                          "cpu_seconds": self.cpu_seconds, "disk_bytes": self.disk_mb * 2**20, "cpus": self.cpus,
                          "deferred": self.deferred,
-                         "env": {"NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde")}}
+                         "env": {"NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde")}
+                         if self.grading_flag else {}}
         if self.forks():
-            self.settings["zygote"] = zygote_for(kernel_env(self.settings["env"]), self.zygote_modules)
+            # One zygote for kernels with the grading flag and without: nothing it imports reads it.
+            self.settings["zygote"] = zygote_for(kernel_env({}), self.zygote_modules)
         command, kw = await super()._async_pre_start_kernel(**kw)
         # A signal would reach bubblewrap, not the kernel inside: interrupt by message.
         self.kernel_spec.interrupt_mode = "message"

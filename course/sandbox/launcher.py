@@ -22,7 +22,7 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 COURSE = Path(__file__).resolve().parents[2]  # the course folder: nothing of it but roadscenes is shown
 CGROUP_PARENT = "unet-grading"
 SHARED_ZYGOTES = "UNET_ZYGOTES"  # FOLDER:PID: the zygotes of a worker, in FOLDER as long as PID lives (execute.py)
-PASSED_ENV = ("NBGRADER_EXECUTION", "UNET_SMOKE", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS",
+PASSED_ENV = ("UNET_SMOKE", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS",
               "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 

@@ -8,6 +8,7 @@ The `defaults` cells call the functions without the arguments they test, so the 
 of the signatures count too.
 """
 
+import copy
 import random
 import secrets
 
@@ -43,17 +44,26 @@ def _unet_case():
     return {"args": [size], "kwargs": {"n_filters": _RANDOM.randint(2, 6), "n_classes": _RANDOM.randint(2, 30)}}
 
 
+# The sizes at which the U-Net calls the blocks (unet_model's defaults): its first level and
+# its deepest, where the channels number hundreds. Each block is checked at one of each, beside
+# the small sizes drawn above.
+FIRST_LEVEL = {"inputs": [[96, 128, 3]], "kwargs": {}}
+DEEPEST_LEVEL = {"inputs": [[6, 8, 256]], "kwargs": {"n_filters": 512, "dropout_prob": 0.3, "max_pooling": False}}
+LAST_DECODER = {"inputs": [[48, 64, 64], [96, 128, 32]], "kwargs": {}}
+FIRST_DECODER = {"inputs": [[6, 8, 512], [12, 16, 256]], "kwargs": {"n_filters": 256}}
+
+
 def _cases(grade_id):
     if grade_id == "grade_conv_block_defaults":
-        return [{"inputs": _conv_case()["inputs"], "kwargs": {}},
+        return [FIRST_LEVEL, {"inputs": _conv_case()["inputs"], "kwargs": {}},
                 _conv_case(dropout_prob=round(_RANDOM.uniform(0.1, 0.5), 2), max_pooling=False)]
     if grade_id == "grade_conv_block_arguments":
         return [_conv_case(max_pooling=True), _conv_case(max_pooling=False, dropout_prob=0),
-                _conv_case(dropout_prob=round(_RANDOM.uniform(0.05, 0.6), 2))]
+                _conv_case(dropout_prob=round(_RANDOM.uniform(0.05, 0.6), 2)), DEEPEST_LEVEL]
     if grade_id == "grade_upsampling_block_defaults":
-        return [_up_case(), _up_case(_RANDOM.randint(2, 24))]
+        return [LAST_DECODER, _up_case(), _up_case(_RANDOM.randint(2, 24))]
     if grade_id == "grade_upsampling_block_arguments":
-        return [_up_case(_RANDOM.randint(2, 24)) for _ in range(3)]
+        return [_up_case(_RANDOM.randint(2, 24)) for _ in range(3)] + [FIRST_DECODER]
     if grade_id == "grade_unet_model_defaults":
         return [{"args": [], "kwargs": {}}]
     if grade_id == "grade_unet_model_arguments":
@@ -64,4 +74,7 @@ def _cases(grade_id):
 def draw(grade_id):
     """A new challenge for one graded cell: its cases, a nonce the evidence must echo, and the
     secret from which the kernel sets the network's weights and draws its test inputs."""
-    return {"nonce": secrets.token_hex(16), "seed": secrets.randbits(62), "cases": _cases(grade_id)}
+    challenge = {"nonce": secrets.token_hex(16), "seed": secrets.randbits(62), "cases": copy.deepcopy(_cases(grade_id))}
+    if grade_id == "grade_unet_model_defaults":
+        challenge["assemble"] = True  # unet_model() built with the student's own blocks too
+    return challenge

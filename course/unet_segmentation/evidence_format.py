@@ -134,7 +134,11 @@ def _computed(computed, outputs):
         if not isinstance(computed["error"], str):
             raise EvidenceInvalid("a case's computed outputs have a malformed error")
         return
-    reports = computed.get("outputs")
+    for mode in ("outputs", "training"):  # as `predict` runs the network, and as `fit` does
+        _reports(computed.get(mode), outputs)
+
+
+def _reports(reports, outputs):
     if not (isinstance(reports, list) and len(reports) == outputs):
         raise EvidenceInvalid("a case's computed outputs do not match its outputs")
     for report in reports:
@@ -188,6 +192,34 @@ def check(evidence, function, challenge):
         raise EvidenceInvalid("the evidence does not describe every case the grader asked for")
     for case, asked in zip(cases, challenge["cases"]):
         check_case(case, asked)
+    if challenge.get("assemble"):
+        _assembled(evidence.get("assembled"))
+
+
+BLOCKS = ("conv_block", "upsampling_block")
+MAX_CALLS = 32  # block calls of a U-Net (it makes 9)
+
+
+def _assembled(assembled):
+    """The U-Net built with the student's own blocks: an error and whose code is to blame, or
+    its description and where each block call sits in it."""
+    if not isinstance(assembled, dict):
+        raise EvidenceInvalid("the U-Net built with your own blocks is not described")
+    if "error" in assembled:
+        blame = assembled.get("blame")
+        if not (isinstance(assembled["error"], str) and isinstance(blame, list) and 1 <= len(blame) <= 3
+                and all(b in BLOCKS + ("unet_model",) for b in blame)):
+            raise EvidenceInvalid("the U-Net built with your own blocks has a malformed error")
+        return
+    check_case(assembled, {"inputs": [None]})
+    calls, count = assembled.get("calls"), len(assembled["nodes"])
+    if not (isinstance(calls, list) and len(calls) <= MAX_CALLS):
+        raise EvidenceInvalid("the block calls of the U-Net built with your own blocks are malformed")
+    for call in calls:
+        if not (isinstance(call, dict) and call.get("block") in BLOCKS and isinstance(call.get("settings"), dict)
+                and all(isinstance(call.get(k), list) and 1 <= len(call[k]) <= 2
+                        and all(_is_int(i) and 0 <= i < count for i in call[k]) for k in ("inputs", "outputs"))):
+            raise EvidenceInvalid("a block call of the U-Net built with your own blocks is malformed")
 
 
 def find(outputs):

@@ -1,0 +1,146 @@
+"""The evidence kernel: the graded functions recorded where the rest of the notebook never runs.
+
+The notebook itself runs in its graded kernel as a student would run it (SandboxedExecute);
+its graded cells no longer collect anything there. `Evidence` (after it, before the Judge)
+starts a second kernel, in a sandbox of its own like the first, with the notebook's files and
+without the grading flag (`NBGRADER_EXECUTION` is not set there, so `segmentation_utils.GRADING`
+is False, as on a student's own machine). Its one request is sent as a user expression (out of
+its history) and does, in this order:
+
+1. loads a fresh copy of the recorder (`unet_evidence.py`) into a module that no name of the
+   notebook reaches, with a copy of the built-in functions of its own;
+2. runs the notebook's code that the graded functions need (needed.py reads the cells and
+   chooses the statements), cell by cell, in a namespace of their own;
+3. at each graded cell's place, calls the recorder with the challenge drawn for that cell, and
+   shows the evidence as one output.
+
+What a student's own cells do beyond defining what the functions use (patching `exec`, the
+recorder, the namespace, reading the grading flag) never runs in that kernel, so it cannot
+change which functions are recorded or what is reported. The outputs are matched to the
+graded cells by the nonce each challenge carries, and the Judge reads them there as before.
+"""
+
+import time
+
+from nbformat.v4 import new_code_cell, new_notebook
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Integer
+
+from .. import bounded
+from ..assignment import EXERCISES, RECORDER
+from ..sandbox.execute import SandboxedExecute
+from ..sandbox.hidden_calls import BEGIN
+from . import needed
+
+FUNCTION_OF = {cell: function for function, cells in EXERCISES.values() for cell in cells}
+FAILURE = "unet_evidence_failure"  # resources key: why a graded cell has no evidence
+# The request: a fresh recorder, with built-ins of its own, bound before any notebook code runs.
+RUN = ('(lambda m: (m.__dict__.update(__builtins__=dict(vars(__import__("builtins")))), '
+       'exec(compile({source!r}, "<unet_evidence>", "exec"), m.__dict__), '
+       'm.replay({steps!r})))(type(__import__("sys"))("unet_evidence"))')
+
+
+class EvidenceExecute(SandboxedExecute):
+    """SandboxedExecute for the evidence kernel: no grading flag in its environment."""
+
+    def _new_kernel_manager(self):
+        km = super()._new_kernel_manager()
+        km.grading_flag = False
+        return km
+
+
+def graded_cells(nb):
+    """{cell number: grade_id} of the graded cells of the exercises."""
+    return {number: cell.metadata["nbgrader"]["grade_id"] for number, cell in enumerate(nb.cells)
+            if cell.cell_type == "code" and isinstance(cell.metadata.get("nbgrader"), dict)
+            and cell.metadata["nbgrader"].get("grade") and cell.metadata["nbgrader"].get("grade_id") in FUNCTION_OF}
+
+
+def code_cells(nb):
+    """(cell number, source, whether a student could have written it) of each code cell."""
+    found = []
+    for number, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader") if isinstance(cell.metadata, dict) else None
+        if cell.cell_type == "code" and isinstance(cell.source, str):
+            found.append((number, cell.source, not (isinstance(meta, dict) and meta.get("locked") is True)))
+    return found
+
+
+def _plan(send, cells, graded):
+    send(needed.plan(cells, graded, sorted(set(FUNCTION_OF.values()))))
+
+
+class Evidence(NbGraderPreprocessor):
+    """Collects each graded cell's evidence in a kernel of its own (see the module's text)."""
+
+    seconds = Integer(0, help="Seconds the evidence kernel may take, start to end (0: the notebook's own "
+                              "budget, SandboxedExecute.notebook_timeout, else 300)").tag(config=True)
+    memory_mb = Integer(1024, help="Memory (MiB) for reading the notebook's code to choose what the "
+                                   "evidence kernel runs (in a child process)").tag(config=True)
+    reading_seconds = Integer(20, help="Seconds for reading it").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        graded = graded_cells(nb)
+        drawn = resources.get("unet_challenges", {})
+        if not graded:
+            return nb, resources
+        for number in graded:
+            nb.cells[number].outputs = []
+        try:
+            steps = self._steps(nb, graded)
+        except RuntimeError as problem:
+            resources[FAILURE] = str(problem)
+            return nb, resources
+        steps = [step if step[0] == "code" else ["record", FUNCTION_OF[step[1]], drawn.get(step[1], {})]
+                 for step in steps]
+        outputs, problem = self._run(steps, resources)
+        found = {}
+        for output in outputs:
+            evidence = (output.get("data") or {}).get("application/vnd.unet-evidence+json")
+            if isinstance(evidence, dict) and isinstance(evidence.get("nonce"), str):
+                found.setdefault(evidence["nonce"], []).append(output)
+        for number, grade_id in graded.items():
+            nb.cells[number].outputs = found.get((drawn.get(grade_id) or {}).get("nonce"), [])
+        if problem:
+            resources[FAILURE] = problem
+        return nb, resources
+
+    def _steps(self, nb, graded):
+        cells = code_cells(nb)
+        if bounded.available():
+            child = bounded.in_child(_plan, cells, graded, memory=self.memory_mb << 20, seconds=self.reading_seconds)
+            if child.stopped or not child.messages:
+                raise RuntimeError(f"the grader could not read the notebook's code within its limits ({child.why})")
+            return child.messages[0]
+        return needed.plan(cells, graded, sorted(set(FUNCTION_OF.values())))
+
+    def _run(self, steps, resources):
+        """(the evidence kernel's outputs, what went wrong or '')."""
+        source = RUN.format(source=RECORDER.read_text(), steps=steps)
+        # Some visible code: nbclient does not send a cell whose code is empty.
+        cell = new_code_cell(f"# the graded functions' evidence\n### {BEGIN}\n{source}\n### END HIDDEN TESTS",
+                             metadata={"nbgrader": {"grade": True, "grade_id": "unet_evidence", "points": 0}})
+        notebook = new_notebook(cells=[cell], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                       "language": "python"}})
+        executor = EvidenceExecute(config=self.config, log=self.log)
+        seconds = self.seconds or executor.notebook_timeout or 300
+        executor.timeout, executor.notebook_timeout = seconds, seconds
+        started = time.monotonic()
+        try:
+            executor.preprocess(notebook, {"metadata": {"path": resources.get("metadata", {}).get("path", ".")}})
+        except Exception as error:  # noqa: BLE001 - the kernel died, ran out of time...
+            return list(cell.get("outputs", [])), _why(error, time.monotonic() - started)
+        errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+        problem = ""
+        if errors:
+            problem = f"the evidence run stopped: {str(errors[0].get('ename'))[:80]}: {str(errors[0].get('evalue'))[:300]}"
+        return list(cell.outputs), problem
+
+
+def _why(error, seconds):
+    name = type(error).__name__
+    if "Time" in name or "Timeout" in name:
+        return f"the evidence run did not end within its time ({seconds:.0f} s)"
+    if "Dead" in name:
+        return "the evidence kernel died (out of memory?)"
+    return f"the evidence run failed ({name}: {str(error)[:200]})"

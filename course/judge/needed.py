@@ -1,0 +1,249 @@
+"""What of a notebook the graded functions need: the code the evidence kernel runs.
+
+The evidence for the graded cells is collected in a kernel of its own (evidence.py), where
+none of the notebook's code runs but what the three functions need to be defined as the
+notebook defines them. It is found by reading the cells (never running them), statement by
+statement, starting from the functions' names:
+
+- a top-level statement that binds a needed name (`def`, `class`, `import`, an assignment,
+  a `for` or `with` target, `del`) is needed, and so are the names it reads;
+- in a cell a student could write, so is a statement that changes a needed name's object
+  by that name: an assignment to one of its attributes or items (`config["filters"] = 32`),
+  a method called on it (`layers.append(...)`, `tf.keras.mixed_precision.set_global_policy(...)`)
+  or a call that is given it (`setattr(tf, ...)`). Locked cells hold the instructor's code
+  (nbgrader's OverwriteCells restores them): only their definitions count.
+
+Everything else never runs there: a cell of the student's own that patches `exec`, replaces
+the recorder, reads the grading flag or walks the garbage collector changes nothing the
+evidence kernel sees, unless a graded function reads what it binds. What this reading cannot
+follow is a change made through another name of the same object (`alias = config;
+alias["filters"] = 64`): the functions then see that object as the statements that name it
+leave it. (The tamper reader, tamper.py, still reads every cell: code that reaches into the
+grading goes to a person.)
+"""
+
+import ast
+
+from .tamper import _python
+
+#: a step of the evidence run: ["code", cell number, [[line, text], ...]] or ["record", grade_id]
+
+
+def _targets(node):
+    """Names bound and objects changed (their root names) by an assignment target."""
+    if isinstance(node, ast.Name):
+        return {node.id}, set()
+    if isinstance(node, (ast.Tuple, ast.List)):
+        bound, changed = set(), set()
+        for element in node.elts:
+            b, c = _targets(element)
+            bound |= b
+            changed |= c
+        return bound, changed
+    if isinstance(node, ast.Starred):
+        return _targets(node.value)
+    if isinstance(node, (ast.Attribute, ast.Subscript)):
+        root = _root(node)
+        return set(), {root} if root else set()
+    return set(), set()
+
+
+def _root(node):
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+class _Statement(ast.NodeVisitor):
+    """What one top-level statement binds, changes and reads, as the notebook's namespace
+    sees it (function and class bodies read names, but bind and change nothing until called)."""
+
+    def __init__(self, node):
+        self.binds, self.changes, self.reads, self.star = set(), set(), set(), False
+        self.visit(node)
+
+    def _bound(self, target):
+        bound, changed = _targets(target)
+        self.binds |= bound
+        self.changes |= changed
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Load):
+            self.reads.add(node.id)
+        elif isinstance(node.ctx, ast.Del):
+            self.binds.add(node.id)
+
+    def _definition(self, node):
+        self.binds.add(node.name)
+        self.reads |= _free(node)
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _definition
+
+    def visit_Lambda(self, node):
+        self.reads |= _free(node)
+
+    def visit_Import(self, node):
+        for alias in node.names:
+            self.binds.add(alias.asname or alias.name.split(".")[0])
+
+    def visit_ImportFrom(self, node):
+        for alias in node.names:
+            if alias.name == "*":
+                self.star = True
+            else:
+                self.binds.add(alias.asname or alias.name)
+
+    def visit_Assign(self, node):
+        for target in node.targets:
+            self._bound(target)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node):
+        self._bound(node.target)
+        self.generic_visit(node)
+
+    visit_AnnAssign = visit_AugAssign
+
+    def visit_NamedExpr(self, node):
+        self._bound(node.target)
+        self.generic_visit(node)
+
+    def visit_For(self, node):
+        self._bound(node.target)
+        self.generic_visit(node)
+
+    visit_AsyncFor = visit_For
+
+    def visit_withitem(self, node):
+        if node.optional_vars is not None:
+            self._bound(node.optional_vars)
+        self.generic_visit(node)
+
+    def visit_ExceptHandler(self, node):
+        if node.name:
+            self.binds.add(node.name)
+        self.generic_visit(node)
+
+    def visit_Delete(self, node):
+        for target in node.targets:
+            self._bound(target)
+        self.generic_visit(node)
+
+    def visit_Call(self, node):
+        root = _root(node.func) if isinstance(node.func, (ast.Attribute, ast.Subscript, ast.Call)) else None
+        if root:
+            self.changes.add(root)  # a method called on it
+        for argument in [*node.args, *(k.value for k in node.keywords)]:
+            value = argument.value if isinstance(argument, ast.Starred) else argument
+            if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript)):
+                root = _root(value)
+                if root:
+                    self.changes.add(root)  # given to a call, which may change it
+        self.generic_visit(node)
+
+    def visit_comprehension(self, node):
+        self.generic_visit(node)  # its target is its own (Python 3), its walrus is not
+
+
+def _free(node):
+    """The names a function, lambda or class reads from the notebook's namespace: what its
+    decorators, defaults and bases read, and what its body reads but does not bind itself."""
+    outer, body = [], []
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        arguments = node.args
+        outer += [*getattr(node, "decorator_list", []), *arguments.defaults, *(d for d in arguments.kw_defaults if d)]
+        outer += [a.annotation for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs] if a.annotation]
+        body = node.body if isinstance(node.body, list) else [node.body]
+        local = {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                                 arguments.vararg, arguments.kwarg] if a}
+    else:  # a class: its body runs at once, its methods when called
+        outer += [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
+        body, local = node.body, set()
+    declared = set()
+    for statement in body:
+        for child in ast.walk(statement):
+            if isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
+                local.add(child.id)
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                local.add(child.name)
+            elif isinstance(child, (ast.Import, ast.ImportFrom)):
+                local |= {a.asname or a.name.split(".")[0] for a in child.names}
+            elif isinstance(child, ast.Global):
+                declared |= set(child.names)
+    reads = set()
+    for part in outer:
+        reads |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
+    for statement in body:
+        reads |= {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                  and (n.id not in local or n.id in declared)}
+    return reads | declared
+
+
+def _statements(cells):
+    """(cell number, statement node, what it does, whether it may change objects) of every
+    top-level statement of the code cells (cell number, source, written by a student)."""
+    found = []
+    for number, source, writable in cells:
+        python = _python(source)
+        try:
+            tree = ast.parse(python)
+        except (SyntaxError, ValueError):  # the kernel cannot run it either
+            continue
+        for node in tree.body:
+            found.append((number, node, _Statement(node), writable, python))
+    return found
+
+
+def plan(cells, graded, functions):
+    """The steps of the evidence run (see evidence.py): `cells` (number, source, writable) in
+    the notebook's order, `graded` {cell number: grade_id} where each graded cell's evidence is
+    collected, `functions` the names the graded cells call."""
+    statements = _statements([cell for cell in cells if cell[0] not in graded])
+    last = max(graded, default=-1)
+    statements = [s for s in statements if s[0] < last]
+    needed, chosen = set(functions), set()
+    changed = True
+    while changed:
+        changed = False
+        for index, (_, _, what, writable, _) in enumerate(statements):
+            if index in chosen:
+                continue
+            if what.binds & needed or what.star or (writable and what.changes & needed):
+                chosen.add(index)
+                needed |= what.reads | what.changes | what.binds
+                changed = True
+    steps, places = [], sorted(graded)
+    by_cell = {}
+    for index in sorted(chosen):
+        number, node, _, _, python = statements[index]
+        by_cell.setdefault(number, []).append((node, python))
+    for number in sorted(set(by_cell) | set(places)):
+        if number in by_cell:
+            steps.append(["code", number, _placed(by_cell[number], statements, number)])
+        if number in graded:
+            steps.append(["record", graded[number]])
+    return steps
+
+
+def _placed(chosen, statements, number):
+    """[[line, text]] of the chosen statements of one cell: each with its own lines of the
+    cell, or rewritten (ast.unparse) where a line holds a statement that is not chosen too."""
+    others = {line for cell, node, _, _, _ in statements if cell == number and all(node is not c for c, _ in chosen)
+              for line in range(_first_line(node), (node.end_lineno or node.lineno) + 1)}
+    placed, taken = [], 0
+    for node, python in chosen:
+        first, last = _first_line(node), node.end_lineno or node.lineno
+        lines = python.splitlines()[first - 1:last]
+        if others & set(range(first, last + 1)) or node.col_offset != 0:
+            text = ast.unparse(node)
+        else:
+            text = "\n".join(lines)
+        first = max(first, taken + 1)
+        placed.append([first, text])
+        taken = first + len(text.splitlines()) - 1
+    return placed
+
+
+def _first_line(node):
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno] + [d.lineno for d in decorators])
