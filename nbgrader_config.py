@@ -9,7 +9,7 @@ sys.path.insert(0, str(COURSE_ROOT))  # the course package: judge and sandbox
 
 from course.judge.manual_grading import ManualGrading  # noqa: E402
 from course.judge.markup import InertMarkup  # noqa: E402
-from course.judge.evidence import Evidence  # noqa: E402
+from course.judge.evidence import Evidence, EvidenceRun  # noqa: E402
 from course.judge.preprocessors import Challenge, Judge  # noqa: E402
 from course.layout import COURSE_ID  # noqa: E402
 from course.sandbox.execute import SandboxedExecute  # noqa: E402
@@ -50,10 +50,11 @@ c.ExchangeFactory.collect = "course.exchange.collect.SafeCollect"
 # nothing of the student's. (ClearMetadataPreprocessor below is never enabled: it clears nothing.)
 c.Autograde.autograde_preprocessors = [
     Challenge,
+    EvidenceRun,  # the graded cells' evidence, from a kernel of its own, beside the notebook's
     SandboxedExecute,
     InertMarkup,
     "nbgrader.preprocessors.IgnorePattern",
-    Evidence,  # the graded cells' evidence, from a kernel of its own
+    Evidence,  # waits for it
     Judge,
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

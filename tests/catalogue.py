@@ -64,6 +64,31 @@ PROBE_AWARE = '''def relu(x):
 '''
 
 
+EAGER_ONLY = '''def _eager_only_conv(filters):
+    """Keras's own Conv2D, whose instance convolves when run eagerly and outputs zeros in a graph."""
+    made = [Conv2D(filters, 3, activation="relu", padding="same", kernel_initializer="he_normal")]
+    convolve = made[0].call
+
+    def call(inputs, *args, **kwargs):
+        out = convolve(inputs, *args, **kwargs)
+        return out if tf.executing_eagerly() else tf.zeros_like(out)
+
+    made[0].call = call
+    return made[0]
+
+
+'''
+LOGGED = '''def logged(function):
+    """Prints each call: a decorator without functools.wraps."""
+    def wrapper(*args, **kwargs):
+        print("calling", function.__name__)
+        return function(*args, **kwargs)
+    return wrapper
+
+
+'''
+
+
 def wrong(name, function, *replacements):
     return Entry(name, {function: edit(function, *replacements)}, loses=(EXERCISE_OF[function],))
 
@@ -162,6 +187,24 @@ WRONG = [
     wrong("conv_pool_channels_first", "conv_block", (POOL, 'MaxPooling2D(2, data_format="channels_first")(conv)')),
     wrong("unet_skip_from_a_copy_of_the_block", "unet_model", ("upsampling_block(ublock8, cblock1[1], n_filters)",
                                                                "upsampling_block(ublock8, conv_block(inputs, n_filters)[1], n_filters)")),
+
+    # --- issue 31: what only the network the notebook trains shows ---------------------
+    Entry("conv_convolves_only_eagerly", {"conv_block": EAGER_ONLY + edit("conv_block", (CONV, "_eager_only_conv(n_filters)"))},
+          loses=(1,)),
+    Entry("blocks_drop_relu_at_the_unets_sizes", {
+        "conv_block": edit("conv_block", ("    conv = Conv2D", "    act = 'relu' if inputs.shape[1] <= 24 and n_filters <= 24 "
+                                          "else None\n    conv = Conv2D", 1), ('activation="relu"', "activation=act")),
+        "upsampling_block": edit("upsampling_block", ("    up = Conv2DTranspose", "    act = 'relu' if n_filters <= 24 and "
+                                                      "expansive_input.shape[1] <= 12 else None\n    up = Conv2DTranspose"),
+                                 ('activation="relu"', "activation=act"))}, loses=(1, 2)),
+    Entry("blocks_with_fixed_layer_names", {
+        "conv_block": edit("conv_block", (CONV, CONV.replace(")", ', name="enc_a")'), 1),
+                           (CONV, CONV.replace(")", ', name="enc_b")'), 1)),
+        "upsampling_block": edit("upsampling_block", ("strides=(2, 2),", 'strides=(2, 2), name="dec_up",'))}, loses=(1, 2)),
+    wrong("up_returns_a_one_tuple", "upsampling_block", ("    return conv", "    return conv,")),
+    Entry("conv_right_only_while_graded", {"conv_block": edit("conv_block", ('activation="relu"', "activation=tuned"))},
+          loses=(1,), extra_cells=[("public_test_conv_block", "import segmentation_utils as su\n"
+                                                              "tuned = 'relu' if su.GRADING else 'linear'")]),
 ]
 
 EQUIVALENT = [
@@ -237,6 +280,9 @@ EQUIVALENT = [
                        "    blocks = {'down': conv_block, 'up': upsampling_block}\n    inputs = Input(input_size)\n"),
         ("conv_block(", "blocks['down']("), ("upsampling_block(", "blocks['up'](")),
         }),
+    Entry("eq_blocks_logged_by_a_decorator_without_wraps", {
+        "conv_block": LOGGED + "@logged\n" + REFERENCE["conv_block"],
+        "upsampling_block": "@logged\n" + REFERENCE["upsampling_block"]}),
     Entry("eq_conv_block_extra_optional_argument", {
         "conv_block": edit("conv_block", ("max_pooling=True):", "max_pooling=True, kernel_size=3):"),
                            ("Conv2D(n_filters, 3,", "Conv2D(n_filters, kernel_size,")),
@@ -279,44 +325,82 @@ IMPORTS = ("import tensorflow as tf\n"
            "from tensorflow.keras.layers import Concatenate, Conv2D, Conv2DTranspose, Dropout, Input, MaxPooling2D\n")
 
 
-def verdicts_of(names):
-    """{grade_id: (passed, message)} of every graded cell, for the functions defined in the
-    namespace `names`: the kernel's recorder collects the evidence for a challenge drawn now,
-    and the judge gives its verdict, all in this process."""
-    import json
+def _recorder():
     import sys
-
-    from course.judge import preprocessors as judge
-    from course.unet_segmentation import challenges
 
     sys.path.insert(0, str(SOURCE))
     try:
         import unet_evidence
     finally:
         sys.path.remove(str(SOURCE))
-    found = {}
-    for grade_id, function in judge.FUNCTION_OF.items():
-        challenge = challenges.draw(grade_id)
-        evidence = json.loads(json.dumps(unet_evidence.collect(function, names, challenge)))
-        found[grade_id] = judge.verdict(grade_id, challenge, evidence)
+    return unet_evidence
+
+
+def verdicts_of(names):
+    """{grade_id: (passed, message)} of every graded cell, for the functions defined in the
+    namespace `names`: the recorder collects the evidence for a challenge drawn now, and the
+    judge gives its verdict, all in this process."""
+    import json
+
+    from course.judge import preprocessors as judge
+    from course.unet_segmentation import challenges
+
+    unet_evidence = _recorder()
+    drawn = {grade_id: challenges.draw(grade_id) for grade_id in judge.FUNCTION_OF}
+    evidence = {grade_id: json.loads(json.dumps(unet_evidence.collect(judge.FUNCTION_OF[grade_id], names, challenge)))
+                for grade_id, challenge in drawn.items()}
+    return judged(drawn, evidence)
+
+
+def judged(drawn, evidence):
+    """{grade_id: (passed, message)}: the judge's verdicts on the evidence of each graded cell,
+    with the blame of the U-Net built with the student's own blocks, as the Judge gives them."""
+    from course.judge import preprocessors as judge
+
+    found, blame = {}, {}
+    for grade_id, challenge in drawn.items():
+        found[grade_id] = judge.verdict(grade_id, challenge, evidence[grade_id])
+        blame.update(judge.assembly_problems(challenge, evidence[grade_id]))
+    for grade_id, (passed, message) in found.items():
+        if passed and judge.FUNCTION_OF[grade_id] in blame:
+            found[grade_id] = (False, blame[judge.FUNCTION_OF[grade_id]])
     return found
+
+
+def evidence_run(submitted):
+    """{grade_id: (passed, message)} for a notebook, judged as grading judges it, in this
+    process: the code its graded functions need (judge/needed.py) runs in a namespace of its
+    own with the recorder's replay, as in the evidence kernel, and the judge decides."""
+    import json
+    import sys
+
+    from course.assignment import RELEASE
+    from course.judge import evidence as kernel, preprocessors as judge
+    from course.judge.needed import plan
+    from course.unet_segmentation import challenges
+
+    graded = kernel.graded_cells(submitted)
+    drawn = {grade_id: challenges.draw(grade_id) for grade_id in graded.values()}
+    steps = [step if step[0] == "code" else ["record", judge.FUNCTION_OF[step[1]], drawn[step[1]]]
+             for step in plan(kernel.code_cells(submitted), graded, sorted(set(judge.FUNCTION_OF.values())))]
+    collected = []
+    sys.path.insert(0, str(RELEASE))  # the notebook's own modules, as in its folder
+    try:
+        _recorder().replay(steps, show=lambda evidence: collected.append(json.loads(json.dumps(evidence))))
+    finally:
+        sys.path.remove(str(RELEASE))
+    by_nonce = {evidence["nonce"]: evidence for evidence in collected}
+    return judged(drawn, {grade_id: by_nonce.get(challenge["nonce"], {}) for grade_id, challenge in drawn.items()})
 
 
 def judged_in_process(entry):
     """(points per exercise (1, 2, 3), tamper findings) that grading gives `entry`, found in
-    this process: its notebook's solution cells and cells of the student's own run in a fresh
-    namespace and are judged (verdicts_of); a notebook with findings goes to manual grading
-    (no points), as in a grading run."""
+    this process (evidence_run); a notebook with findings goes to manual grading (no points),
+    as in a grading run."""
     from course.judge import preprocessors as judge, tamper
 
     submitted = notebook(entry)
-    own = {source for _, source in entry.extra_cells}
-    names = {"__name__": "__main__"}
-    exec(IMPORTS, names)
-    for cell in submitted.cells:
-        if cell.cell_type == "code" and (cell.metadata.get("nbgrader", {}).get("solution") or cell.source in own):
-            exec(cell.source, names)
-    verdicts, found = verdicts_of(names), tamper.findings(submitted)
+    verdicts, found = evidence_run(submitted), tamper.findings(submitted)
     points = dict.fromkeys(EXERCISE_OF.values(), 0)
     for cell in submitted.cells:
         meta = cell.metadata.get("nbgrader", {})

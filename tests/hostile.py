@@ -369,6 +369,101 @@ def vandal(folder):
     nbformat.write(_with_cell(solved((1, 2, 3)), "conv_block", vandal_cell(folder.parents[2])), folder / NOTEBOOK)
 
 
+# Correct functions kept under other names, and five ways of making the recorder use them
+# while the graded names stay the release's stubs (issue 31). Each is a cell of the student's
+# own; none may score.
+HIDDEN_SOLUTION = """import tensorflow as tf
+from tensorflow.keras.layers import Concatenate, Conv2D, Conv2DTranspose, Dropout, Input, MaxPooling2D
+
+
+def _conv(inputs=None, n_filters=32, dropout_prob=0, max_pooling=True):
+    x = Conv2D(n_filters, 3, activation="relu", padding="same", kernel_initializer="he_normal")(inputs)
+    x = Conv2D(n_filters, 3, activation="relu", padding="same", kernel_initializer="he_normal")(x)
+    if dropout_prob > 0:
+        x = Dropout(dropout_prob)(x)
+    return (MaxPooling2D(2)(x) if max_pooling else x), x
+
+
+def _up(expansive_input, contractive_input, n_filters=32):
+    up = Conv2DTranspose(n_filters, 3, strides=2, padding="same")(expansive_input)
+    x = Concatenate(axis=3)([up, contractive_input])
+    x = Conv2D(n_filters, 3, activation="relu", padding="same", kernel_initializer="he_normal")(x)
+    return Conv2D(n_filters, 3, activation="relu", padding="same", kernel_initializer="he_normal")(x)
+
+
+def _unet(input_size=(96, 128, 3), n_filters=32, n_classes=23):
+    inputs = Input(input_size)
+    x, skips = inputs, []
+    for level in range(5):
+        x, skip = _conv(x, n_filters * 2 ** level, 0.3 if level >= 3 else 0, level < 4)
+        skips.append(skip)
+    for level in (3, 2, 1, 0):
+        x = _up(x, skips[level], n_filters * 2 ** level)
+    x = Conv2D(n_filters, 3, activation="relu", padding="same", kernel_initializer="he_normal")(x)
+    return tf.keras.Model(inputs, Conv2D(n_classes, 1, padding="same")(x))
+
+
+GOOD = {"conv_block": _conv, "upsampling_block": _up, "unet_model": _unet}
+
+
+def _redirect(recorder):
+    # The recorder's own functions, pointed at the good functions.
+    if isinstance(recorder, dict) and "collect" in recorder and not getattr(recorder["collect"], "redirected", False):
+        collect = recorder["collect"]
+        def redirected(name, namespace, challenge):
+            return collect(name, dict(namespace, **GOOD), challenge)
+        redirected.redirected = True
+        recorder["collect"] = redirected
+"""
+REDIRECTIONS = [
+    # 1. the hidden call loads the recorder with exec: hook exec (the issue's attack)
+    """from unittest import mock
+_exec = exec
+def _hook(code, globs=None, locs=None):
+    result = _exec(code, globs) if locs is None else _exec(code, globs, locs)
+    _redirect(globs)
+    return result
+mock.patch("builtins.exec", _hook).start()""",
+    # 2. the loaded modules, reached by name: a fake recorder module in sys.modules
+    """import pkgutil, types
+_modules = pkgutil.resolve_name("sys:modules")
+_fake = types.ModuleType("unet_evidence")
+_fake.record = lambda name, namespace, challenge=None: None
+_modules["unet_evidence"] = _fake""",
+    # 3. text run by unpickling: an audit hook that redirects the recorder when code is exec'd
+    """import pickle
+_gadget = b"cbuiltins\\nexec\\n(V" + (
+    "import sys; sys.addaudithook(lambda event, args: event == 'exec' and "
+    "_redirect(sys._getframe(1).f_globals))").encode() + b"\\ntR."
+pickle.loads(_gadget)""",
+    # 4. a thread that swaps the graded names for the good functions whenever the recorder runs
+    """import operator, sys, threading, time
+def _swap():
+    stubs = {name: globals()[name] for name in GOOD}
+    while True:
+        recording = any("unet_evidence" in (f.f_code.co_filename or "") for f in sys._current_frames().values())
+        for name in GOOD:
+            operator.setitem(globals(), name, GOOD[name] if recording else stubs[name])
+        time.sleep(0.0005)
+threading.Thread(target=_swap, daemon=True).start()""",
+    # 5. a signal handler, whose frame argument leads to the recorder's namespace
+    """import signal
+def _on_alarm(number, frame):
+    while frame is not None:
+        _redirect(frame.f_globals)
+        frame = frame.f_back
+signal.signal(signal.SIGALRM, _on_alarm)
+signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)""",
+]
+
+
+def redirects_the_recorder(folder):
+    notebook = solved(())
+    for source in reversed([HIDDEN_SOLUTION] + REDIRECTIONS):
+        _with_cell(notebook, "code_06", source)
+    nbformat.write(notebook, folder / NOTEBOOK)
+
+
 FULL, NONE = (10, 10, 10), (0, 0, 0)
 
 #: student -> (builder, expected status, expected points per exercise or None when ungraded)
@@ -391,6 +486,7 @@ EXPECTED = {
     "h_fakes_evidence": (fakes_evidence, "graded", NONE),
     "h_forges_recorder": (forges_recorder, "graded", NONE),
     "h_shadows_evidence_module": (shadows_evidence_module, "graded", NONE),
+    "h_redirects_the_recorder": (redirects_the_recorder, "graded", NONE),
     # the sandbox
     "h_snoop": (snoop, "graded", FULL),
     "h_prints_history": (prints_history, "graded", NONE),  # it asks for the kernel's shell: manual grading
@@ -411,8 +507,9 @@ EXPECTED = {
 #: cases that reach into the grading machinery (course/judge/tamper.py): every graded cell goes to
 #: manual grading, with 0 points until an instructor grades it
 MANUAL = ["h_input_transformer", "h_hides_results", "h_fakes_evidence", "h_forges_recorder",
-          "h_shadows_evidence_module", "h_prints_history"]
+          "h_shadows_evidence_module", "h_prints_history", "h_redirects_the_recorder"]
 
 #: cases whose tricks run in the kernel: plain `nbgrader autograde` must give them the same points
 IN_KERNEL = ["h_edited_test_cells", "h_always_equal", "h_input_transformer", "h_hides_results",
-             "h_fakes_evidence", "h_forges_recorder", "h_shadows_evidence_module", "h_snoop", "h_vandal", "h_prints_history"]
+             "h_fakes_evidence", "h_forges_recorder", "h_shadows_evidence_module", "h_snoop", "h_vandal", "h_prints_history",
+             "h_redirects_the_recorder"]

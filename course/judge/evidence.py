@@ -20,6 +20,7 @@ change which functions are recorded or what is reported. The outputs are matched
 graded cells by the nonce each challenge carries, and the Judge reads them there as before.
 """
 
+import threading
 import time
 
 from nbformat.v4 import new_code_cell, new_notebook
@@ -34,6 +35,8 @@ from . import needed
 
 FUNCTION_OF = {cell: function for function, cells in EXERCISES.values() for cell in cells}
 FAILURE = "unet_evidence_failure"  # resources key: why a graded cell has no evidence
+RUN_KEY = "unet_evidence_run"  # resources key: the evidence run under way
+MIME = "application/vnd.unet-evidence+json"
 # The request: a fresh recorder, with built-ins of its own, bound before any notebook code runs.
 RUN = ('(lambda m: (m.__dict__.update(__builtins__=dict(vars(__import__("builtins")))), '
        'exec(compile({source!r}, "<unet_evidence>", "exec"), m.__dict__), '
@@ -47,6 +50,9 @@ class EvidenceExecute(SandboxedExecute):
         km = super()._new_kernel_manager()
         km.grading_flag = False
         return km
+
+    def _kernels_ahead(self, workdir):
+        """Never a kernel started ahead for the notebooks: theirs have the grading flag."""
 
 
 def graded_cells(nb):
@@ -70,8 +76,10 @@ def _plan(send, cells, graded):
     send(needed.plan(cells, graded, sorted(set(FUNCTION_OF.values()))))
 
 
-class Evidence(NbGraderPreprocessor):
-    """Collects each graded cell's evidence in a kernel of its own (see the module's text)."""
+class EvidenceRun(NbGraderPreprocessor):
+    """Starts the evidence kernel (after Challenge, before the notebook's own kernel): it needs
+    only the notebook's code and the challenges, so it runs beside the notebook, on a thread
+    of its own; `Evidence` waits for it."""
 
     seconds = Integer(0, help="Seconds the evidence kernel may take, start to end (0: the notebook's own "
                               "budget, SandboxedExecute.notebook_timeout, else 300)").tag(config=True)
@@ -84,25 +92,22 @@ class Evidence(NbGraderPreprocessor):
         drawn = resources.get("unet_challenges", {})
         if not graded:
             return nb, resources
-        for number in graded:
-            nb.cells[number].outputs = []
+        run = resources[RUN_KEY] = {"outputs": [], "problem": ""}
         try:
             steps = self._steps(nb, graded)
         except RuntimeError as problem:
-            resources[FAILURE] = str(problem)
+            run["problem"] = str(problem)
             return nb, resources
         steps = [step if step[0] == "code" else ["record", FUNCTION_OF[step[1]], drawn.get(step[1], {})]
                  for step in steps]
-        outputs, problem = self._run(steps, resources)
-        found = {}
-        for output in outputs:
-            evidence = (output.get("data") or {}).get("application/vnd.unet-evidence+json")
-            if isinstance(evidence, dict) and isinstance(evidence.get("nonce"), str):
-                found.setdefault(evidence["nonce"], []).append(output)
-        for number, grade_id in graded.items():
-            nb.cells[number].outputs = found.get((drawn.get(grade_id) or {}).get("nonce"), [])
-        if problem:
-            resources[FAILURE] = problem
+        executor = EvidenceExecute(config=self.config, log=self.log)
+        seconds = self.seconds or executor.notebook_timeout or 300
+        executor.timeout, executor.notebook_timeout = seconds, seconds
+        path = resources.get("metadata", {}).get("path", ".")
+        run["thread"] = threading.Thread(target=_run, args=(executor, steps, path, run), daemon=True,
+                                         name="unet-evidence")
+        run["thread"].start()
+        run["seconds"] = seconds
         return nb, resources
 
     def _steps(self, nb, graded):
@@ -114,27 +119,52 @@ class Evidence(NbGraderPreprocessor):
             return child.messages[0]
         return needed.plan(cells, graded, sorted(set(FUNCTION_OF.values())))
 
-    def _run(self, steps, resources):
-        """(the evidence kernel's outputs, what went wrong or '')."""
-        source = RUN.format(source=RECORDER.read_text(), steps=steps)
-        # Some visible code: nbclient does not send a cell whose code is empty.
-        cell = new_code_cell(f"# the graded functions' evidence\n### {BEGIN}\n{source}\n### END HIDDEN TESTS",
-                             metadata={"nbgrader": {"grade": True, "grade_id": "unet_evidence", "points": 0}})
-        notebook = new_notebook(cells=[cell], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                       "language": "python"}})
-        executor = EvidenceExecute(config=self.config, log=self.log)
-        seconds = self.seconds or executor.notebook_timeout or 300
-        executor.timeout, executor.notebook_timeout = seconds, seconds
-        started = time.monotonic()
-        try:
-            executor.preprocess(notebook, {"metadata": {"path": resources.get("metadata", {}).get("path", ".")}})
-        except Exception as error:  # noqa: BLE001 - the kernel died, ran out of time...
-            return list(cell.get("outputs", [])), _why(error, time.monotonic() - started)
-        errors = [o for o in cell.outputs if o.get("output_type") == "error"]
-        problem = ""
-        if errors:
-            problem = f"the evidence run stopped: {str(errors[0].get('ename'))[:80]}: {str(errors[0].get('evalue'))[:300]}"
-        return list(cell.outputs), problem
+
+class Evidence(NbGraderPreprocessor):
+    """Waits for the evidence kernel (after the notebook's kernel, before the Judge) and puts
+    each graded cell's evidence in its outputs, matched by the challenge's nonce."""
+
+    def preprocess(self, nb, resources):
+        graded = graded_cells(nb)
+        drawn = resources.get("unet_challenges", {})
+        run = resources.pop(RUN_KEY, None) or {"outputs": [], "problem": "the evidence run was not started "
+                                                                          "(is EvidenceRun configured?)"}
+        thread = run.get("thread")
+        if thread is not None:
+            thread.join(run["seconds"] + 60)  # its own clock stops it; this only guards against a hang
+            if thread.is_alive():
+                run["problem"] = "the evidence run did not end"
+        found = {}
+        for output in list(run["outputs"]):
+            evidence = (output.get("data") or {}).get(MIME)
+            if isinstance(evidence, dict) and isinstance(evidence.get("nonce"), str):
+                found.setdefault(evidence["nonce"], []).append(output)
+        for number, grade_id in graded.items():
+            nb.cells[number].outputs = found.get((drawn.get(grade_id) or {}).get("nonce"), [])
+        if run["problem"]:
+            resources[FAILURE] = run["problem"]
+        return nb, resources
+
+
+def _run(executor, steps, path, run):
+    """On the evidence thread: the evidence kernel's one cell; its outputs and what went wrong
+    go into `run`."""
+    source = RUN.format(source=RECORDER.read_text(), steps=steps)
+    # Some visible code: nbclient does not send a cell whose code is empty.
+    cell = new_code_cell(f"# the graded functions' evidence\n### {BEGIN}\n{source}\n### END HIDDEN TESTS",
+                         metadata={"nbgrader": {"grade": True, "grade_id": "unet_evidence", "points": 0}})
+    notebook = new_notebook(cells=[cell], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                   "language": "python"}})
+    started = time.monotonic()
+    try:
+        executor.preprocess(notebook, {"metadata": {"path": path}})
+    except Exception as error:  # noqa: BLE001 - the kernel died, ran out of time...
+        run["problem"] = _why(error, time.monotonic() - started)
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if errors and not run["problem"]:
+        run["problem"] = (f"the evidence run stopped: {str(errors[0].get('ename'))[:80]}: "
+                          f"{str(errors[0].get('evalue'))[:300]}")
+    run["outputs"] = list(cell.get("outputs", []))
 
 
 def _why(error, seconds):

@@ -8,10 +8,13 @@ statement, starting from the functions' names:
 - a top-level statement that binds a needed name (`def`, `class`, `import`, an assignment,
   a `for` or `with` target, `del`) is needed, and so are the names it reads;
 - in a cell a student could write, so is a statement that changes a needed name's object
-  by that name: an assignment to one of its attributes or items (`config["filters"] = 32`),
-  a method called on it (`layers.append(...)`, `tf.keras.mixed_precision.set_global_policy(...)`)
-  or a call that is given it (`setattr(tf, ...)`). Locked cells hold the instructor's code
-  (nbgrader's OverwriteCells restores them): only their definitions count.
+  by that name: an assignment to one of its attributes or items (`config["filters"] = 32`,
+  `tf.keras.layers.Conv2D.call = ...`), a call that is given it (`setattr(tf, ...)`) and, for
+  an object that is not a module, a method called on it (`layers.append(...)`). A module's
+  own functions (`np.zeros(...)`, `su.browse_frames(...)`, `tf.keras.mixed_precision.
+  set_global_policy(...)`) are not followed: exploration and settings of the notebook stay
+  out of the evidence. Locked cells hold the instructor's code (nbgrader's OverwriteCells
+  restores them): only their definitions count.
 
 Everything else never runs there: a cell of the student's own that patches `exec`, replaces
 the recorder, reads the grading flag or walks the garbage collector changes nothing the
@@ -60,6 +63,8 @@ class _Statement(ast.NodeVisitor):
 
     def __init__(self, node):
         self.binds, self.changes, self.reads, self.star = set(), set(), set(), False
+        self.uses = set()  # objects whose methods it calls, or parts of which it gives to a call
+        self.imports = set()  # names it binds to modules and what they export
         self.visit(node)
 
     def _bound(self, target):
@@ -85,6 +90,7 @@ class _Statement(ast.NodeVisitor):
     def visit_Import(self, node):
         for alias in node.names:
             self.binds.add(alias.asname or alias.name.split(".")[0])
+            self.imports.add(alias.asname or alias.name.split(".")[0])
 
     def visit_ImportFrom(self, node):
         for alias in node.names:
@@ -92,6 +98,7 @@ class _Statement(ast.NodeVisitor):
                 self.star = True
             else:
                 self.binds.add(alias.asname or alias.name)
+                self.imports.add(alias.asname or alias.name)
 
     def visit_Assign(self, node):
         for target in node.targets:
@@ -130,15 +137,18 @@ class _Statement(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node):
+        # A method called on an object, or a part of it given to a call, may change it; a
+        # module's functions (`np.zeros(...)`, `su.browse_frames(...)`) are called all the time
+        # and change their module only when given the module itself (`setattr(tf, ...)`).
         root = _root(node.func) if isinstance(node.func, (ast.Attribute, ast.Subscript, ast.Call)) else None
         if root:
-            self.changes.add(root)  # a method called on it
+            self.uses.add(root)
         for argument in [*node.args, *(k.value for k in node.keywords)]:
             value = argument.value if isinstance(argument, ast.Starred) else argument
-            if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript)):
-                root = _root(value)
-                if root:
-                    self.changes.add(root)  # given to a call, which may change it
+            if isinstance(value, ast.Name):
+                self.changes.add(value.id)
+            elif isinstance(value, (ast.Attribute, ast.Subscript)) and _root(value):
+                self.uses.add(_root(value))
         self.generic_visit(node)
 
     def visit_comprehension(self, node):
@@ -201,6 +211,7 @@ def plan(cells, graded, functions):
     statements = _statements([cell for cell in cells if cell[0] not in graded])
     last = max(graded, default=-1)
     statements = [s for s in statements if s[0] < last]
+    imported = set().union(*(what.imports for _, _, what, _, _ in statements))
     needed, chosen = set(functions), set()
     changed = True
     while changed:
@@ -208,9 +219,10 @@ def plan(cells, graded, functions):
         for index, (_, _, what, writable, _) in enumerate(statements):
             if index in chosen:
                 continue
-            if what.binds & needed or what.star or (writable and what.changes & needed):
+            changes = what.changes | (what.uses - imported)
+            if what.binds & needed or what.star or (writable and changes & needed):
                 chosen.add(index)
-                needed |= what.reads | what.changes | what.binds
+                needed |= what.reads | changes | what.binds
                 changed = True
     steps, places = [], sorted(graded)
     by_cell = {}

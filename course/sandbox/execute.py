@@ -45,6 +45,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -208,6 +209,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 # imports TensorFlow for the notebook, and its C++ logs would reach the kernels' cells.
 ZYGOTE_IMPORT_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 _ZYGOTES = {}  # (kernel environment, modules) -> (zygote process, its socket, its folder)
+_ZYGOTES_LOCK = threading.Lock()
 
 
 def zygote_for(env, modules):
@@ -216,6 +218,11 @@ def zygote_for(env, modules):
     worker's, which outlives this process, where $UNET_ZYGOTES names one (batch_job.py sets
     it), else this process's own. Started on first use; None, with a warning, when none
     could be started."""
+    with _ZYGOTES_LOCK:  # the evidence kernel starts on a thread of its own (judge/evidence.py)
+        return _zygote_for(env, modules)
+
+
+def _zygote_for(env, modules):
     key = json.dumps([env, modules, sys.executable], sort_keys=True)
     shared = os.environ.get(SHARED_ZYGOTES, "")
     folder, _, owner = shared.rpartition(":")

@@ -251,17 +251,17 @@ def computed(graph, inputs, outputs, seed, case):
             weight.assign(seeded(seed, case, node, index, [int(d) for d in weight.shape]))
     model = tf.keras.Model(inputs, outputs)
     values = [test_input(seed, case, p, [int(d) for d in t.shape[1:]]) for p, t in enumerate(inputs)]
-    # As the notebook trains and predicts: in a graph, the way `predict` runs the network, and
-    # in a graph in training mode, the way `fit` runs it (what a layer computes may differ).
-    results = _listed(model.predict_on_batch(values if len(values) > 1 else values[0]))
-    trained = _listed(tf.function(_training_step(model), autograph=False)(values if len(values) > 1 else values[0]))
-    return {"outputs": [_summary(r, seed, case, i) for i, r in enumerate(results)],
-            "training": [_summary(r, seed, case, i) for i, r in enumerate(trained)]}
+    # As the notebook trains and predicts: in a graph (as `predict` and `fit` run the network,
+    # where what a layer computes may differ from what it computes eagerly), in inference mode
+    # and in training mode, one graph for both.
+    results, trained = tf.function(_both_modes(model), autograph=False)(values if len(values) > 1 else values[0])
+    return {"outputs": [_summary(r, seed, case, i) for i, r in enumerate(_listed(results))],
+            "training": [_summary(r, seed, case, i) for i, r in enumerate(_listed(trained))]}
 
 
-def _training_step(model):
+def _both_modes(model):
     def step(values):
-        return model(values, training=True)
+        return model(values, training=False), model(values, training=True)
     return step
 
 
@@ -651,17 +651,23 @@ def record(name, namespace, challenge=None):
 # The evidence run: the graded functions, out of reach of the rest of the notebook
 # ---------------------------------------------------------------------------------------
 
-def replay(steps):
+def replay(steps, show=None):
     """What grading runs in a kernel of its own, started for the evidence alone: the
     notebook's code that the graded functions need, cell by cell, in a namespace of its own
     (steps ["code", cell number, [[line, text], ...]]), and at each graded cell's place
     (["record", function, challenge]) the evidence for it, shown as one output. Everything it
     uses is bound here, before any of the notebook's code runs, and this module is reached
-    through no name that code can see; the rest of the notebook never runs in this kernel."""
+    through no name that code can see; the rest of the notebook never runs in this kernel.
+    `show`: what receives each evidence (the grader's tests judge it in their own process)."""
     import builtins
     import linecache
 
-    from IPython.display import display
+    if show is None:
+        from IPython.display import display
+
+        def show(evidence):
+            sys.stdout.flush()
+            display({MIME: evidence, "text/plain": f"evidence for {evidence['function']}"}, raw=True)
 
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     run, cache = exec, linecache.cache
@@ -674,9 +680,7 @@ def replay(steps):
             except (Exception, SystemExit):  # as in the notebook, the rest of that cell is skipped
                 pass
         else:
-            evidence = collect(step[1], namespace, step[2])
-            sys.stdout.flush()
-            display({MIME: evidence, "text/plain": f"evidence for {step[1]}"}, raw=True)
+            show(collect(step[1], namespace, step[2]))
 
 
 def _placed(statements):
