@@ -202,6 +202,9 @@ WRONG = [
                            (CONV, CONV.replace(")", ', name="enc_b")'), 1)),
         "upsampling_block": edit("upsampling_block", ("strides=(2, 2),", 'strides=(2, 2), name="dec_up",'))}, loses=(1, 2)),
     wrong("up_returns_a_one_tuple", "upsampling_block", ("    return conv", "    return conv,")),
+    wrong("up_lambda_adds_instead", "upsampling_block", ("Concatenate(axis=3)([up, contractive_input])",
+                                                       "tf.keras.layers.Lambda(lambda t: tf.concat([t[0], t[1] + 1.0], "
+                                                       "axis=-1))([up, contractive_input])")),
     Entry("conv_right_only_while_graded", {"conv_block": edit("conv_block", ('activation="relu"', "activation=tuned"))},
           loses=(1,), extra_cells=[("public_test_conv_block", "import segmentation_utils as su\n"
                                                               "tuned = 'relu' if su.GRADING else 'linear'")]),
@@ -283,6 +286,9 @@ EQUIVALENT = [
     Entry("eq_blocks_logged_by_a_decorator_without_wraps", {
         "conv_block": LOGGED + "@logged\n" + REFERENCE["conv_block"],
         "upsampling_block": "@logged\n" + REFERENCE["upsampling_block"]}),
+    same("eq_lambda_concatenate", "upsampling_block", ("Concatenate(axis=3)([up, contractive_input])",
+                                                       "tf.keras.layers.Lambda(lambda t: tf.concat(t, axis=-1))"
+                                                       "([up, contractive_input])")),
     Entry("eq_conv_block_extra_optional_argument", {
         "conv_block": edit("conv_block", ("max_pooling=True):", "max_pooling=True, kernel_size=3):"),
                            ("Conv2D(n_filters, 3,", "Conv2D(n_filters, kernel_size,")),

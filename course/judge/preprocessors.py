@@ -32,7 +32,7 @@ from .. import bounded
 from ..assignment import EXERCISES, EvidenceInvalid, challenges, evidence_format, reference, shown
 from . import manual_grading, network, specs, tamper
 from .evidence import FAILURE as EVIDENCE_FAILURE
-from .specs import Problem, canonical, layers_to, spec_graph
+from .specs import Problem, canonical, layer_spec, layers_to, spec_graph
 
 FUNCTION_OF = {cell: function for function, cells in EXERCISES.values() for cell in cells}
 OUTPUT_NAMES = {"conv_block": ("next_layer", "skip_connection"), "upsampling_block": ("output",),
@@ -138,11 +138,12 @@ def _call_text(function, case, shapes):
     return text
 
 
-def judge_case(function, case, asked, run=True, seed=None, number=0):
+def judge_case(function, case, asked, run=True, seed=None, number=0, structure_only=False):
     """None when the description is right for the asked case, else what is wrong; `run`:
     also run both networks and compare what they compute; `seed`: the grading run's secret,
     from which the kernel set the weights and drew the inputs of case `number` (whose real
-    outputs must then be what the description computes)."""
+    outputs must then be what the description computes); `structure_only`: a layer the judge
+    does not know is accepted on structure alone (its numbers were checked elsewhere)."""
     shapes = input_shapes(function, asked)
     what = _call_text(function, asked, shapes)
     if "error" in case:
@@ -151,11 +152,18 @@ def judge_case(function, case, asked, run=True, seed=None, number=0):
     if len(case["outputs"]) != len(names):
         return f"{what} must give {len(names)} output(s), got {len(case['outputs'])}"
     sources = []
+    reference_graph = reference.network(function, asked)
     try:
         student = spec_graph(case, shapes, sources)
+        stood_in = False
     except Problem as problem:
-        return f"{what}: {problem}"
-    reference_graph = reference.network(function, asked)
+        # A layer the judge does not know (a Lambda, say) may still compute what the exercise
+        # asks for: accepted when a known layer in its place makes the exercise's network, and
+        # (checked below) the kernel's numbers, computed by the real layer, are that network's.
+        case, sources = stand_ins_for_unknown(case, shapes, reference_graph), []
+        if case is None or (seed is None and not structure_only):
+            return f"{what}: {problem}"
+        student, stood_in = spec_graph(case, shapes, sources), str(problem)
     student, reference_graph = (_free(student[0]), student[1]), (_free(reference_graph[0]), reference_graph[1])
     (got, text_student), (want, text_reference) = canonical(*student), canonical(*reference_graph)
     for name, g, w, s_end, r_end in zip(names, got, want, student[1], reference_graph[1]):
@@ -166,7 +174,7 @@ def judge_case(function, case, asked, run=True, seed=None, number=0):
         return (f"{what}: {_describe(repeated)} is applied more than once to the same input. Each call has weights "
                 "of its own, so the copies compute different things once trained: use the result of one call "
                 "(a conv_block's skip connection is its second output)")
-    if run:
+    if run and not stood_in:
         runnable = reference.expanded(*student)
         if runnable is None or not network.same_computation(runnable, reference.expanded(*reference_graph), shapes):
             return f"{what}: the network does not compute what the exercise asks for"
@@ -176,6 +184,10 @@ def judge_case(function, case, asked, run=True, seed=None, number=0):
             return f"{what}: the network was not run on the grader's test inputs"
         if "error" in computed:
             return f"{what}: the network could not be run on the grader's test inputs: {str(computed['error'])[:400]}"
+        if stood_in and not network.computes_as_reported(*student, sources, shapes, computed, seed, number):
+            return (f"{what}: {stood_in.split(': use the Keras')[0]}; judged by what it computes instead, it does "
+                    "not compute what the layer the exercise names there computes: use the Keras layers the "
+                    "exercise names")
         if not network.computes_as_reported(*student, sources, shapes, computed, seed, number):
             return (f"{what}: on the grader's test inputs the network does not compute what its layers' settings "
                     "say (a layer or an activation of your own, or a setting the exercise does not use, changes "
@@ -188,6 +200,53 @@ def judge_case(function, case, asked, run=True, seed=None, number=0):
                     "when it predicts, nor what its layers' settings say: a layer of yours changes what it computes "
                     "while it trains; use the Keras layers the exercise names")
     return None
+
+
+# What a layer the judge does not know may stand for, by its number of inputs: tried in its
+# place, one assignment after another (at most MAX_STAND_INS), until the network is the exercise's.
+KNOWN_IN_PLACE = {
+    "many": [{"class": "Concatenate", "module": "keras.src.layers.merging.concatenate", "config": {"axis": -1}}],
+    "one": [{"class": "ReLU", "module": "keras.src.layers.activations.relu", "config": {}, "relu": True},
+            {"class": "Activation", "module": "keras.src.layers.core.activation", "config": {"activation": "linear"}}],
+}
+MAX_STAND_INS = 64
+
+
+def stand_ins_for_unknown(case, shapes, reference_graph):
+    """`case` with each weightless layer the judge does not know replaced by a known layer, so
+    that the network is the reference's up to the order of concatenated channels; None when
+    no such replacement exists (or the unknown layers have weights, or are too many)."""
+    from itertools import product
+
+    unknown = []
+    for node in case["nodes"]:
+        if node["class"] in ("Input", "Output") or node.get("own") or node.get("weights"):
+            continue
+        try:
+            layer_spec(node, "layer")
+        except Problem:
+            unknown.append(node)
+    if not unknown or len(unknown) > 4 or any(node.get("weights") for node in unknown):
+        return None
+    choices = [KNOWN_IN_PLACE["many" if len(node["inputs"]) > 1 else "one"] for node in unknown]
+    want = canonical(_free(reference_graph[0]), reference_graph[1])[0]
+    for count, assignment in enumerate(product(*choices)):
+        if count >= MAX_STAND_INS:
+            return None
+        nodes = {node["id"]: dict(node, **{k: v for k, v in known.items() if k != "relu"},
+                                  activation_probe=_probe_of(known)) for node, known in zip(unknown, assignment)}
+        candidate = dict(case, nodes=[nodes.get(node["id"], node) for node in case["nodes"]])
+        try:
+            graph = spec_graph(candidate, shapes)
+        except Problem:
+            continue
+        if canonical(_free(graph[0]), graph[1])[0] == want:
+            return candidate
+    return None
+
+
+def _probe_of(known):
+    return [float(v) for v in (np.maximum(specs.PROBE, 0) if known.get("relu") else specs.PROBE)]
 
 
 def _large(case):
@@ -217,13 +276,16 @@ def assembly_problems(challenge, evidence):
         return {}
     built = "unet_model() with your own conv_block and upsampling_block, the network the notebook trains"
     if "error" in assembled:
-        return {function: f"{built}, cannot be built: {str(assembled['error'])[:500]}"
+        return {function: f"{built}, cannot be built: {str(assembled['error'])[:700]}"
                 for function in assembled["blame"]}
+    reference_graph = reference.expanded(*reference.network("unet_model", {"args": [], "kwargs": {}}))
     try:
         student = spec_graph(assembled, [DEFAULT_SIZE])
     except Problem as problem:
-        return {"unet_model": f"{built}: {problem}"}
-    reference_graph = reference.expanded(*reference.network("unet_model", {"args": [], "kwargs": {}}))
+        substituted = stand_ins_for_unknown(assembled, [DEFAULT_SIZE], reference_graph)
+        if substituted is None:
+            return {"unet_model": f"{built}: {problem}"}
+        student = spec_graph(substituted, [DEFAULT_SIZE])
     got, want = canonical(_free(student[0]), student[1])[0], canonical(_free(reference_graph[0]), reference_graph[1])[0]
     if got == want:
         return {}
@@ -267,7 +329,7 @@ def _call_problem(assembled, call):
         part.append(node)
     case = {"nodes": part, "outputs": [renumbered[o] for o in call["outputs"]]}
     settings = {k: v for k, v in call["settings"].items() if k in ("n_filters", "dropout_prob", "max_pooling")}
-    return judge_case(call["block"], case, {"inputs": shapes, "kwargs": settings}, run=False)
+    return judge_case(call["block"], case, {"inputs": shapes, "kwargs": settings}, run=False, structure_only=True)
 
 
 def verdict(grade_id, challenge, evidence):

@@ -1,10 +1,11 @@
 """Code that reaches into the grading machinery, found by reading the notebook's cells.
 
-Points come from evidence of computation, and the recorder comes fresh with each hidden
-call (judge.HIDDEN_CALL), so replacing it earns nothing. Code in a kernel can still reach
-the process's machinery (the modules it has loaded, its frames, the garbage collector, the
-kernel's shell) and with it the recorder while it runs. Short of a second kernel, that
-cannot be prevented from inside; it can be seen from outside. Every cell a student could
+Points come from evidence of computation, collected in a kernel of its own where only the
+code the graded functions need runs (evidence.py), so a cell of the student's own that
+replaces the recorder earns nothing. The graded functions themselves still run there, and
+Python code can reach the process's machinery (the modules it has loaded, its frames, the
+garbage collector, the kernel's shell) and with it the recorder while it runs: that cannot
+be prevented from inside; it can be seen from outside. This is the second line. Every cell a student could
 have written (solution cells and cells of their own; locked cells hold the instructor's
 source after nbgrader's OverwriteCells) is parsed here, never run, and what no exercise
 needs is named: the notebook's graded cells then go to a person (manual grading, see

@@ -1,26 +1,30 @@
 """Evidence for the autograder: what your functions build, described as plain data.
 
-While the notebook is graded, each graded cell calls `record` with argument values that the
-grader chooses at grading time. `record` calls your function with them and describes the
-network it builds: every layer's class and settings, what its activation computes, and
-how the layers are wired. The description is shown as one output of the cell; the grader,
-which runs outside your notebook, compares it with what the exercise asks for and writes
-the cell's score and a message. Nothing else a graded cell prints or returns counts.
+While the notebook is graded, a second kernel runs your three functions, with the code of
+the notebook they use (the imports, your helpers) and nothing else, and at each graded
+cell's place calls `record` with argument values that the grader chooses at grading time.
+`record` calls your function with them and describes the network it builds: every layer's
+class and settings, what its activation computes, and how the layers are wired. The grader,
+which runs outside your notebook, compares the description with what the exercise asks for
+and writes the cell's score and a message.
 
 The grader also sends a secret number. From it `record` sets every weight of the network it
-described and draws test inputs, runs the network (your real layers, in inference mode) and
-reports a sample of what it computes; the grader computes the same from the description and
-from the exercise's solution, so a layer must compute what its settings say.
+described and draws test inputs, runs the network as training and prediction run it (your
+real layers, in a compiled graph, in inference and in training mode) and reports a sample of
+what it computes; the grader computes the same from the description and from the exercise's
+solution, so a layer must compute what its settings say.
 
 For `unet_model`, your `conv_block` and `upsampling_block` run stand-ins while it runs
-(through any name, alias or `functools.partial`): they record how your network uses the
-blocks, so a mistake in a block costs only that block's exercise. Each stand-in computes a
-simple function of its inputs with weights of its own, so the numbers of a U-Net can be
-checked too.
+(through any name, alias, decorator or `functools.partial`): they record how your network
+uses the blocks, so a mistake in a block costs only that block's exercise. Each stand-in
+computes a simple function of its inputs with weights of its own, so the numbers of a U-Net
+can be checked too. Then `unet_model()` is built once more with your own blocks, the network
+the notebook trains: it must build, and each block call must be the exercise's block.
 """
 
 import inspect
 import math
+from functools import partial
 import sys
 import traceback
 import types
@@ -250,9 +254,22 @@ def computed(graph, inputs, outputs, seed, case):
             weight.assign(seeded(seed, case, node, index, [int(d) for d in weight.shape]))
     model = tf.keras.Model(inputs, outputs)
     values = [test_input(seed, case, p, [int(d) for d in t.shape[1:]]) for p, t in enumerate(inputs)]
-    results = model(values, training=False)
-    results = list(results) if isinstance(results, (list, tuple)) else [results]
-    return {"outputs": [_summary(r, seed, case, i) for i, r in enumerate(results)]}
+    # As the notebook trains and predicts: in a graph (as `predict` and `fit` run the network,
+    # where what a layer computes may differ from what it computes eagerly), in inference mode
+    # and in training mode, one graph for both.
+    results, trained = tf.function(_both_modes(model), autograph=False)(values if len(values) > 1 else values[0])
+    return {"outputs": [_summary(r, seed, case, i) for i, r in enumerate(_listed(results))],
+            "training": [_summary(r, seed, case, i) for i, r in enumerate(_listed(trained))]}
+
+
+def _both_modes(model):
+    def step(values):
+        return model(values, training=False), model(values, training=True)
+    return step
+
+
+def _listed(results):
+    return [np.asarray(r) for r in results] if isinstance(results, (list, tuple)) else [np.asarray(results)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -318,14 +335,12 @@ PARAMETERS = {"conv_block": ("inputs", "n_filters", "dropout_prob", "max_pooling
 
 
 _ACTIVE = {}  # block name -> the student's own signature, while unet_model is recorded
-FORWARD = "_unet_evidence_forward"  # the name of _active_forward in the notebook, meanwhile
+FORWARD = "_unet_evidence_forward"  # the name of the forwarding function in the notebook, meanwhile
 
 
-def _active_forward(name, args, kwargs):
-    """A call of the student's block `name`, made by unet_model: its arguments bound by the
-    student's own signature (extra optional arguments allowed), passed on to the stand-in by
-    the exercise's names; what the student's defaults say does not count (the exercise's do)."""
-    signature = _ACTIVE[name]
+def _exercise_arguments(name, signature, args, kwargs):
+    """The arguments of a call of the student's block `name`, bound by the student's own
+    signature (extra optional arguments allowed), by the exercise's names."""
     try:
         bound = signature.bind(*args, **kwargs).arguments
     except TypeError as error:
@@ -342,53 +357,114 @@ def _active_forward(name, args, kwargs):
             raise EvidenceError(f"unet_model calls {name} with {parameter}={_shown(bound[parameter])}, an argument "
                                 f"the exercise's {name} does not have: the graded cells test {name} without it, "
                                 "so call it as the exercise defines it")
-    return STAND_INS[name](**known)
+    return known
 
 
-def _as_default(parameter, value):
-    """Whether `value`, passed for an extra parameter, is what its default would be."""
-    if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
-        return not value
-    if parameter.default is inspect.Parameter.empty:
-        return False
+def _active_forward(name, args, kwargs):
+    """A call of the student's block `name`, made by unet_model, passed on to the stand-in by
+    the exercise's names; what the student's defaults say does not count (the exercise's do)."""
+    return STAND_INS[name](**_exercise_arguments(name, _ACTIVE[name], args, kwargs))
+
+
+class BlockBroken(Exception):
+    """A block, called by unet_model, raised or returned what the exercise's block does not."""
+
+    def __init__(self, block, message):
+        super().__init__(message)
+        self.block = block
+
+
+_WATCH = {}  # while unet_model runs with the student's own blocks: their originals and calls
+
+
+def _watched_forward(name, args, kwargs):
+    """A call of the student's own block `name`, made by unet_model: run, and noted with
+    its arguments and the tensors it takes and gives."""
+    original = _WATCH["originals"][name]
+    known = _exercise_arguments(name, _ACTIVE[name], args, kwargs)
     try:
-        return value is parameter.default or bool(value == parameter.default)
-    except Exception:  # a comparison that raises (a tensor, say)
-        return False
+        result = original(*args, **kwargs)
+    except BlockBroken:
+        raise
+    except Exception as error:
+        line = _student_line(error)
+        raise BlockBroken(name, f"{name} raised {type(error).__name__}: {error}"[:300]
+                          + (f" ({line})" if line else "")) from None
+    count = 2 if name == "conv_block" else 1
+    try:
+        outputs = _tensors(result, count, name)
+        for tensor in outputs:
+            if getattr(tensor, "_keras_history", None) is None:
+                raise EvidenceError(f"{name} must return Keras tensors, got {type(tensor).__name__}")
+    except EvidenceError as error:
+        raise BlockBroken(name, f"called by unet_model, {error}") from None
+    tensors = [known.get(p) for p in PARAMETERS[name] if p in ("inputs", "expansive_input", "contractive_input")]
+    _WATCH["calls"].append({"block": name, "settings": {k: _plain(v) for k, v in known.items()
+                                                       if getattr(v, "_keras_history", None) is None},
+                            "inputs": tensors, "outputs": outputs})
+    return result
 
 
-def _shown(value):
-    text = repr(value) if isinstance(value, (int, float, str, bool, type(None), tuple, list)) else type(value).__name__
-    return text if len(text) <= 40 else text[:39] + "…"
+def _innermost(function, namespace):
+    """The notebook's own function that a block's name leads to: the function itself, or the
+    one a wrapper (a decorator, with or without functools.wraps) calls, whose signature
+    says how a call's arguments are meant. None when there is no such function."""
+    seen, queue = set(), [function]
+    while queue and len(seen) < 16:
+        candidate = queue.pop(0)
+        if id(candidate) in seen:
+            continue
+        seen.add(id(candidate))
+        if isinstance(candidate, types.FunctionType) and candidate.__globals__ is namespace:
+            try:
+                parameters = inspect.signature(candidate).parameters.values()
+            except (TypeError, ValueError):
+                parameters = []
+            if any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in parameters):
+                return candidate
+        for attribute in ("__wrapped__", "func"):  # functools.wraps, functools.partial
+            inner = getattr(candidate, attribute, None) if isinstance(candidate, (types.FunctionType, partial)) else None
+            queue += [inner] if inner is not None else []
+        for cell in getattr(candidate, "__closure__", None) or ():
+            try:
+                queue.append(cell.cell_contents)
+            except ValueError:  # an empty cell
+                pass
+    return None
 
 
 class _BlocksRecorded:
-    """While unet_model runs, each of the student's block functions runs the stand-in: the
-    function object itself is changed, not the name bound to it, so aliases
-    (`encoder = conv_block`), `functools.partial`, loops and dicts of the blocks reach the
-    stand-ins too; everything is restored on the way out."""
+    """While unet_model runs, each of the student's block functions runs the stand-in (or,
+    with `own`, itself, watched): the function object itself is changed, not the name bound
+    to it, so aliases (`encoder = conv_block`), `functools.partial`, loops, dicts of the
+    blocks and decorators reach the stand-ins too; everything is restored on the way out."""
 
-    def __init__(self, namespace):
-        self.namespace, self.saved, self.names = namespace, [], {}
+    def __init__(self, namespace, own=False):
+        self.namespace, self.saved, self.names, self.own = namespace, [], {}, own
 
     def __enter__(self):
         # The forwarding code finds the recorder through the notebook's namespace: this
-        # module may be a fresh copy the grader loaded, which no import statement reaches.
-        self.namespace[FORWARD] = _active_forward
+        # module is a fresh copy the grader loaded, which no import statement reaches.
+        self.namespace[FORWARD] = _watched_forward if self.own else _active_forward
+        _WATCH.update(originals={}, calls=[])
         for name, stand_in in STAND_INS.items():
-            function = self.namespace.get(name)
-            signature = None
-            if isinstance(function, types.FunctionType) and function.__globals__ is self.namespace:
-                try:
-                    signature = inspect.signature(function)
-                except (TypeError, ValueError):
-                    pass
-            if signature is None:  # missing, or not a plain function of the notebook: the name is replaced instead
-                self.names[name] = function
+            found = self.namespace.get(name)
+            function = _innermost(found, self.namespace)
+            if function is None:  # missing, or not a function of the notebook: the name is replaced instead
+                if self.own:
+                    continue
+                self.names[name] = found
                 self.namespace[name] = stand_in
                 continue
+            if any(function is saved[0] for saved in self.saved):
+                continue
             self.saved.append((function, function.__code__, function.__defaults__, function.__kwdefaults__))
-            _ACTIVE[name] = signature
+            _ACTIVE[name] = inspect.signature(function)
+            if self.own:
+                original = types.FunctionType(function.__code__, function.__globals__, function.__name__,
+                                              function.__defaults__, function.__closure__)
+                original.__kwdefaults__ = function.__kwdefaults__
+                _WATCH["originals"][name] = original
             function.__defaults__, function.__kwdefaults__ = None, None
             function.__code__ = _code_for(name, len(function.__code__.co_freevars))
         return self
@@ -427,7 +503,7 @@ def _code_for(name, free):
 def _student_line(error):
     """The last line of the notebook's own code in the traceback of `error`."""
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if frame.filename.startswith("<ipython-input") or "ipykernel" in frame.filename:
+        if frame.filename.startswith(("<ipython-input", "<cell ")) or "ipykernel" in frame.filename:
             return f"line {frame.lineno}: {(frame.line or '').strip()}"[:200]
     return ""
 
@@ -447,12 +523,7 @@ def _case(function, name, case, namespace, seed=None, number=0):
     if name == "unet_model":
         with _BlocksRecorded(namespace):
             model = function(*case.get("args", []), **kwargs)
-        if not isinstance(model, tf.keras.Model):
-            raise EvidenceError(f"unet_model must return a tf.keras.Model, got {type(model).__name__}")
-        if not _keras_class(model, tf.keras, tf.keras.models) and type(model).__name__ != "Functional":
-            raise EvidenceError(f"unet_model returns a model class of your own ({type(model).__name__}): return "
-                                "tf.keras.Model(inputs, outputs), whose layers are what it computes")
-        inputs, outputs = list(model.inputs), list(model.outputs)
+        inputs, outputs = _model_ends(model)
     else:
         inputs = [tf.keras.Input(tuple(shape)) for shape in case.get("inputs", [])]
         outputs = _tensors(function(*inputs, **kwargs), 2 if name == "conv_block" else 1, name)
@@ -469,6 +540,71 @@ def _case(function, name, case, namespace, seed=None, number=0):
             line = _student_line(error)
             evidence["computed"] = {"error": f"{type(error).__name__}: {error}"[:300] + (f" ({line})" if line else "")}
     return evidence
+
+
+def _model_ends(model):
+    if not isinstance(model, tf.keras.Model):
+        raise EvidenceError(f"unet_model must return a tf.keras.Model, got {type(model).__name__}")
+    if not _keras_class(model, tf.keras, tf.keras.models) and type(model).__name__ != "Functional":
+        raise EvidenceError(f"unet_model returns a model class of your own ({type(model).__name__}): return "
+                            "tf.keras.Model(inputs, outputs), whose layers are what it computes")
+    return list(model.inputs), list(model.outputs)
+
+
+def assembled(function, namespace):
+    """The U-Net that `unet_model()` builds at its defaults with the student's own blocks, as
+    the notebook trains it: its description and each block call's place in it; or, when it
+    cannot be built, why and whose code is to blame ("blame": the functions)."""
+    try:
+        with _BlocksRecorded(namespace, own=True):
+            model = function()
+        inputs, outputs = _model_ends(model)
+        graph = _Graph(inputs)
+        evidence = describe(inputs, outputs, graph)
+        calls = []
+        for call in _WATCH["calls"]:
+            if all(id(t) in graph.ids for t in call["outputs"] + call["inputs"]):
+                calls.append({"block": call["block"], "settings": call["settings"],
+                              "inputs": [graph.ids[id(t)] for t in call["inputs"]],
+                              "outputs": [graph.ids[id(t)] for t in call["outputs"]]})
+        evidence["calls"] = calls
+        return evidence
+    except BlockBroken as broken:
+        return {"error": str(broken), "blame": [broken.block]}
+    except EvidenceError as error:
+        return {"error": str(error), "blame": ["unet_model"]}
+    except Exception as error:  # raised by unet_model's own code or by Keras while it combines the blocks
+        line = _student_line(error)
+        message = f"unet_model() raised {type(error).__name__}: {error}"[:300] + (f" ({line})" if line else "")
+        return {"error": message, "blame": _names_used_twice(_WATCH.get("calls", [])) or ["unet_model"]}
+    finally:
+        _WATCH.clear()
+
+
+def _names_used_twice(calls):
+    """The blocks whose layers carry a name that another layer of the network carries too
+    (Keras refuses a model whose layers' names are not unique)."""
+    owners = {}
+    for call in calls:
+        inputs = {id(t) for t in call["inputs"]}
+        for layer in _layers_between(call["outputs"], inputs):
+            owners.setdefault(getattr(layer, "name", None), []).append(call["block"])
+    return sorted({block for name, blocks in owners.items() if name is not None and len(blocks) > 1
+                   for block in blocks})
+
+
+def _layers_between(outputs, inputs):
+    """The layers that compute `outputs` from the tensors whose ids are `inputs`."""
+    found, seen, queue = [], set(), list(outputs)
+    while queue and len(seen) < MAX_NODES:
+        tensor = queue.pop()
+        history = getattr(tensor, "_keras_history", None)
+        if id(tensor) in inputs or history is None or id(history[0]) in seen:
+            continue
+        seen.add(id(history[0]))
+        found.append(history[0])
+        queue += list(history[0]._inbound_nodes[history[1]].input_tensors)
+    return found
 
 
 def collect(name, namespace, challenge):
@@ -492,6 +628,8 @@ def collect(name, namespace, challenge):
                 line = _student_line(error)
                 evidence["cases"].append({"error": f"{name} raised {type(error).__name__}: {error}"[:300]
                                           + (f" ({line})" if line else "")})
+        if challenge.get("assemble") and name == "unet_model":
+            evidence["assembled"] = assembled(function, namespace)
     return evidence
 
 
@@ -510,3 +648,48 @@ def record(name, namespace, challenge=None):
     evidence = collect(name, namespace, challenge)
     sys.stdout.flush()
     display({MIME: evidence, "text/plain": f"evidence for {name}: {len(evidence['cases'])} case(s)"}, raw=True)
+
+
+# ---------------------------------------------------------------------------------------
+# The evidence run: the graded functions, out of reach of the rest of the notebook
+# ---------------------------------------------------------------------------------------
+
+def replay(steps, show=None):
+    """What grading runs in a kernel of its own, started for the evidence alone: the
+    notebook's code that the graded functions need, cell by cell, in a namespace of its own
+    (steps ["code", cell number, [[line, text], ...]]), and at each graded cell's place
+    (["record", function, challenge]) the evidence for it, shown as one output. Everything it
+    uses is bound here, before any of the notebook's code runs, and this module is reached
+    through no name that code can see; the rest of the notebook never runs in this kernel.
+    `show`: what receives each evidence (the grader's tests judge it in their own process)."""
+    import builtins
+    import linecache
+
+    if show is None:
+        from IPython.display import display
+
+        def show(evidence):
+            sys.stdout.flush()
+            display({MIME: evidence, "text/plain": f"evidence for {evidence['function']}"}, raw=True)
+
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    run, cache = exec, linecache.cache
+    for step in steps:
+        if step[0] == "code":
+            filename, text = f"<cell {step[1]}>", _placed(step[2])
+            cache[filename] = (len(text), None, text.splitlines(True), filename)
+            try:
+                run(compile(text, filename, "exec"), namespace)
+            except (Exception, SystemExit):  # as in the notebook, the rest of that cell is skipped
+                pass
+        else:
+            show(collect(step[1], namespace, step[2]))
+
+
+def _placed(statements):
+    """The text of a cell's statements, each at its own line of the cell."""
+    lines = []
+    for line, text in statements:
+        lines += [""] * max(0, line - 1 - len(lines))
+        lines += text.splitlines()
+    return "\n".join(lines) + "\n"

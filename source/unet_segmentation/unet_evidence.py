@@ -1,22 +1,25 @@
 """Evidence for the autograder: what your functions build, described as plain data.
 
-While the notebook is graded, each graded cell calls `record` with argument values that the
-grader chooses at grading time. `record` calls your function with them and describes the
-network it builds: every layer's class and settings, what its activation computes, and
-how the layers are wired. The description is shown as one output of the cell; the grader,
-which runs outside your notebook, compares it with what the exercise asks for and writes
-the cell's score and a message. Nothing else a graded cell prints or returns counts.
+While the notebook is graded, a second kernel runs your three functions, with the code of
+the notebook they use (the imports, your helpers) and nothing else, and at each graded
+cell's place calls `record` with argument values that the grader chooses at grading time.
+`record` calls your function with them and describes the network it builds: every layer's
+class and settings, what its activation computes, and how the layers are wired. The grader,
+which runs outside your notebook, compares the description with what the exercise asks for
+and writes the cell's score and a message.
 
 The grader also sends a secret number. From it `record` sets every weight of the network it
-described and draws test inputs, runs the network (your real layers, in inference mode) and
-reports a sample of what it computes; the grader computes the same from the description and
-from the exercise's solution, so a layer must compute what its settings say.
+described and draws test inputs, runs the network as training and prediction run it (your
+real layers, in a compiled graph, in inference and in training mode) and reports a sample of
+what it computes; the grader computes the same from the description and from the exercise's
+solution, so a layer must compute what its settings say.
 
 For `unet_model`, your `conv_block` and `upsampling_block` run stand-ins while it runs
-(through any name, alias or `functools.partial`): they record how your network uses the
-blocks, so a mistake in a block costs only that block's exercise. Each stand-in computes a
-simple function of its inputs with weights of its own, so the numbers of a U-Net can be
-checked too.
+(through any name, alias, decorator or `functools.partial`): they record how your network
+uses the blocks, so a mistake in a block costs only that block's exercise. Each stand-in
+computes a simple function of its inputs with weights of its own, so the numbers of a U-Net
+can be checked too. Then `unet_model()` is built once more with your own blocks, the network
+the notebook trains: it must build, and each block call must be the exercise's block.
 """
 
 import inspect
@@ -388,6 +391,10 @@ def _watched_forward(name, args, kwargs):
         raise BlockBroken(name, f"{name} raised {type(error).__name__}: {error}"[:300]
                           + (f" ({line})" if line else "")) from None
     count = 2 if name == "conv_block" else 1
+    if count == 1 and isinstance(result, (tuple, list)):
+        raise BlockBroken(name, f"called by unet_model, {name} returns a {type(result).__name__} of {len(result)}, "
+                                "not a tensor (a comma after `return conv`?): the next block would get that "
+                                f"{type(result).__name__} as its input")
     try:
         outputs = _tensors(result, count, name)
         for tensor in outputs:
@@ -573,21 +580,31 @@ def assembled(function, namespace):
     except Exception as error:  # raised by unet_model's own code or by Keras while it combines the blocks
         line = _student_line(error)
         message = f"unet_model() raised {type(error).__name__}: {error}"[:300] + (f" ({line})" if line else "")
-        return {"error": message, "blame": _names_used_twice(_WATCH.get("calls", [])) or ["unet_model"]}
+        twice = _names_used_twice(_WATCH.get("calls", []))
+        if twice:
+            message = ("Keras refuses two layers of one name in a model, and a layer given a fixed name in a block "
+                       "carries it in every call: " + "; ".join(f"{block} names {', '.join(names[:4])}"
+                                                                for block, names in sorted(twice.items()))
+                       + f". Let Keras name the layers ({type(error).__name__}: {str(error)[:120]})")
+        return {"error": message[:1500], "blame": sorted(twice) or ["unet_model"]}
     finally:
         _WATCH.clear()
 
 
 def _names_used_twice(calls):
-    """The blocks whose layers carry a name that another layer of the network carries too
-    (Keras refuses a model whose layers' names are not unique)."""
+    """{block: the names} of the blocks whose layers carry a name that another layer of the
+    network carries too (Keras refuses a model whose layers' names are not unique)."""
     owners = {}
     for call in calls:
         inputs = {id(t) for t in call["inputs"]}
         for layer in _layers_between(call["outputs"], inputs):
             owners.setdefault(getattr(layer, "name", None), []).append(call["block"])
-    return sorted({block for name, blocks in owners.items() if name is not None and len(blocks) > 1
-                   for block in blocks})
+    found = {}
+    for name, blocks in owners.items():
+        if isinstance(name, str) and len(blocks) > 1:
+            for block in sorted(set(blocks)):
+                found.setdefault(block, []).append(name[:40])
+    return found
 
 
 def _layers_between(outputs, inputs):
