@@ -299,7 +299,11 @@ ENTRIES = WRONG + EQUIVALENT
 #: entries graded by plain `nbgrader autograde` too (conftest.graded_course), beside `course grade`
 BOTH_COMMANDS = ["conv_zero_conv2d_subclass", "conv_probe_aware_activation", "conv_relu_threshold",
                  "conv_relu_layers_capped", "conv_pool_channels_first", "unet_skip_from_a_copy_of_the_block",
-                 "eq_keras_ops_concatenate"]
+                 "eq_keras_ops_concatenate",
+                 # issue 31: what only the network the notebook trains, with the student's own code, shows
+                 "conv_convolves_only_eagerly", "blocks_drop_relu_at_the_unets_sizes", "blocks_with_fixed_layer_names",
+                 "up_returns_a_one_tuple", "conv_right_only_while_graded", "eq_blocks_logged_by_a_decorator_without_wraps",
+                 "eq_lambda_concatenate"]
 #: entries graded end to end by `course grade` (test_grading_holds.graded_class), where the
 #: kernel can make a difference to what the judge sees in this process (judged_in_process):
 #: output on stdout and stderr during a graded cell, cells of the student's own, imports and
@@ -363,10 +367,10 @@ def judged(drawn, evidence):
     with the blame of the U-Net built with the student's own blocks, as the Judge gives them."""
     from course.judge import preprocessors as judge
 
-    found, blame = {}, {}
-    for grade_id, challenge in drawn.items():
-        found[grade_id] = judge.verdict(grade_id, challenge, evidence[grade_id])
-        blame.update(judge.assembly_problems(challenge, evidence[grade_id]))
+    found = {grade_id: judge.verdict(grade_id, challenge, evidence[grade_id]) for grade_id, challenge in drawn.items()}
+    tasks = [(grade_id, challenge, [{"output_type": "display_data", "data": {judge.evidence_format.MIME: evidence[grade_id]}}])
+             for grade_id, challenge in drawn.items()]
+    blame = judge.blame_of(tasks, [found[grade_id] for grade_id in drawn])
     for grade_id, (passed, message) in found.items():
         if passed and judge.FUNCTION_OF[grade_id] in blame:
             found[grade_id] = (False, blame[judge.FUNCTION_OF[grade_id]])

@@ -188,6 +188,28 @@ def sent_to_manual_grading(db_url, student):
                 {c.name: c.auto_comment for c in notebook.comments if c.auto_comment not in (None, "No response.")})
 
 
+def graded_messages(root, student):
+    """{grade_id: the judge's message} of each graded cell of the student's autograded notebook."""
+    import nbformat
+
+    from course.assignment import ASSIGNMENT, NOTEBOOK
+
+    notebook = nbformat.read(Path(root) / "autograded" / student / ASSIGNMENT / NOTEBOOK, as_version=4)
+    return {cell.metadata["nbgrader"]["grade_id"]: "".join(o.get("text", "") for o in cell.outputs)
+            for cell in notebook.cells if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")}
+
+
+def assert_no_redirection_scored(root):
+    """hostile.redirects_the_recorder: its cells of its own try five ways of making the recorder
+    use correct functions kept under other names; it goes to a person for them, and beneath
+    that, the judge's verdict on the evidence of every graded cell is failed: the stubs."""
+    messages = graded_messages(root, "h_redirects_the_recorder")
+    assert len(messages) == 6, messages
+    for grade_id, message in messages.items():
+        assert "The judge's verdict on its evidence was: failed" in message, (grade_id, message)
+        assert "is not implemented yet" in message, (grade_id, message)
+
+
 # --- a class graded by plain nbgrader or by `course grade`, in a process of its own, watched -----
 
 BOUNDED = "unet-bounded"  # the name of children forked under limits (course/bounded.py NAME)

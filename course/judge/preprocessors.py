@@ -193,7 +193,8 @@ def judge_case(function, case, asked, run=True, seed=None, number=0, structure_o
                     "say (a layer or an activation of your own, or a setting the exercise does not use, changes "
                     "what it computes): use the Keras layers the exercise names")
         # In training mode (as `fit` runs it) too, where no dropout makes it random.
-        if not _drops(student) and not network.same_reports(computed.get("training"), computed["outputs"]) \
+        if asked.get("graph") and not _drops(student) \
+                and not network.same_reports(computed.get("training"), computed["outputs"]) \
                 and not network.computes_as_reported(*student, sources, shapes, {"outputs": computed.get("training")},
                                                      seed, number):
             return (f"{what}: in training mode (as `fit` runs it) the network does not compute what it computes "
@@ -266,40 +267,59 @@ def _drops(graph):
 DEFAULT_SIZE = (96, 128, 3)
 
 
-def assembly_problems(challenge, evidence):
+def assembly_problems(challenge, evidence, passed):
     """{function: message} for the functions to blame when unet_model() at its defaults, built
     with the student's own blocks (the network the notebook trains), cannot be built or is not
-    the exercise's U-Net; empty when it is (or when the evidence holds no such description:
+    the exercise's U-Net. `passed`: the functions whose own graded cells passed; only they can
+    lose points here, and only when unet_model is one of them (a wrong U-Net says nothing of
+    the blocks). Empty when there is nothing to blame (or the evidence holds no such network:
     the unet_model cells then fail for that already)."""
     assembled = evidence.get("assembled") if isinstance(evidence, dict) else None
-    if not challenge.get("assemble") or not isinstance(assembled, dict):
+    if not challenge.get("assemble") or not isinstance(assembled, dict) or "unet_model" not in passed:
         return {}
     built = "unet_model() with your own conv_block and upsampling_block, the network the notebook trains"
     if "error" in assembled:
-        return {function: f"{built}, cannot be built: {str(assembled['error'])[:700]}"
-                for function in assembled["blame"]}
+        # A block that breaks the U-Net alone (the other a stand-in) is to blame; when neither
+        # does, what raised with both (and only when both blocks passed their own cells: a
+        # wrong block may well break the other one's call).
+        alone = {block: why for block, why in assembled["alone"].items() if why}
+        if alone:
+            found = {block: f"{built}, cannot be built: {str(why)[:700]}" for block, why in alone.items()}
+        elif {"conv_block", "upsampling_block"} <= passed:
+            found = {f: f"{built}, cannot be built: {str(assembled['error'])[:700]}" for f in assembled["blame"]}
+        else:
+            found = {}
+        return {f: m for f, m in found.items() if f in passed}
     reference_graph = reference.expanded(*reference.network("unet_model", {"args": [], "kwargs": {}}))
     try:
         student = spec_graph(assembled, [DEFAULT_SIZE])
     except Problem as problem:
         substituted = stand_ins_for_unknown(assembled, [DEFAULT_SIZE], reference_graph)
         if substituted is None:
-            return {"unet_model": f"{built}: {problem}"}
-        student = spec_graph(substituted, [DEFAULT_SIZE])
-    got, want = canonical(_free(student[0]), student[1])[0], canonical(_free(reference_graph[0]), reference_graph[1])[0]
-    if got == want:
-        return {}
+            student = None
+            whole = str(problem)
+        else:
+            student = spec_graph(substituted, [DEFAULT_SIZE])
     found = {}
     for number, call in enumerate(assembled["calls"], start=1):
         block = call["block"]
-        if block in found:
-            continue
-        problem = _call_problem(assembled, call)
-        if problem:
-            found[block] = f"{built}: call {number} of {block} ({problem})"
-    return found or {"unet_model": f"{built}, is not the U-Net the exercise asks for, although with the grader's "
+        if block not in found:
+            problem = _call_problem(assembled, call)
+            if problem:
+                found[block] = f"{built}: call {number} of {block}: {problem}"
+    if not found and student is not None:
+        got = canonical(_free(student[0]), student[1])[0]
+        if got != canonical(_free(reference_graph[0]), reference_graph[1])[0]:
+            found["unet_model"] = (f"{built}, is not the U-Net the exercise asks for, although with the grader's "
                                    "stand-ins for the blocks it is: does a block behave differently when called "
-                                   "several times?"}
+                                   "several times?")
+        elif assembled.get("modes"):  # it is the exercise's U-Net, but computes otherwise as it trains
+            found[assembled["modes"]] = (f"{built}, computes otherwise in a graph, as `fit` and `predict` run it, "
+                                         f"than eagerly: a layer of {assembled['modes']} changes what it computes "
+                                         "there; use the Keras layers the exercise names")
+    elif not found:
+        found["unet_model"] = f"{built}: {whole}"
+    return {f: m for f, m in found.items() if f in passed}
 
 
 def _call_problem(assembled, call):
@@ -411,7 +431,7 @@ class Judge(NbGraderPreprocessor):
             found = tamper.bounded_findings(nb, self.memory_mb << 20, self.reading_seconds)
         else:
             results = [judge_cell(*task) for task in tasks]
-            blame = {k: v for task in tasks for k, v in blame_of(*task).items()}
+            blame = blame_of(tasks, results)
             found = tamper.findings(nb)
         manual = resources.setdefault(manual_grading.KEY, {})
         missing = resources.get(EVIDENCE_FAILURE)
@@ -482,9 +502,10 @@ KEPT_DRAWS = 16  # initializer draws a child sends back per cell (each about 25 
 
 
 def judge_isolated(tasks, memory, seconds):
-    """(judge_cell(*task) for every task, and what blame_of found), in a child process: one per
-    notebook, and one more after each cell whose child died or overran, for the cells after it."""
-    results, blame = [], {}
+    """(judge_cell(*task) for every task, and what blame_of finds then), in child processes:
+    one per notebook, one more after each cell whose child died or overran, for the cells
+    after it, and one for the blame."""
+    results = []
     while len(results) < len(tasks):
         left = tasks[len(results):]
         try:
@@ -496,31 +517,42 @@ def judge_isolated(tasks, memory, seconds):
             for task in left:
                 passed, message, failure = judge_cell(*task)
                 results.append((passed, message, failure or note))
-                blame.update(blame_of(*task))
-            return results, blame
+            return results, blame_of(tasks, results)
         for message in child.messages:
             _keep_draws(message["draws"])
             results.append(tuple(message["verdict"]))
-            blame.update(message["blame"])
         if len(results) < len(tasks):  # the child stopped while judging this cell
             word = "time" if child.stopped == "time" else "memory"
             results.append((False, LIMITS.format(word), f"the judging process {child.why}"))
-    return results, blame
-
-
-def blame_of(grade_id, challenge, outputs):
-    """{function: message} from a cell whose evidence holds the U-Net built with the
-    student's own blocks (assembly_problems); empty for any other cell or bad evidence."""
-    if not (isinstance(challenge, dict) and challenge.get("assemble")):
-        return {}
     try:
-        evidence = evidence_format.find(outputs)
-        evidence_format.check(evidence, FUNCTION_OF[grade_id], challenge)
-        return assembly_problems(challenge, evidence)
-    except EvidenceInvalid:
-        return {}
-    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as error:
-        return {"unet_model": f"the U-Net built with your own blocks is malformed ({type(error).__name__})"}
+        child = bounded.in_child(_blame, tasks, results, memory=memory, seconds=seconds)
+    except OSError:
+        return results, blame_of(tasks, results)
+    return results, (child.messages[0] if child.messages else {})
+
+
+def _blame(send, tasks, results):
+    send(blame_of(tasks, results))
+
+
+def blame_of(tasks, results):
+    """{function: message} from the U-Net built with the student's own blocks (assembly_problems),
+    given the verdicts `results` of the cells `tasks`; empty when no cell asked for it or its
+    evidence is not valid."""
+    passed = {function for function in set(FUNCTION_OF.values())
+              if all(result[0] for (grade_id, _, _), result in zip(tasks, results) if FUNCTION_OF[grade_id] == function)}
+    for grade_id, challenge, outputs in tasks:
+        if not (isinstance(challenge, dict) and challenge.get("assemble")):
+            continue
+        try:
+            evidence = evidence_format.find(outputs)
+            evidence_format.check(evidence, FUNCTION_OF[grade_id], challenge)
+            return assembly_problems(challenge, evidence, passed)
+        except EvidenceInvalid:
+            return {}
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as error:
+            return {"unet_model": f"the U-Net built with your own blocks is malformed ({type(error).__name__})"}
+    return {}
 
 
 def _judge_cells(send, tasks):
@@ -531,15 +563,11 @@ def _judge_cells(send, tasks):
     known = set(specs._INITIALIZER_CACHE)
     for task in tasks:
         result = judge_cell(*task)
-        try:
-            blame = blame_of(*task)
-        except MemoryError:
-            blame = {}
         new = [(key, values) for key, values in specs._INITIALIZER_CACHE.items() if key not in known]
         known.update(specs._INITIALIZER_CACHE)
         drawn = [[name, [list(item) for item in settings], values.dtype.name, values.tolist()]
                  for (name, settings), values in new[:KEPT_DRAWS]]
-        send({"verdict": result, "draws": drawn, "blame": blame})
+        send({"verdict": result, "draws": drawn})
 
 
 def _keep_draws(drawn):

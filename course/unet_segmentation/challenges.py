@@ -47,10 +47,13 @@ def _unet_case():
 # The sizes at which the U-Net calls the blocks (unet_model's defaults): its first level and
 # its deepest, where the channels number hundreds. Each block is checked at one of each, beside
 # the small sizes drawn above.
-FIRST_LEVEL = {"inputs": [[96, 128, 3]], "kwargs": {}}
-DEEPEST_LEVEL = {"inputs": [[6, 8, 256]], "kwargs": {"n_filters": 512, "dropout_prob": 0.3, "max_pooling": False}}
-LAST_DECODER = {"inputs": [[48, 64, 64], [96, 128, 32]], "kwargs": {}}
-FIRST_DECODER = {"inputs": [[6, 8, 512], [12, 16, 256]], "kwargs": {"n_filters": 256}}
+# These, and the U-Nets, are run as the notebook trains and predicts with them: in a graph,
+# in inference and in training mode ("graph"); the small ones eagerly, in inference mode.
+FIRST_LEVEL = {"inputs": [[96, 128, 3]], "kwargs": {}, "graph": True}
+DEEPEST_LEVEL = {"inputs": [[6, 8, 256]], "kwargs": {"n_filters": 512, "dropout_prob": 0.3, "max_pooling": False},
+                 "graph": True}
+LAST_DECODER = {"inputs": [[48, 64, 64], [96, 128, 32]], "kwargs": {}, "graph": True}
+FIRST_DECODER = {"inputs": [[6, 8, 512], [12, 16, 256]], "kwargs": {"n_filters": 256}, "graph": True}
 
 
 def _cases(grade_id):
@@ -65,7 +68,7 @@ def _cases(grade_id):
     if grade_id == "grade_upsampling_block_arguments":
         return [_up_case(_RANDOM.randint(2, 24)) for _ in range(3)] + [FIRST_DECODER]
     if grade_id == "grade_unet_model_defaults":
-        return [{"args": [], "kwargs": {}}]
+        return [{"args": [], "kwargs": {}, "graph": True}]
     if grade_id == "grade_unet_model_arguments":
         return [_unet_case(), _unet_case()]
     raise KeyError(grade_id)

@@ -126,7 +126,7 @@ def _number(value):
     return (isinstance(value, (int, float)) and not isinstance(value, bool)) or (isinstance(value, str) and len(value) < 8)
 
 
-def _computed(computed, outputs):
+def _computed(computed, outputs, in_graph):
     """What the kernel says the network computed: an error, or a summary per output."""
     if not isinstance(computed, dict):
         raise EvidenceInvalid("a case's computed outputs are malformed")
@@ -134,8 +134,9 @@ def _computed(computed, outputs):
         if not isinstance(computed["error"], str):
             raise EvidenceInvalid("a case's computed outputs have a malformed error")
         return
-    for mode in ("outputs", "training"):  # as `predict` runs the network, and as `fit` does
-        _reports(computed.get(mode), outputs)
+    _reports(computed.get("outputs"), outputs)
+    if in_graph:  # run as `predict` runs the network, and as `fit` does (training)
+        _reports(computed.get("training"), outputs)
 
 
 def _reports(reports, outputs):
@@ -169,7 +170,7 @@ def check_case(case, challenge_case):
             and all(_is_int(o) and 0 <= o < len(nodes) for o in outputs)):
         raise EvidenceInvalid("a case has malformed outputs")
     if "computed" in case:
-        _computed(case["computed"], len(outputs))
+        _computed(case["computed"], len(outputs), bool(challenge_case.get("graph")))
     inputs = [n for n in nodes if n["class"] == "Input"]
     expected = len(challenge_case.get("inputs", [])) or 1
     if sorted(n["position"] for n in inputs) != list(range(expected)):
@@ -206,12 +207,16 @@ def _assembled(assembled):
     if not isinstance(assembled, dict):
         raise EvidenceInvalid("the U-Net built with your own blocks is not described")
     if "error" in assembled:
-        blame = assembled.get("blame")
+        blame, alone = assembled.get("blame"), assembled.get("alone")
         if not (isinstance(assembled["error"], str) and isinstance(blame, list) and 1 <= len(blame) <= 3
-                and all(b in BLOCKS + ("unet_model",) for b in blame)):
+                and all(b in BLOCKS + ("unet_model",) for b in blame)
+                and isinstance(alone, dict) and set(alone) == set(BLOCKS)
+                and all(v is None or isinstance(v, str) for v in alone.values())):
             raise EvidenceInvalid("the U-Net built with your own blocks has a malformed error")
         return
     check_case(assembled, {"inputs": [None]})
+    if not (assembled.get("modes") is None or assembled["modes"] in BLOCKS + ("unet_model",)):
+        raise EvidenceInvalid("the U-Net built with your own blocks has a malformed comparison of its modes")
     calls, count = assembled.get("calls"), len(assembled["nodes"])
     if not (isinstance(calls, list) and len(calls) <= MAX_CALLS):
         raise EvidenceInvalid("the block calls of the U-Net built with your own blocks are malformed")

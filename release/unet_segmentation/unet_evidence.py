@@ -240,9 +240,9 @@ def _summary(values, seed, case, output):
             "sample": [_plain(v) for v in flat[sample_places(seed, case, output, flat.size)]]}
 
 
-def computed(graph, inputs, outputs, seed, case):
+def computed(graph, inputs, outputs, seed, case, in_graph=False):
     """Set each layer's weights from the secret, run the network on test inputs and
-    summarise its outputs."""
+    summarise its outputs; `in_graph`: as the notebook trains and predicts (see below)."""
     done = set()
     for node in sorted(graph.layers):
         layer = graph.layers[node]
@@ -254,10 +254,12 @@ def computed(graph, inputs, outputs, seed, case):
             weight.assign(seeded(seed, case, node, index, [int(d) for d in weight.shape]))
     model = tf.keras.Model(inputs, outputs)
     values = [test_input(seed, case, p, [int(d) for d in t.shape[1:]]) for p, t in enumerate(inputs)]
+    if not in_graph:
+        return {"outputs": [_summary(r, seed, case, i) for i, r in enumerate(_listed(model(values, training=False)))]}
     # As the notebook trains and predicts: in a graph (as `predict` and `fit` run the network,
     # where what a layer computes may differ from what it computes eagerly), in inference mode
     # and in training mode, one graph for both.
-    results, trained = tf.function(_both_modes(model), autograph=False)(values if len(values) > 1 else values[0])
+    results, trained = tf.function(_both_modes(model), autograph=False)(values)
     return {"outputs": [_summary(r, seed, case, i) for i, r in enumerate(_listed(results))],
             "training": [_summary(r, seed, case, i) for i, r in enumerate(_listed(trained))]}
 
@@ -360,10 +362,32 @@ def _exercise_arguments(name, signature, args, kwargs):
     return known
 
 
+def _forward(name, args, kwargs):
+    """Where a block's forwarding code leads: the student's own block, watched, or the stand-in."""
+    return (_watched_forward if name in _WATCH["originals"] else _active_forward)(name, args, kwargs)
+
+
 def _active_forward(name, args, kwargs):
     """A call of the student's block `name`, made by unet_model, passed on to the stand-in by
     the exercise's names; what the student's defaults say does not count (the exercise's do)."""
     return STAND_INS[name](**_exercise_arguments(name, _ACTIVE[name], args, kwargs))
+
+
+def _as_default(parameter, value):
+    """Whether `value`, passed for an extra parameter, is what its default would be."""
+    if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+        return not value
+    if parameter.default is inspect.Parameter.empty:
+        return False
+    try:
+        return value is parameter.default or bool(value == parameter.default)
+    except Exception:  # a comparison that raises (a tensor, say)
+        return False
+
+
+def _shown(value):
+    text = repr(value) if isinstance(value, (int, float, str, bool, type(None), tuple, list)) else type(value).__name__
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 class BlockBroken(Exception):
@@ -391,6 +415,10 @@ def _watched_forward(name, args, kwargs):
         raise BlockBroken(name, f"{name} raised {type(error).__name__}: {error}"[:300]
                           + (f" ({line})" if line else "")) from None
     count = 2 if name == "conv_block" else 1
+    if count == 1 and isinstance(result, (tuple, list)):
+        raise BlockBroken(name, f"called by unet_model, {name} returns a {type(result).__name__} of {len(result)}, "
+                                "not a tensor (a comma after `return conv`?): the next block would get that "
+                                f"{type(result).__name__} as its input")
     try:
         outputs = _tensors(result, count, name)
         for tensor in outputs:
@@ -439,19 +467,19 @@ class _BlocksRecorded:
     to it, so aliases (`encoder = conv_block`), `functools.partial`, loops, dicts of the
     blocks and decorators reach the stand-ins too; everything is restored on the way out."""
 
-    def __init__(self, namespace, own=False):
-        self.namespace, self.saved, self.names, self.own = namespace, [], {}, own
+    def __init__(self, namespace, own=()):
+        self.namespace, self.saved, self.names, self.own = namespace, [], {}, set(own)
 
     def __enter__(self):
         # The forwarding code finds the recorder through the notebook's namespace: this
         # module is a fresh copy the grader loaded, which no import statement reaches.
-        self.namespace[FORWARD] = _watched_forward if self.own else _active_forward
+        self.namespace[FORWARD] = _forward
         _WATCH.update(originals={}, calls=[])
         for name, stand_in in STAND_INS.items():
             found = self.namespace.get(name)
             function = _innermost(found, self.namespace)
             if function is None:  # missing, or not a function of the notebook: the name is replaced instead
-                if self.own:
+                if name in self.own:
                     continue
                 self.names[name] = found
                 self.namespace[name] = stand_in
@@ -460,7 +488,7 @@ class _BlocksRecorded:
                 continue
             self.saved.append((function, function.__code__, function.__defaults__, function.__kwdefaults__))
             _ACTIVE[name] = inspect.signature(function)
-            if self.own:
+            if name in self.own:
                 original = types.FunctionType(function.__code__, function.__globals__, function.__name__,
                                               function.__defaults__, function.__closure__)
                 original.__kwdefaults__ = function.__kwdefaults__
@@ -533,7 +561,7 @@ def _case(function, name, case, namespace, seed=None, number=0):
         evidence["model"] = {"inputs": len(model.inputs), "outputs": len(model.outputs)}
     if seed is not None:
         try:
-            evidence["computed"] = computed(graph, inputs, outputs, seed, number)
+            evidence["computed"] = computed(graph, inputs, outputs, seed, number, bool(case.get("graph")))
         except EvidenceError as error:
             evidence["computed"] = {"error": str(error)}
         except Exception as error:  # the network was described but cannot be run
@@ -554,11 +582,23 @@ def _model_ends(model):
 def assembled(function, namespace):
     """The U-Net that `unet_model()` builds at its defaults with the student's own blocks, as
     the notebook trains it: its description and each block call's place in it; or, when it
-    cannot be built, why and whose code is to blame ("blame": the functions)."""
+    cannot be built, why, whose code raised ("blame": the functions), and what each block
+    alone does in it, the other a stand-in ("alone": {block: why it cannot be built, or None}):
+    a block that breaks the U-Net on its own is to blame, not the one it broke."""
+    found = _assembled(function, namespace, own=tuple(STAND_INS))
+    if "error" in found:
+        found["alone"] = {block: _assembled(function, namespace, own=(block,), describe_it=False).get("error")
+                          for block in STAND_INS}
+    return found
+
+
+def _assembled(function, namespace, own, describe_it=True):
     try:
-        with _BlocksRecorded(namespace, own=True):
+        with _BlocksRecorded(namespace, own=own):
             model = function()
         inputs, outputs = _model_ends(model)
+        if not describe_it:
+            return {}
         graph = _Graph(inputs)
         evidence = describe(inputs, outputs, graph)
         calls = []
@@ -568,6 +608,7 @@ def assembled(function, namespace):
                               "inputs": [graph.ids[id(t)] for t in call["inputs"]],
                               "outputs": [graph.ids[id(t)] for t in call["outputs"]]})
         evidence["calls"] = calls
+        evidence["modes"] = _modes_agree(inputs, outputs, _WATCH["calls"])
         return evidence
     except BlockBroken as broken:
         return {"error": str(broken), "blame": [broken.block]}
@@ -576,21 +617,48 @@ def assembled(function, namespace):
     except Exception as error:  # raised by unet_model's own code or by Keras while it combines the blocks
         line = _student_line(error)
         message = f"unet_model() raised {type(error).__name__}: {error}"[:300] + (f" ({line})" if line else "")
-        return {"error": message, "blame": _names_used_twice(_WATCH.get("calls", [])) or ["unet_model"]}
+        twice = _names_used_twice(_WATCH.get("calls", []))
+        if twice:
+            message = ("Keras refuses two layers of one name in a model, and a layer given a fixed name in a block "
+                       "carries it in every call: " + "; ".join(f"{block} names {', '.join(names[:4])}"
+                                                                for block, names in sorted(twice.items()))
+                       + f". Let Keras name the layers ({type(error).__name__}: {str(error)[:120]})")
+        return {"error": message[:1500], "blame": sorted(twice) or ["unet_model"]}
     finally:
         _WATCH.clear()
 
 
+def _modes_agree(inputs, outputs, calls):
+    """The first block call (or "unet_model" for the network's own layers) whose outputs differ
+    between an eager run and a graph (as `fit` and `predict` run the network), or None: what
+    the notebook trains must compute what was checked."""
+    watched = [(call["block"], tensor) for call in calls for tensor in call["outputs"]]
+    watched += [("unet_model", tensor) for tensor in outputs]
+    model = tf.keras.Model(inputs, [tensor for _, tensor in watched])
+    rng = np.random.default_rng(0)
+    values = [rng.standard_normal((1, *[int(d) for d in inputs[0].shape[1:]])).astype(np.float32)]
+    eager = _listed(model(values, training=False))
+    graph = _listed(tf.function(_both_modes(model), autograph=False)(values)[0])
+    for (owner, _), a, b in zip(watched, eager, graph):
+        if a.shape != b.shape or not np.allclose(a, b, rtol=1e-3, atol=1e-3 * (float(np.abs(a).max()) + 1e-6)):
+            return owner
+    return None
+
+
 def _names_used_twice(calls):
-    """The blocks whose layers carry a name that another layer of the network carries too
-    (Keras refuses a model whose layers' names are not unique)."""
+    """{block: the names} of the blocks whose layers carry a name that another layer of the
+    network carries too (Keras refuses a model whose layers' names are not unique)."""
     owners = {}
     for call in calls:
         inputs = {id(t) for t in call["inputs"]}
         for layer in _layers_between(call["outputs"], inputs):
             owners.setdefault(getattr(layer, "name", None), []).append(call["block"])
-    return sorted({block for name, blocks in owners.items() if name is not None and len(blocks) > 1
-                   for block in blocks})
+    found = {}
+    for name, blocks in owners.items():
+        if isinstance(name, str) and len(blocks) > 1:
+            for block in sorted(set(blocks)):
+                found.setdefault(block, []).append(name[:40])
+    return found
 
 
 def _layers_between(outputs, inputs):

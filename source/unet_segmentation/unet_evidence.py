@@ -240,9 +240,9 @@ def _summary(values, seed, case, output):
             "sample": [_plain(v) for v in flat[sample_places(seed, case, output, flat.size)]]}
 
 
-def computed(graph, inputs, outputs, seed, case):
+def computed(graph, inputs, outputs, seed, case, in_graph=False):
     """Set each layer's weights from the secret, run the network on test inputs and
-    summarise its outputs."""
+    summarise its outputs; `in_graph`: as the notebook trains and predicts (see below)."""
     done = set()
     for node in sorted(graph.layers):
         layer = graph.layers[node]
@@ -254,10 +254,12 @@ def computed(graph, inputs, outputs, seed, case):
             weight.assign(seeded(seed, case, node, index, [int(d) for d in weight.shape]))
     model = tf.keras.Model(inputs, outputs)
     values = [test_input(seed, case, p, [int(d) for d in t.shape[1:]]) for p, t in enumerate(inputs)]
+    if not in_graph:
+        return {"outputs": [_summary(r, seed, case, i) for i, r in enumerate(_listed(model(values, training=False)))]}
     # As the notebook trains and predicts: in a graph (as `predict` and `fit` run the network,
     # where what a layer computes may differ from what it computes eagerly), in inference mode
     # and in training mode, one graph for both.
-    results, trained = tf.function(_both_modes(model), autograph=False)(values if len(values) > 1 else values[0])
+    results, trained = tf.function(_both_modes(model), autograph=False)(values)
     return {"outputs": [_summary(r, seed, case, i) for i, r in enumerate(_listed(results))],
             "training": [_summary(r, seed, case, i) for i, r in enumerate(_listed(trained))]}
 
@@ -360,10 +362,32 @@ def _exercise_arguments(name, signature, args, kwargs):
     return known
 
 
+def _forward(name, args, kwargs):
+    """Where a block's forwarding code leads: the student's own block, watched, or the stand-in."""
+    return (_watched_forward if name in _WATCH["originals"] else _active_forward)(name, args, kwargs)
+
+
 def _active_forward(name, args, kwargs):
     """A call of the student's block `name`, made by unet_model, passed on to the stand-in by
     the exercise's names; what the student's defaults say does not count (the exercise's do)."""
     return STAND_INS[name](**_exercise_arguments(name, _ACTIVE[name], args, kwargs))
+
+
+def _as_default(parameter, value):
+    """Whether `value`, passed for an extra parameter, is what its default would be."""
+    if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+        return not value
+    if parameter.default is inspect.Parameter.empty:
+        return False
+    try:
+        return value is parameter.default or bool(value == parameter.default)
+    except Exception:  # a comparison that raises (a tensor, say)
+        return False
+
+
+def _shown(value):
+    text = repr(value) if isinstance(value, (int, float, str, bool, type(None), tuple, list)) else type(value).__name__
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 class BlockBroken(Exception):
@@ -443,19 +467,19 @@ class _BlocksRecorded:
     to it, so aliases (`encoder = conv_block`), `functools.partial`, loops, dicts of the
     blocks and decorators reach the stand-ins too; everything is restored on the way out."""
 
-    def __init__(self, namespace, own=False):
-        self.namespace, self.saved, self.names, self.own = namespace, [], {}, own
+    def __init__(self, namespace, own=()):
+        self.namespace, self.saved, self.names, self.own = namespace, [], {}, set(own)
 
     def __enter__(self):
         # The forwarding code finds the recorder through the notebook's namespace: this
         # module is a fresh copy the grader loaded, which no import statement reaches.
-        self.namespace[FORWARD] = _watched_forward if self.own else _active_forward
+        self.namespace[FORWARD] = _forward
         _WATCH.update(originals={}, calls=[])
         for name, stand_in in STAND_INS.items():
             found = self.namespace.get(name)
             function = _innermost(found, self.namespace)
             if function is None:  # missing, or not a function of the notebook: the name is replaced instead
-                if self.own:
+                if name in self.own:
                     continue
                 self.names[name] = found
                 self.namespace[name] = stand_in
@@ -464,7 +488,7 @@ class _BlocksRecorded:
                 continue
             self.saved.append((function, function.__code__, function.__defaults__, function.__kwdefaults__))
             _ACTIVE[name] = inspect.signature(function)
-            if self.own:
+            if name in self.own:
                 original = types.FunctionType(function.__code__, function.__globals__, function.__name__,
                                               function.__defaults__, function.__closure__)
                 original.__kwdefaults__ = function.__kwdefaults__
@@ -537,7 +561,7 @@ def _case(function, name, case, namespace, seed=None, number=0):
         evidence["model"] = {"inputs": len(model.inputs), "outputs": len(model.outputs)}
     if seed is not None:
         try:
-            evidence["computed"] = computed(graph, inputs, outputs, seed, number)
+            evidence["computed"] = computed(graph, inputs, outputs, seed, number, bool(case.get("graph")))
         except EvidenceError as error:
             evidence["computed"] = {"error": str(error)}
         except Exception as error:  # the network was described but cannot be run
@@ -558,11 +582,23 @@ def _model_ends(model):
 def assembled(function, namespace):
     """The U-Net that `unet_model()` builds at its defaults with the student's own blocks, as
     the notebook trains it: its description and each block call's place in it; or, when it
-    cannot be built, why and whose code is to blame ("blame": the functions)."""
+    cannot be built, why, whose code raised ("blame": the functions), and what each block
+    alone does in it, the other a stand-in ("alone": {block: why it cannot be built, or None}):
+    a block that breaks the U-Net on its own is to blame, not the one it broke."""
+    found = _assembled(function, namespace, own=tuple(STAND_INS))
+    if "error" in found:
+        found["alone"] = {block: _assembled(function, namespace, own=(block,), describe_it=False).get("error")
+                          for block in STAND_INS}
+    return found
+
+
+def _assembled(function, namespace, own, describe_it=True):
     try:
-        with _BlocksRecorded(namespace, own=True):
+        with _BlocksRecorded(namespace, own=own):
             model = function()
         inputs, outputs = _model_ends(model)
+        if not describe_it:
+            return {}
         graph = _Graph(inputs)
         evidence = describe(inputs, outputs, graph)
         calls = []
@@ -572,6 +608,7 @@ def assembled(function, namespace):
                               "inputs": [graph.ids[id(t)] for t in call["inputs"]],
                               "outputs": [graph.ids[id(t)] for t in call["outputs"]]})
         evidence["calls"] = calls
+        evidence["modes"] = _modes_agree(inputs, outputs, _WATCH["calls"])
         return evidence
     except BlockBroken as broken:
         return {"error": str(broken), "blame": [broken.block]}
@@ -589,6 +626,23 @@ def assembled(function, namespace):
         return {"error": message[:1500], "blame": sorted(twice) or ["unet_model"]}
     finally:
         _WATCH.clear()
+
+
+def _modes_agree(inputs, outputs, calls):
+    """The first block call (or "unet_model" for the network's own layers) whose outputs differ
+    between an eager run and a graph (as `fit` and `predict` run the network), or None: what
+    the notebook trains must compute what was checked."""
+    watched = [(call["block"], tensor) for call in calls for tensor in call["outputs"]]
+    watched += [("unet_model", tensor) for tensor in outputs]
+    model = tf.keras.Model(inputs, [tensor for _, tensor in watched])
+    rng = np.random.default_rng(0)
+    values = [rng.standard_normal((1, *[int(d) for d in inputs[0].shape[1:]])).astype(np.float32)]
+    eager = _listed(model(values, training=False))
+    graph = _listed(tf.function(_both_modes(model), autograph=False)(values)[0])
+    for (owner, _), a, b in zip(watched, eager, graph):
+        if a.shape != b.shape or not np.allclose(a, b, rtol=1e-3, atol=1e-3 * (float(np.abs(a).max()) + 1e-6)):
+            return owner
+    return None
 
 
 def _names_used_twice(calls):

@@ -6,7 +6,7 @@ from course.assignment import ASSIGNMENT, EXERCISES
 from course.report.points import exercise_points
 
 import hostile
-from course_helpers import feedback_page, hidden_secrets, sent_to_manual_grading
+from course_helpers import assert_no_redirection_scored, feedback_page, hidden_secrets, sent_to_manual_grading
 
 FULL = {number: (10.0, 10.0) for number in EXERCISES}
 
@@ -76,6 +76,10 @@ def test_a_notebook_that_reaches_into_the_grader_goes_to_manual_grading(graded_c
     assert "imports unet_evidence" in forger and "changes unet_evidence.record" in forger, forger
     for student in ("reference", "untouched_release", "only_exercise_1"):
         assert sent_to_manual_grading(db_url, student) == (set(), {}), student
+
+
+def test_no_way_of_redirecting_the_recorder_makes_the_stubs_score(graded_course):
+    assert_no_redirection_scored(graded_course)
 
 
 def test_catalogue_entries_get_their_verdicts_from_plain_nbgrader(graded_course):

@@ -20,7 +20,8 @@ from course.unet_segmentation.examples import write_examples
 
 import catalogue
 import hostile
-from course_helpers import BUDGET, CELL_TIMEOUT, copy_course, feedback_page, hidden_secrets, sent_to_manual_grading
+from course_helpers import (BUDGET, CELL_TIMEOUT, assert_no_redirection_scored, copy_course, feedback_page, hidden_secrets,
+                            sent_to_manual_grading)
 
 EXAMPLES = {"reference": (1, 2, 3), "untouched_release": (), "only_exercise_1": (1,), "only_exercise_2": (2,),
             "only_exercise_3": (3,)}
@@ -98,6 +99,10 @@ def test_a_cell_that_prints_the_kernels_history_shows_no_hidden_call(graded_clas
     assert page.count("import segmentation_utils as su") >= 3
     for secret in hidden_secrets(root, "h_prints_history"):
         assert secret not in page, secret
+
+
+def test_no_way_of_redirecting_the_recorder_makes_the_stubs_score(graded_class):
+    assert_no_redirection_scored(graded_class[0])
 
 
 def test_the_kernel_sees_nothing_of_the_machine(graded_class):
