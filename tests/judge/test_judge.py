@@ -116,3 +116,40 @@ def test_corrupted_evidence_is_judged_never_raises_and_never_passes_by_accident(
     assert isinstance(message, str) and message
     if passed:  # only a change that leaves the description equivalent may pass
         assert evidence["nonce"] == _CHALLENGE["nonce"]
+
+
+# --- the U-Net built with the student's own blocks (issue 31) ---------------------------------
+
+def _assembled_evidence(names):
+    challenge = challenges.draw("grade_unet_model_defaults")
+    return challenge, json.loads(json.dumps(unet_evidence.collect("unet_model", names, challenge)))
+
+
+def test_the_reference_u_net_built_with_its_own_blocks_is_the_exercises():
+    challenge, evidence = _assembled_evidence(namespace())
+    assembled = evidence["assembled"]
+    assert "error" not in assembled and len(assembled["calls"]) == 9 and assembled["modes"] is None
+    assert judge.assembly_problems(challenge, evidence, set(judge.FUNCTION_OF.values())) == {}
+
+
+def test_a_u_net_with_its_own_blocks_is_judged_only_for_exercises_that_passed_their_own_cells():
+    """A wrong conv_block (always pooling) breaks the upsampling blocks' calls in the U-Net:
+    conv_block, which fails its own cells, is not blamed twice, nor upsampling_block at all."""
+    names = namespace(conv_block=[("    if max_pooling:\n", "    if True:\n")])
+    challenge, evidence = _assembled_evidence(names)
+    assert "error" in evidence["assembled"]
+    assert evidence["assembled"]["alone"]["upsampling_block"] is None
+    assert judge.assembly_problems(challenge, evidence, {"upsampling_block", "unet_model"}) == {}
+
+
+def test_the_u_net_with_its_own_blocks_is_part_of_the_evidence_format():
+    challenge, evidence = _assembled_evidence(namespace())
+    for broken in ({"error": "x", "blame": ["numpy"], "alone": {"conv_block": None, "upsampling_block": None}},
+                   {"error": "x", "blame": ["conv_block"]}, "not a description",
+                   dict(evidence["assembled"], calls=[{"block": "conv_block", "settings": {}, "inputs": [10**6],
+                                                       "outputs": [1]}]),
+                   dict(evidence["assembled"], modes="exec")):
+        passed, message = judge.verdict("grade_unet_model_defaults", challenge, dict(evidence, assembled=broken))
+        assert not passed and message.startswith("no valid evidence: ") and "U-Net built with your own blocks" in message, message
+    missing = {key: value for key, value in evidence.items() if key != "assembled"}
+    assert not judge.verdict("grade_unet_model_defaults", challenge, missing)[0]

@@ -1,0 +1,109 @@
+"""What the evidence kernel runs of a notebook (course/judge/needed.py): the graded functions
+and what they need, nothing a student's other cells do."""
+
+import nbformat
+import pytest
+
+from course.judge import evidence as kernel
+from course.judge.needed import plan
+from course.judge.preprocessors import Challenge
+from course.unet_segmentation.examples import solved
+
+FUNCTIONS = ["conv_block", "unet_model", "upsampling_block"]
+
+
+def _notebook(*own):
+    """The solved release with cells of the student's own after its first code cells."""
+    notebook = solved((1, 2, 3))
+    at = next(i for i, c in enumerate(notebook.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "code_06")
+    for source in reversed(own):
+        notebook.cells.insert(at + 1, nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+def _run(notebook):
+    """The code the evidence kernel runs, as one text."""
+    steps = plan(kernel.code_cells(notebook), kernel.graded_cells(notebook), FUNCTIONS)
+    return "\n".join(text for step in steps if step[0] == "code" for _, text in step[2])
+
+
+def test_the_solved_notebook_runs_its_imports_and_its_three_functions_only():
+    notebook = _notebook()
+    steps = plan(kernel.code_cells(notebook), kernel.graded_cells(notebook), FUNCTIONS)
+    code = _run(notebook)
+    assert "from tensorflow.keras.layers import" in code
+    for name in FUNCTIONS:
+        assert f"def {name}(" in code
+    for left_out in ("find_data_dir", "browse_frames", "unet_checks.test", "model.fit", "flag_stub", "EPOCHS"):
+        assert left_out not in code, left_out
+    graded = [c.metadata["nbgrader"]["grade_id"] for c in notebook.cells
+              if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("grade_")]
+    assert [step[1] for step in steps if step[0] == "record"] == graded and len(graded) == 6
+
+
+@pytest.mark.parametrize("attack", [
+    'from unittest import mock\nmock.patch("builtins.exec", print).start()',
+    'import pkgutil\npkgutil.resolve_name("sys:modules")["unet_evidence"] = None',
+    "import operator\noperator.setitem(globals(), 'conv_block', print)",
+    "import signal\nsignal.signal(signal.SIGALRM, lambda n, f: None)\nsignal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)",
+    "import os\ngrading = 'NBGRADER_EXECUTION' in os.environ",
+    "import threading\nthreading.Thread(target=print, daemon=True).start()",
+])
+def test_a_cell_of_ones_own_that_uses_nothing_the_functions_read_never_runs(attack):
+    code = _run(_notebook(attack))
+    for line in attack.splitlines():
+        if not line.startswith("import") and not line.startswith("from"):
+            assert line not in code, line
+
+
+def test_what_the_functions_read_from_a_cell_of_ones_own_runs_with_what_changes_it():
+    notebook = _notebook("SETTINGS = {}\nSETTINGS['kernel'] = 3\nunused = print('exploring')",
+                         "def helper(x):\n    return x\n\nLAYERS = []\nLAYERS.append(helper)")
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "conv_block":
+            cell.source = cell.source.replace("    conv = Conv2D", "    _ = (SETTINGS['kernel'], LAYERS)\n    conv = Conv2D", 1)
+    code = _run(notebook)
+    for needed in ("SETTINGS = {}", "SETTINGS['kernel'] = 3", "def helper(x):", "LAYERS = []", "LAYERS.append(helper)"):
+        assert needed in code, needed
+    assert "exploring" not in code  # on a line of its own, not needed
+
+
+def test_a_statement_sharing_a_line_with_one_not_needed_is_rewritten_alone():
+    notebook = _notebook("FILTERS = 3; print('not needed')")
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "conv_block":
+            cell.source = cell.source.replace("Conv2D(n_filters, 3,", "Conv2D(n_filters, FILTERS,")
+    code = _run(notebook)
+    assert "FILTERS = 3" in code and "not needed" not in code
+
+
+def test_a_modules_own_functions_and_the_instructors_cells_run_only_for_their_definitions():
+    """`su.browse_frames(...)`, `np.random.seed(...)` or the locked cells' calls never run: only
+    the definitions the functions read (`import tensorflow as tf`)."""
+    notebook = _notebook("import numpy as np\nnp.random.seed(1)\ntf.keras.mixed_precision.set_global_policy('float32')")
+    code = _run(notebook)
+    assert "np.random.seed" not in code and "set_global_policy" not in code and "set_random_seed" not in code
+    assert "import tensorflow as tf" in code
+
+
+def test_a_change_through_another_name_is_not_followed():
+    """The limit the README states: an alias's change does not run (the functions see the
+    object as the statements that name it leave it)."""
+    notebook = _notebook("CONFIG = {'kernel': 3}\nalias = CONFIG\nalias['kernel'] = 5")
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "conv_block":
+            cell.source = cell.source.replace("Conv2D(n_filters, 3,", "Conv2D(n_filters, CONFIG['kernel'],")
+    code = _run(notebook)
+    assert "CONFIG = {'kernel': 3}" in code and "alias['kernel'] = 5" not in code
+
+
+def test_the_notebooks_kernel_never_sees_a_challenge():
+    """Challenge draws the arguments and the secret and takes the recorder's call out of the
+    graded cells: nothing of them reaches the kernel that runs the student's notebook."""
+    notebook = _notebook()
+    resources = {}
+    Challenge().preprocess(notebook, resources)
+    text = nbformat.writes(notebook)
+    assert "unet_evidence" not in text
+    for challenge in resources["unet_challenges"].values():
+        assert challenge["nonce"] not in text and str(challenge["seed"]) not in text
