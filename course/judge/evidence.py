@@ -1,9 +1,10 @@
 """The evidence kernel: the graded functions recorded where the rest of the notebook never runs.
 
 The notebook itself runs in its graded kernel as a student would run it (SandboxedExecute);
-its graded cells no longer collect anything there. `Evidence` (after it, before the Judge)
-starts a second kernel, in a sandbox of its own like the first, with the notebook's files and
-without the grading flag (`NBGRADER_EXECUTION` is not set there, so `segmentation_utils.GRADING`
+its graded cells no longer collect anything there. `EvidenceRun` (after Challenge) starts a
+second kernel beside it, on a thread of the nbgrader process, and `Evidence` (before the
+Judge) waits for it. That kernel is sandboxed like the first, has the notebook's files, and
+runs without the grading flag (`NBGRADER_EXECUTION` is not set there, so `segmentation_utils.GRADING`
 is False, as on a student's own machine). Its one request is sent as a user expression (out of
 its history) and does, in this order:
 
