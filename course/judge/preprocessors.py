@@ -29,7 +29,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Integer
 
 from .. import bounded
-from ..assignment import EXERCISES, EvidenceInvalid, challenges, evidence_format, reference, shown
+from ..assignment import EXERCISES, RELEASE, EvidenceInvalid, challenges, evidence_format, reference, shown
 from . import manual_grading, network, specs, tamper
 from .evidence import FAILURE as EVIDENCE_FAILURE
 from .specs import Problem, canonical, layer_spec, layers_to, spec_graph
@@ -428,11 +428,11 @@ class Judge(NbGraderPreprocessor):
         tasks = [(grade_id, drawn.get(grade_id), cell.get("outputs", [])) for cell, grade_id in cells]
         if self.isolated and bounded.available():
             results, blame = judge_isolated(tasks, self.memory_mb << 20, self.seconds)
-            found = tamper.bounded_findings(nb, self.memory_mb << 20, self.reading_seconds)
+            found = tamper.bounded_findings(nb, self.memory_mb << 20, self.reading_seconds, files=self._files(resources))
         else:
             results = [judge_cell(*task) for task in tasks]
             blame = blame_of(tasks, results)
-            found = tamper.findings(nb)
+            found = tamper.findings(nb, files=self._files(resources))
         manual = resources.setdefault(manual_grading.KEY, {})
         missing = resources.get(EVIDENCE_FAILURE)
         for (cell, grade_id), (passed, message, failure) in zip(cells, results):
@@ -447,6 +447,13 @@ class Judge(NbGraderPreprocessor):
                 passed, message = False, manual_message(found, passed, message)
             _write_verdict(cell, passed, message)
         return nb, resources
+
+
+    @staticmethod
+    def _files(resources):
+        """The submission's own Python files, beside its notebook (tamper.module_files)."""
+        folder = (resources or {}).get("metadata", {}).get("path")
+        return tamper.module_files(folder, RELEASE) if folder else []
 
 
 def manual_note(found):

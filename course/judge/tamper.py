@@ -22,6 +22,9 @@ What counts, each in the student's terms:
   display settings such as `plt.rcParams[...]` and `os.environ[...]` are not);
 - magics other than the everyday ones (%time, %timeit, %matplotlib, %%capture, …).
 
+The submission's own Python files are read the same way (`module_files`): the evidence kernel
+imports one when the graded functions need it, and its code then runs there.
+
 Reading is bounded (`bounded_findings`): a cell over MAX_CELL_CHARS is not read, and the whole
 notebook is read in a child under limits of memory and CPU time (Python's parser needs about
 475 MB per MB of a long list literal; IPython re-tokenizes a whole cell once per magic line).
@@ -359,7 +362,47 @@ def _size(source):
     return f"{len(source.encode('utf-8', 'replace')) / 1000:,.0f} kB in {lines:,} line{'s' * (lines != 1)}"
 
 
-def findings(nb, progress=None):
+MAX_FILES = 20  # Python files of a submission read beside its cells
+
+
+def module_files(folder, release):
+    """[(name, text)] of the submission's own Python files in `folder` (at its top and one
+    level down, regular files only, never followed links), leaving out the course's own
+    files as the release ships them (in `release`): code the evidence kernel may import
+    for the graded functions, which a student could write. A file too large to read, or not
+    text, comes with its size in place of its text (None)."""
+    import os
+    from pathlib import Path
+
+    found = []
+    for path in sorted(Path(folder).glob("*.py")) + sorted(Path(folder).glob("*/*.py")):
+        if len(found) >= MAX_FILES:
+            break
+        try:
+            info = os.lstat(path)
+            if not stat_regular(info.st_mode):
+                continue
+            name = str(path.relative_to(folder))
+            if info.st_size > MAX_CELL_CHARS:
+                found.append((name, None))
+                continue
+            data = path.read_bytes()
+            shipped = Path(release) / name
+            if shipped.is_file() and not shipped.is_symlink() and shipped.read_bytes() == data:
+                continue
+            found.append((name, data.decode("utf-8")))
+        except (OSError, UnicodeDecodeError):
+            found.append((str(path.name), None))
+    return found
+
+
+def stat_regular(mode):
+    import stat
+
+    return stat.S_ISREG(mode)
+
+
+def findings(nb, progress=None, files=()):
     """["cell N (conv_block): uses sys.modules", …]: what the student's cells do that reaches
     into the grading machinery, at most MAX_FINDINGS; `progress(number)` is told the number of
     each cell before it is read."""
@@ -381,6 +424,15 @@ def findings(nb, progress=None):
             found += [f"{_label(number, cell)}: {what}" for what in read(cell.source, imported, solution)]
         if len(found) >= MAX_FINDINGS:
             return found[:MAX_FINDINGS]
+    if progress and files:
+        progress(len(nb.cells) + 1)
+    for name, text in files:  # the submission's own modules: what the evidence kernel may import
+        if text is None:
+            found.append(f"file {name}: could not be read by the grader (too large or not text)")
+        else:
+            found += [f"file {name}: {what}" for what in read(text, imported, solution=True)]
+        if len(found) >= MAX_FINDINGS:
+            return found[:MAX_FINDINGS]
     return found
 
 
@@ -392,18 +444,18 @@ def unread(finding):
     return any(words in finding for words in UNREAD)
 
 
-def bounded_findings(nb, memory, seconds):
-    """findings(nb), read in a child process with `memory` bytes and `seconds` of CPU and
-    wall-clock time: a notebook whose code cannot be read within them has that as its finding,
-    naming the cell being read and why. Read in this process where no child can be had."""
+def bounded_findings(nb, memory, seconds, files=()):
+    """findings(nb, files=files), read in a child process with `memory` bytes and `seconds` of
+    CPU and wall-clock time: a notebook whose code cannot be read within them has that as its
+    finding, naming the cell being read and why. Read in this process where no child can be had."""
     def work(send, notebook):
-        send({"found": findings(notebook, progress=lambda number: send({"reading": number}))})
+        send({"found": findings(notebook, progress=lambda number: send({"reading": number}), files=files)})
 
     _python("")  # IPython's transformer imported here, once, not in every child (0.1 s each)
     try:
         child = bounded.in_child(work, nb, memory=memory, seconds=seconds)
     except OSError:
-        return findings(nb)
+        return findings(nb, files=files)
     if child.finished:
         return child.messages[-1]["found"]
     reading = [m["reading"] for m in child.messages if "reading" in m]
@@ -411,6 +463,8 @@ def bounded_findings(nb, memory, seconds):
     if child.stopped == "error" or not reading:
         return [f"the notebook's code could not be read by the grader ({child.why})"]
     number = reading[-1]
+    if number > len(nb.cells):
+        return [f"the notebook's Python files could not be read by the grader within its limit of {limit}"]
     cell = nb.cells[number - 1]
     return [f"{_label(number, cell)}: could not be read by the grader within its limit of {limit} (the cell has "
             f"{_size(cell.source)})"]

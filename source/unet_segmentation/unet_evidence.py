@@ -741,7 +741,8 @@ def replay(steps, show=None):
             display({MIME: evidence, "text/plain": f"evidence for {evidence['function']}"}, raw=True)
 
     namespace = {"__name__": "__main__", "__builtins__": builtins}
-    run, cache = exec, linecache.cache
+    run, cache, record = exec, linecache.cache, collect
+    before = _state()
     for step in steps:
         if step[0] == "code":
             filename, text = f"<cell {step[1]}>", _placed(step[2])
@@ -751,7 +752,58 @@ def replay(steps, show=None):
             except (Exception, SystemExit):  # as in the notebook, the rest of that cell is skipped
                 pass
         else:
-            show(collect(step[1], namespace, step[2]))
+            problem = _left_running(before)
+            evidence = record(step[1], namespace, step[2]) if not problem else \
+                {"version": VERSION, "function": step[1], "nonce": step[2].get("nonce"), "cases": [], "error": problem}
+            problem = _left_running(before)
+            if problem and "error" not in evidence:  # what changed while it ran
+                evidence = {"version": VERSION, "function": step[1], "nonce": step[2].get("nonce"), "cases": [],
+                            "error": problem}
+            show(evidence)
+
+
+_TIMERS = ("ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF")
+
+
+def _state():
+    """What of the process the code the graded functions need could leave behind to act while
+    the recorder runs: its threads, signal handlers, and this module's own names."""
+    import signal
+
+    handlers = {}
+    for number in signal.valid_signals():
+        try:
+            handlers[number] = signal.getsignal(number)
+        except (OSError, ValueError):
+            pass
+    return {"threads": set(sys._current_frames()), "handlers": handlers, "names": dict(globals())}
+
+
+def _left_running(before):
+    """Why nothing can be recorded now ('' when it can): the code of the notebook left a thread
+    running or changed this module; signal handlers, timers and trace functions it set are
+    undone first (nothing of the notebook may act while the recorder runs but the function it
+    calls)."""
+    import signal
+
+    sys.settrace(None)
+    sys.setprofile(None)
+    for timer in _TIMERS:
+        signal.setitimer(getattr(signal, timer), 0)
+    for number, handler in before["handlers"].items():
+        try:
+            if signal.getsignal(number) is not handler and handler is not None:
+                signal.signal(number, handler)
+        except (OSError, ValueError, TypeError):
+            pass
+    names = globals()
+    if set(names) != set(before["names"]) or any(names[k] is not v for k, v in before["names"].items()):
+        return "the grader's recorder was changed by the notebook's code: nothing is recorded"
+    started = set(sys._current_frames()) - before["threads"]
+    if started:
+        return (f"the code your functions need (or the functions themselves) left {len(started)} thread(s) "
+                "running: grading records nothing while code of the notebook runs beside it")
+    return ""
 
 
 def _placed(statements):

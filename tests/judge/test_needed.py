@@ -107,3 +107,58 @@ def test_the_notebooks_kernel_never_sees_a_challenge():
     assert "unet_evidence" not in text
     for challenge in resources["unet_challenges"].values():
         assert challenge["nonce"] not in text and str(challenge["seed"]) not in text
+
+
+HELPER = '''"""Looks like a helper; on import, plants a thread that points the recorder at the solution."""
+import gc, threading, time
+
+def noop():
+    return None
+
+def _solution(name):
+    return None
+
+STOP = []
+
+
+def _redirect():
+    while not STOP:
+        for found in gc.get_objects():
+            if isinstance(found, dict) and "collect" in found and "replay" in found:
+                found["collect"] = lambda name, namespace, challenge: {"nonce": challenge.get("nonce")}
+        time.sleep(0.001)
+
+THREAD = threading.Thread(target=_redirect, daemon=True)
+THREAD.start()
+'''
+
+
+def test_a_module_of_ones_own_that_plants_a_thread_gets_nothing_recorded(tmp_path, monkeypatch):
+    """Code the functions need runs in the evidence kernel, a module of the student's own
+    included: what it leaves running there (a thread) or changes in the recorder stops the
+    recording, and the tamper reader reads the module too."""
+    import catalogue
+    from course.judge import tamper
+    from course.unet_segmentation import RELEASE
+
+    (tmp_path / "helper.py").write_text(HELPER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    notebook = _notebook()
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "conv_block":
+            cell.source = "import helper\n\n" + cell.source.replace("    conv = Conv2D", "    helper.noop()\n    conv = Conv2D", 1)
+    recorder = catalogue._recorder()
+    original = recorder.collect
+    try:
+        verdicts = catalogue.evidence_run(notebook)
+    finally:  # this process's recorder, as the test found it
+        import helper
+
+        helper.STOP.append(True)
+        helper.THREAD.join(10)
+        recorder.collect = original
+    assert not any(passed for passed, _ in verdicts.values()), verdicts
+    assert any("thread(s) running" in message or "recorder was changed" in message for _, message in verdicts.values())
+    found = tamper.findings(notebook, files=tamper.module_files(tmp_path, RELEASE))
+    assert any(f.startswith("file helper.py") for f in found), found
+    assert tamper.module_files(RELEASE, RELEASE) == []  # the course's own files, as shipped, are not read
