@@ -99,9 +99,10 @@ class EvidenceRun(NbGraderPreprocessor):
         except RuntimeError as problem:
             run["problem"] = str(problem)
             return nb, resources
-        steps = [step if step[0] == "code" else ["record", FUNCTION_OF[step[1]], drawn.get(step[1], {})]
-                 for step in steps]
         executor = EvidenceExecute(config=self.config, log=self.log)
+        cell_seconds = executor.timeout or 0  # each graded cell's function: the time a cell has
+        steps = [step if step[0] == "code" else ["record", FUNCTION_OF[step[1]], drawn.get(step[1], {}), cell_seconds]
+                 for step in steps]
         seconds = self.seconds or executor.notebook_timeout or 300
         executor.timeout, executor.notebook_timeout = seconds, seconds
         path = resources.get("metadata", {}).get("path", ".")

@@ -406,11 +406,14 @@ def _watched_forward(name, args, kwargs):
     its arguments and the tensors it takes and gives."""
     original = _WATCH["originals"][name]
     known = _exercise_arguments(name, _ACTIVE[name], args, kwargs)
+    _WATCH["running"] = name  # what a graded cell's clock stops in, if it never returns
     try:
         result = original(*args, **kwargs)
+        _WATCH["running"] = None
     except BlockBroken:
         raise
     except Exception as error:
+        _WATCH["running"] = None
         line = _student_line(error)
         raise BlockBroken(name, f"{name} raised {type(error).__name__}: {error}"[:300]
                           + (f" ({line})" if line else "")) from None
@@ -625,7 +628,7 @@ def _assembled(function, namespace, own, describe_it=True):
                        + f". Let Keras name the layers ({type(error).__name__}: {str(error)[:120]})")
         return {"error": message[:1500], "blame": sorted(twice) or ["unet_model"]}
     finally:
-        _WATCH.clear()
+        _WATCH.update(originals={}, calls=[])
 
 
 def _modes_agree(inputs, outputs, calls):
@@ -697,7 +700,16 @@ def collect(name, namespace, challenge):
                 evidence["cases"].append({"error": f"{name} raised {type(error).__name__}: {error}"[:300]
                                           + (f" ({line})" if line else "")})
         if challenge.get("assemble") and name == "unet_model":
-            evidence["assembled"] = assembled(function, namespace)
+            try:
+                evidence["assembled"] = assembled(function, namespace)
+            except _OutOfTime:  # a block of the student's own never returned: its own cells say so
+                import signal
+
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                running = _WATCH.get("running") or "unet_model"
+                why = f"{running} did not return within the time a graded cell has"
+                evidence["assembled"] = {"error": why, "blame": [running],
+                                         "alone": {block: why if block == running else None for block in STAND_INS}}
     return evidence
 
 
@@ -726,7 +738,7 @@ def replay(steps, show=None):
     """What grading runs in a kernel of its own, started for the evidence alone: the
     notebook's code that the graded functions need, cell by cell, in a namespace of its own
     (steps ["code", cell number, [[line, text], ...]]), and at each graded cell's place
-    (["record", function, challenge]) the evidence for it, shown as one output. Everything it
+    (["record", function, challenge, seconds it may take]) the evidence for it, shown as one output. Everything it
     uses is bound here, before any of the notebook's code runs, and this module is reached
     through no name that code can see; the rest of the notebook never runs in this kernel.
     `show`: what receives each evidence (the grader's tests judge it in their own process)."""
@@ -753,8 +765,16 @@ def replay(steps, show=None):
                 pass
         else:
             problem = _left_running(before)
-            evidence = record(step[1], namespace, step[2]) if not problem else \
-                {"version": VERSION, "function": step[1], "nonce": step[2].get("nonce"), "cases": [], "error": problem}
+            seconds = step[3] if len(step) > 3 else 0
+            if not problem:
+                try:
+                    with _time_limit(seconds):
+                        evidence = record(step[1], namespace, step[2])
+                except _OutOfTime:
+                    problem = f"{step[1]} did not return within {seconds} s (the time a graded cell has)"
+            if problem:
+                evidence = {"version": VERSION, "function": step[1], "nonce": step[2].get("nonce"), "cases": [],
+                            "error": problem}
             problem = _left_running(before)
             if problem and "error" not in evidence:  # what changed while it ran
                 evidence = {"version": VERSION, "function": step[1], "nonce": step[2].get("nonce"), "cases": [],
@@ -763,6 +783,38 @@ def replay(steps, show=None):
 
 
 _TIMERS = ("ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF")
+
+
+class _OutOfTime(BaseException):
+    """A graded function ran past the time a graded cell has."""
+
+
+class _time_limit:
+    """Raises _OutOfTime in what runs within it after `seconds` (0: no limit), and again every
+    second after that: one graded cell's function that never returns costs that cell alone."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __enter__(self):
+        import signal
+
+        if self.seconds:
+            self.previous = signal.signal(signal.SIGALRM, self._expired)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds, 1.0)
+        return self
+
+    @staticmethod
+    def _expired(number, frame):
+        raise _OutOfTime()
+
+    def __exit__(self, *_):
+        import signal
+
+        if self.seconds:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
 
 
 def _state():

@@ -1,5 +1,8 @@
 """What the evidence kernel runs of a notebook (course/judge/needed.py): the graded functions
-and what they need, nothing a student's other cells do."""
+and what they need, nothing a student's other cells do; and how the recorder runs there
+(unet_evidence.replay)."""
+
+import json
 
 import nbformat
 import pytest
@@ -162,3 +165,33 @@ def test_a_module_of_ones_own_that_plants_a_thread_gets_nothing_recorded(tmp_pat
     found = tamper.findings(notebook, files=tamper.module_files(tmp_path, RELEASE))
     assert any(f.startswith("file helper.py") for f in found), found
     assert tamper.module_files(RELEASE, RELEASE) == []  # the course's own files, as shipped, are not read
+
+
+def test_a_function_that_never_returns_costs_its_own_cells_only():
+    """The evidence kernel records every graded cell in one run: each recording has the time a
+    graded cell has, so a conv_block stuck in a loop fails its cells and unet_model (recorded
+    with the grader's stand-ins for the blocks) still gets its verdict."""
+    import catalogue
+    from course.judge import preprocessors as judge
+    from course.unet_segmentation import challenges
+
+    notebook = _notebook()
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "conv_block":
+            cell.source = cell.source.replace("    conv = Conv2D", "    while True:\n        pass\n    conv = Conv2D", 1)
+    graded = kernel.graded_cells(notebook)
+    drawn = {grade_id: challenges.draw(grade_id) for grade_id in graded.values()}
+    seconds = {"conv_block": 2, "upsampling_block": 30, "unet_model": 30}  # the others: time enough on a busy machine
+    steps = [step if step[0] == "code" else ["record", judge.FUNCTION_OF[step[1]], drawn[step[1]],
+                                             seconds[judge.FUNCTION_OF[step[1]]]]
+             for step in plan(kernel.code_cells(notebook), graded, FUNCTIONS)]
+    collected = []
+    catalogue._recorder().replay(steps, show=lambda evidence: collected.append(json.loads(json.dumps(evidence))))
+    by_function = {}
+    for evidence in collected:
+        by_function.setdefault(evidence["function"], []).append(evidence)
+    assert all(e.get("error") == "conv_block did not return within 2 s (the time a graded cell has)"
+               for e in by_function["conv_block"])
+    grade_ids = [g for g in drawn if judge.FUNCTION_OF[g] == "unet_model"]
+    verdicts = [judge.verdict(g, drawn[g], e) for g, e in zip(grade_ids, by_function["unet_model"])]
+    assert all(passed for passed, _ in verdicts), verdicts
