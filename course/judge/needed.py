@@ -6,7 +6,8 @@ notebook defines them. It is found by reading the cells (never running them), st
 statement, starting from the functions' names:
 
 - a top-level statement that binds a needed name (`def`, `class`, `import`, an assignment,
-  a `for` or `with` target, `del`) is needed, and so are the names it reads;
+  a `for` or `with` target, `del`) is needed, and so are the names it reads; so is one that
+  binds names no reading can tell (`from module import *`, `%run file.py`, `%%writefile`);
 - in a cell a student could write, so is a statement that changes a needed name's object
   by that name: an assignment to one of its attributes or items (`config["filters"] = 32`,
   `tf.keras.layers.Conv2D.call = ...`), a call that is given it (`setattr(tf, ...)`) and, for
@@ -49,6 +50,14 @@ def _targets(node):
         root = _root(node)
         return set(), {root} if root else set()
     return set(), set()
+
+
+def _object_root(node):
+    """The name whose object `node` is a part of (attributes and items only), or None."""
+    node = node.value
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _root(node):
@@ -137,11 +146,16 @@ class _Statement(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node):
+        # `%run file.py` binds what the file defines, `%%writefile mod.py` makes a module to
+        # import: neither can be read, so both run whenever anything is needed.
+        if isinstance(node.func, ast.Attribute) and node.func.attr in ("run_line_magic", "run_cell_magic") \
+                and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value in ("run", "writefile"):
+            self.star = True
         # A method called on an object, or a part of it given to a call, may change it; a
         # module's functions (`np.zeros(...)`, `su.browse_frames(...)`) are called all the time
         # and change their module only when given the module itself (`setattr(tf, ...)`).
-        root = _root(node.func) if isinstance(node.func, (ast.Attribute, ast.Subscript, ast.Call)) else None
-        if root:
+        root = _object_root(node.func) if isinstance(node.func, (ast.Attribute, ast.Subscript)) else None
+        if root:  # a method of the object a name holds (not of what a call returns)
             self.uses.add(root)
         for argument in [*node.args, *(k.value for k in node.keywords)]:
             value = argument.value if isinstance(argument, ast.Starred) else argument

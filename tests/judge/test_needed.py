@@ -195,3 +195,8 @@ def test_a_function_that_never_returns_costs_its_own_cells_only():
     grade_ids = [g for g in drawn if judge.FUNCTION_OF[g] == "unet_model"]
     verdicts = [judge.verdict(g, drawn[g], e) for g, e in zip(grade_ids, by_function["unet_model"])]
     assert all(passed for passed, _ in verdicts), verdicts
+
+
+def test_magics_that_bind_what_cannot_be_read_run_whenever_anything_is_needed():
+    code = _run(_notebook("%%writefile my_layers.py\ndef conv(x):\n    return x", "%run my_layers.py", "%time x = 1"))
+    assert "run_cell_magic('writefile'" in code and "run_line_magic('run'" in code and "'time'" not in code
