@@ -7,9 +7,9 @@ the same names, chosen here.
 """
 
 from .unet_segmentation import NAME as ASSIGNMENT
-from .unet_segmentation import EXERCISES, NOTEBOOK, RECORDER, RELEASE, SOURCE, exercise_of
+from .unet_segmentation import EXERCISES, NOTEBOOK, RECORDER, RELEASE, SOURCE, TRAINING_CELL, exercise_of
 from .unet_segmentation import challenges, evidence_format, reference
 from .unet_segmentation.evidence_format import MIME, EvidenceInvalid, shown
 
-__all__ = ["ASSIGNMENT", "EXERCISES", "NOTEBOOK", "RECORDER", "RELEASE", "SOURCE", "exercise_of",
+__all__ = ["ASSIGNMENT", "EXERCISES", "NOTEBOOK", "RECORDER", "RELEASE", "SOURCE", "TRAINING_CELL", "exercise_of",
            "challenges", "evidence_format", "reference", "MIME", "EvidenceInvalid", "shown"]

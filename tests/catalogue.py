@@ -386,13 +386,12 @@ def evidence_run(submitted):
 
     from course.assignment import RELEASE
     from course.judge import evidence as kernel, preprocessors as judge
-    from course.judge.needed import plan
     from course.unet_segmentation import challenges
 
     graded = kernel.graded_cells(submitted)
     drawn = {grade_id: challenges.draw(grade_id) for grade_id in graded.values()}
-    steps = [step if step[0] == "code" else ["record", judge.FUNCTION_OF[step[1]], drawn[step[1]]]
-             for step in plan(kernel.code_cells(submitted), graded, sorted(set(judge.FUNCTION_OF.values())))]
+    steps = [["record", judge.FUNCTION_OF[step[1]], drawn[step[1]]] if step[0] == "record" else step
+             for step in kernel.plan(submitted)]
     collected = []
     sys.path.insert(0, str(RELEASE))  # the notebook's own modules, as in its folder
     try:

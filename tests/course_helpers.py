@@ -202,12 +202,13 @@ def graded_messages(root, student):
 def assert_no_redirection_scored(root):
     """hostile.redirects_the_recorder: its cells of its own try five ways of making the recorder
     use correct functions kept under other names; it goes to a person for them, and beneath
-    that, the judge's verdict on the evidence of every graded cell is failed: the stubs."""
+    that, the judge's verdict on the evidence of every graded cell is failed."""
     messages = graded_messages(root, "h_redirects_the_recorder")
     assert len(messages) == 6, messages
     for grade_id, message in messages.items():
         assert "The judge's verdict on its evidence was: failed" in message, (grade_id, message)
-        assert "is not implemented yet" in message, (grade_id, message)
+        # the stubs, or nothing recorded beside the thread one of the routes leaves running
+        assert "is not implemented yet" in message or "thread(s) running" in message, (grade_id, message)
 
 
 # --- a class graded by plain nbgrader or by `course grade`, in a process of its own, watched -----

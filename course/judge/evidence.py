@@ -29,7 +29,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 
 from .. import bounded
-from ..assignment import EXERCISES, RECORDER
+from ..assignment import EXERCISES, RECORDER, TRAINING_CELL
 from ..sandbox.execute import SandboxedExecute
 from ..sandbox.hidden_calls import BEGIN
 from . import needed
@@ -73,8 +73,19 @@ def code_cells(nb):
     return found
 
 
-def _plan(send, cells, graded):
-    send(needed.plan(cells, graded, sorted(set(FUNCTION_OF.values()))))
+def trained_at(nb):
+    """The number of the cell that builds the network the notebook trains, or None."""
+    return next((number for number, cell in enumerate(nb.cells) if isinstance(cell.metadata.get("nbgrader"), dict)
+                 and cell.metadata["nbgrader"].get("grade_id") == TRAINING_CELL), None)
+
+
+def plan(nb):
+    """needed.plan for a notebook."""
+    return needed.plan(code_cells(nb), graded_cells(nb), sorted(set(FUNCTION_OF.values())), trained_at(nb))
+
+
+def _plan(send, nb):
+    send(plan(nb))
 
 
 class EvidenceRun(NbGraderPreprocessor):
@@ -101,8 +112,8 @@ class EvidenceRun(NbGraderPreprocessor):
             return nb, resources
         executor = EvidenceExecute(config=self.config, log=self.log)
         cell_seconds = executor.timeout or 0  # each graded cell's function: the time a cell has
-        steps = [step if step[0] == "code" else ["record", FUNCTION_OF[step[1]], drawn.get(step[1], {}), cell_seconds]
-                 for step in steps]
+        steps = [["record", FUNCTION_OF[step[1]], drawn.get(step[1], {}), cell_seconds] if step[0] == "record"
+                 else step + [cell_seconds] for step in steps]
         seconds = self.seconds or executor.notebook_timeout or 300
         executor.timeout, executor.notebook_timeout = seconds, seconds
         path = resources.get("metadata", {}).get("path", ".")
@@ -113,13 +124,12 @@ class EvidenceRun(NbGraderPreprocessor):
         return nb, resources
 
     def _steps(self, nb, graded):
-        cells = code_cells(nb)
         if bounded.available():
-            child = bounded.in_child(_plan, cells, graded, memory=self.memory_mb << 20, seconds=self.reading_seconds)
+            child = bounded.in_child(_plan, nb, memory=self.memory_mb << 20, seconds=self.reading_seconds)
             if child.stopped or not child.messages:
                 raise RuntimeError(f"the grader could not read the notebook's code within its limits ({child.why})")
             return child.messages[0]
-        return needed.plan(cells, graded, sorted(set(FUNCTION_OF.values())))
+        return plan(nb)
 
 
 class Evidence(NbGraderPreprocessor):

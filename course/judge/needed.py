@@ -218,37 +218,57 @@ def _statements(cells):
     return found
 
 
-def plan(cells, graded, functions):
+def plan(cells, graded, functions, trained_at=None):
     """The steps of the evidence run (see evidence.py): `cells` (number, source, writable) in
     the notebook's order, `graded` {cell number: grade_id} where each graded cell's evidence is
-    collected, `functions` the names the graded cells call."""
+    collected, `functions` the names the graded cells call, `trained_at` the number of the
+    cell that builds the network the notebook trains (the U-Net with the student's own blocks
+    is built there: ["assemble"]), if any."""
     statements = _statements([cell for cell in cells if cell[0] not in graded])
-    last = max(graded, default=-1)
-    statements = [s for s in statements if s[0] < last]
+    end = max([*graded, trained_at if trained_at is not None else -1])
+    statements = [s for s in statements if s[0] < end]
     imported = set().union(*(what.imports for _, _, what, _, _ in statements))
-    needed, chosen = set(functions), set()
-    changed = True
+    needed = set(functions)
+    # Every statement of a cell a student could write runs, as in the notebook. What else is
+    # needed is read from the statements that matter to the functions (they bind or change a
+    # needed name) and, in a student's cell, from the statements before them, which must run
+    # for them to run. Of the instructor's cells, only the statements that bind what is needed.
+    def matters(what, writable):
+        return bool(what.binds & needed or what.star or (writable and _changes(what, imported) & needed))
+
+    contributing, changed = set(), True
     while changed:
         changed = False
-        for index, (_, _, what, writable, _) in enumerate(statements):
-            if index in chosen:
+        last = {}
+        for index, (number, _, what, writable, _) in enumerate(statements):
+            if matters(what, writable):
+                last[number] = index
+        for index, (number, _, what, writable, _) in enumerate(statements):
+            if index in contributing or index > last.get(number, -1) or not (writable or matters(what, writable)):
                 continue
-            changes = what.changes | (what.uses - imported)
-            if what.binds & needed or what.star or (writable and changes & needed):
-                chosen.add(index)
-                needed |= what.reads | changes | what.binds
-                changed = True
-    steps, places = [], sorted(graded)
+            contributing.add(index)
+            grown = needed | what.reads | what.binds | (_changes(what, imported) if writable else set())
+            needed, changed = grown, changed or grown != needed
+    chosen = contributing | {index for index, statement in enumerate(statements) if statement[3]}
+    steps = []
     by_cell = {}
     for index in sorted(chosen):
         number, node, _, _, python = statements[index]
         by_cell.setdefault(number, []).append((node, python))
-    for number in sorted(set(by_cell) | set(places)):
+    for number in sorted(set(by_cell) | set(graded) | ({trained_at} if trained_at is not None else set())):
         if number in by_cell:
             steps.append(["code", number, _placed(by_cell[number], statements, number)])
         if number in graded:
             steps.append(["record", graded[number]])
+        if number == trained_at:
+            steps.append(["assemble"])
     return steps
+
+
+def _changes(what, imported):
+    """The names whose objects a statement changes: attributes and items it sets, objects given
+    to a call, and methods called on objects that are not modules."""
+    return what.changes | (what.uses - imported)
 
 
 def _placed(chosen, statements, number):

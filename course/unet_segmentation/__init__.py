@@ -16,7 +16,10 @@ NAME = "unet_segmentation"
 NOTEBOOK = "Image_segmentation_Unet.ipynb"
 SOURCE = ROOT / "source" / NAME
 RELEASE = ROOT / "release" / NAME
-RECORDER = SOURCE / "unet_evidence.py"  # sent fresh with every hidden call (judge/preprocessors.py)
+RECORDER = SOURCE / "unet_evidence.py"  # loaded fresh in the evidence kernel (judge/evidence.py)
+# The locked cell that builds the network the notebook trains: there the evidence kernel builds
+# unet_model() with the student's own blocks (unet_evidence.assembled).
+TRAINING_CELL = "code_39"
 
 #: exercise number -> (function the student writes, ids of its graded cells)
 EXERCISES = {

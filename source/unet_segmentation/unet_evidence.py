@@ -678,8 +678,10 @@ def _layers_between(outputs, inputs):
     return found
 
 
-def collect(name, namespace, challenge):
-    """The evidence for one graded cell: a description per case, or what went wrong."""
+def collect(name, namespace, challenge, assemble=True):
+    """The evidence for one graded cell: a description per case, or what went wrong; with
+    `assemble`, also the U-Net built now with the student's own blocks, when the challenge
+    asks for it (the evidence run builds it where the notebook builds its network: replay)."""
     evidence = {"version": VERSION, "function": name, "nonce": challenge.get("nonce"), "cases": []}
     function = namespace.get(name)
     if name not in FUNCTIONS:
@@ -699,17 +701,8 @@ def collect(name, namespace, challenge):
                 line = _student_line(error)
                 evidence["cases"].append({"error": f"{name} raised {type(error).__name__}: {error}"[:300]
                                           + (f" ({line})" if line else "")})
-        if challenge.get("assemble") and name == "unet_model":
-            try:
-                evidence["assembled"] = assembled(function, namespace)
-            except _OutOfTime:  # a block of the student's own never returned: its own cells say so
-                import signal
-
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                running = _WATCH.get("running") or "unet_model"
-                why = f"{running} did not return within the time a graded cell has"
-                evidence["assembled"] = {"error": why, "blame": [running],
-                                         "alone": {block: why if block == running else None for block in STAND_INS}}
+        if assemble and challenge.get("assemble") and name == "unet_model":
+            evidence["assembled"] = _timed_assembly(assembled, function, namespace)
     return evidence
 
 
@@ -736,14 +729,19 @@ def record(name, namespace, challenge=None):
 
 def replay(steps, show=None):
     """What grading runs in a kernel of its own, started for the evidence alone: the
-    notebook's code that the graded functions need, cell by cell, in a namespace of its own
-    (steps ["code", cell number, [[line, text], ...]]), and at each graded cell's place
-    (["record", function, challenge, seconds it may take]) the evidence for it, shown as one output. Everything it
-    uses is bound here, before any of the notebook's code runs, and this module is reached
-    through no name that code can see; the rest of the notebook never runs in this kernel.
+    notebook's code, cell by cell (steps ["code", cell number, [[line, text], ...], seconds]:
+    every statement of the cells a student writes, and of the instructor's cells what the
+    graded functions need; no data is read and nothing is trained); at each graded cell's
+    place (["record", function, challenge, seconds]) the evidence for it; and where the
+    notebook builds the network it trains (["assemble", seconds]) that U-Net, with the
+    student's own blocks, added to the evidence of the cell that asks for it. Each piece of
+    evidence is shown as one output. Everything it uses is bound here, before any of the
+    notebook's code runs, and this module is reached through no name that code can see.
     `show`: what receives each evidence (the grader's tests judge it in their own process)."""
     import builtins
     import linecache
+
+    from IPython import get_ipython
 
     if show is None:
         from IPython.display import display
@@ -752,34 +750,85 @@ def replay(steps, show=None):
             sys.stdout.flush()
             display({MIME: evidence, "text/plain": f"evidence for {evidence['function']}"}, raw=True)
 
-    namespace = {"__name__": "__main__", "__builtins__": builtins}
-    run, cache, record = exec, linecache.cache, collect
-    before = _state()
+    shell = get_ipython()  # the notebook's code runs in the kernel's own namespace, as in a notebook
+    namespace = shell.user_ns if shell is not None else {"__name__": "__main__", "__builtins__": builtins}
+    if shell is not None:  # this kernel's own: no audit hook of the notebook's may watch the recorder
+        sys.addaudithook(_no_more_audit_hooks)
+    run, cache, record, build = exec, linecache.cache, collect, assembled
+    before, pending = _state(), None
     for step in steps:
+        seconds = step[-1] if isinstance(step[-1], (int, float)) else 0
         if step[0] == "code":
             filename, text = f"<cell {step[1]}>", _placed(step[2])
             cache[filename] = (len(text), None, text.splitlines(True), filename)
             try:
-                run(compile(text, filename, "exec"), namespace)
-            except (Exception, SystemExit):  # as in the notebook, the rest of that cell is skipped
+                with _time_limit(seconds):
+                    run(compile(text, filename, "exec"), namespace)
+            except (Exception, SystemExit, _OutOfTime):  # as in the notebook, the rest of that cell is skipped
                 pass
-        else:
-            problem = _left_running(before)
-            seconds = step[3] if len(step) > 3 else 0
-            if not problem:
-                try:
-                    with _time_limit(seconds):
-                        evidence = record(step[1], namespace, step[2])
-                except _OutOfTime:
-                    problem = f"{step[1]} did not return within {seconds} s (the time a graded cell has)"
-            if problem:
-                evidence = {"version": VERSION, "function": step[1], "nonce": step[2].get("nonce"), "cases": [],
-                            "error": problem}
-            problem = _left_running(before)
-            if problem and "error" not in evidence:  # what changed while it ran
-                evidence = {"version": VERSION, "function": step[1], "nonce": step[2].get("nonce"), "cases": [],
-                            "error": problem}
-            show(evidence)
+        elif step[0] == "record":
+            evidence = _guarded(before, step[1], step[2], seconds, lambda: record(step[1], namespace, step[2], False))
+            if step[2].get("assemble") and "error" not in evidence:
+                pending = evidence  # shown once the network the notebook trains is built
+            else:
+                show(evidence)
+        elif pending is not None:  # ["assemble", seconds]
+            show(_with_assembled(pending, before, seconds, build, namespace))
+            pending = None
+    if pending is not None:  # the notebook builds no network: the U-Net as the functions stand at its end
+        show(_with_assembled(pending, before, seconds, build, namespace))
+
+
+def _no_more_audit_hooks(event, args):
+    """Installed before any of the notebook's code runs: an audit hook it adds (which could
+    watch the recorder's every step) is refused, silently, as Python refuses one that raises."""
+    if event == "sys.addaudithook":
+        raise RuntimeError("no audit hooks in the evidence kernel")
+
+
+def _guarded(before, name, challenge, seconds, work):
+    """work()'s evidence, or evidence of why nothing could be recorded: the notebook's code
+    left something running or changed the recorder (_left_running), before or meanwhile, or
+    the function did not return in time."""
+    problem = _left_running(before)
+    if not problem:
+        try:
+            with _time_limit(seconds):
+                evidence = work()
+        except _OutOfTime:
+            problem = f"{name} did not return within {seconds} s (the time a graded cell has)"
+    problem = problem or _left_running(before)
+    if problem:
+        return {"version": VERSION, "function": name, "nonce": challenge.get("nonce"), "cases": [], "error": problem}
+    return evidence
+
+
+def _with_assembled(evidence, before, seconds, build, namespace):
+    """`evidence` with the U-Net that unet_model() builds now with the student's own blocks."""
+    function = namespace.get("unet_model")
+    if not callable(function):
+        evidence["assembled"] = {"error": "unet_model is not defined where the notebook builds the network it trains",
+                                 "blame": ["unet_model"], "alone": dict.fromkeys(STAND_INS)}
+        return evidence
+    found = _guarded(before, "unet_model", evidence, seconds, lambda: {"assembled": _timed_assembly(build, function,
+                                                                                                      namespace)})
+    if "error" in found:
+        return found
+    evidence["assembled"] = found["assembled"]
+    return evidence
+
+
+def _timed_assembly(build, function, namespace):
+    try:
+        return build(function, namespace)
+    except _OutOfTime:  # a block of the student's own never returned: its own cells say so
+        import signal
+
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        running = _WATCH.get("running") or "unet_model"
+        why = f"{running} did not return within the time a graded cell has"
+        return {"error": why, "blame": [running], "alone": {block: why if block == running else None
+                                                             for block in STAND_INS}}
 
 
 _TIMERS = ("ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF")
