@@ -9,16 +9,20 @@ is False, as on a student's own machine). Its one request is sent as a user expr
 its history) and does, in this order:
 
 1. loads a fresh copy of the recorder (`unet_evidence.py`) into a module that no name of the
-   notebook reaches, with a copy of the built-in functions of its own;
-2. runs the notebook's code that the graded functions need (needed.py reads the cells and
-   chooses the statements), cell by cell, in a namespace of their own;
-3. at each graded cell's place, calls the recorder with the challenge drawn for that cell, and
-   shows the evidence as one output.
+   notebook reaches, with a copy of the built-in functions of its own, and refuses any audit
+   hook added after it;
+2. runs the notebook's cells in the kernel's own namespace, each with the time a cell has:
+   every cell a student writes, whole, and of the instructor's cells the definitions the
+   graded functions need (needed.py reads the cells: no data is read, nothing is trained);
+3. at each graded cell's place, calls the recorder with the challenge drawn for that cell,
+   unless the notebook's code left a thread running or changed the recorder (signal handlers,
+   timers and trace functions it set are undone first), with the time a cell has; where the
+   notebook builds the network it trains, builds unet_model() with the student's own blocks;
+   each graded cell's evidence is shown as one output.
 
-What a student's own cells do beyond defining what the functions use (patching `exec`, the
-recorder, the namespace, reading the grading flag) never runs in that kernel, so it cannot
-change which functions are recorded or what is reported. The outputs are matched to the
-graded cells by the nonce each challenge carries, and the Judge reads them there as before.
+The notebook's kernel never sees the challenges; what the evidence kernel records is what the
+student's own code builds, as their notebook builds it. The outputs are matched to the graded
+cells by the nonce each challenge carries, and the Judge reads them there as before.
 """
 
 import threading

@@ -1,29 +1,28 @@
-"""What of a notebook the graded functions need: the code the evidence kernel runs.
+"""What of a notebook the evidence kernel runs (evidence.py), read from its cells, never run.
 
-The evidence for the graded cells is collected in a kernel of its own (evidence.py), where
-none of the notebook's code runs but what the three functions need to be defined as the
-notebook defines them. It is found by reading the cells (never running them), statement by
-statement, starting from the functions' names:
+Every cell a student could write (solution cells and cells of their own) runs whole, in the
+notebook's order, as it runs when the student trains the network: what such a cell does to
+the functions, their helpers or the modules they use (redefining them after their graded
+cells, a setup function that fills a dictionary, a magic whose body defines them, a patched
+Keras class) is what the evidence kernel records too. Of the instructor's cells (locked:
+nbgrader's OverwriteCells restores them), only the statements that bind what those cells
+need run, found statement by statement from the graded functions' names:
 
 - a top-level statement that binds a needed name (`def`, `class`, `import`, an assignment,
   a `for` or `with` target, `del`) is needed, and so are the names it reads; so is one that
   binds names no reading can tell (`from module import *`, `%run file.py`, `%%writefile`);
-- in a cell a student could write, so is a statement that changes a needed name's object
-  by that name: an assignment to one of its attributes or items (`config["filters"] = 32`,
-  `tf.keras.layers.Conv2D.call = ...`), a call that is given it (`setattr(tf, ...)`) and, for
-  an object that is not a module, a method called on it (`layers.append(...)`). A module's
-  own functions (`np.zeros(...)`, `su.browse_frames(...)`, `tf.keras.mixed_precision.
-  set_global_policy(...)`) are not followed: exploration and settings of the notebook stay
-  out of the evidence. Locked cells hold the instructor's code (nbgrader's OverwriteCells
-  restores them): only their definitions count.
+- so is, in a student's cell, a statement that changes a needed name's object by that name
+  (an attribute or item set, a method of an object that is not a module called, the object
+  given to a call), and every statement before such a statement in its cell (they must run
+  for it to run).
 
-Everything else never runs there: a cell of the student's own that patches `exec`, replaces
-the recorder, reads the grading flag or walks the garbage collector changes nothing the
-evidence kernel sees, unless a graded function reads what it binds. What this reading cannot
-follow is a change made through another name of the same object (`alias = config;
-alias["filters"] = 64`): the functions then see that object as the statements that name it
-leave it. (The tamper reader, tamper.py, still reads every cell: code that reaches into the
-grading goes to a person.)
+So no data is read, nothing is trained and no test runs there (the data and training cells
+are the instructor's), and the kernel need not be told it is being graded. What a student's
+cells do beyond that still runs, but cannot act while the recorder runs: the evidence run
+undoes signal handlers, timers and trace functions, refuses audit hooks, and records nothing
+while a thread of the notebook's runs or once the recorder was changed (unet_evidence.replay).
+Where the notebook builds the network it trains (the assignment's TRAINING_CELL), the U-Net is
+built once more with the student's own blocks (["assemble"]).
 """
 
 import ast

@@ -1,8 +1,8 @@
 """Evidence for the autograder: what your functions build, described as plain data.
 
-While the notebook is graded, a second kernel runs your three functions, with the code of
-the notebook they use (the imports, your helpers) and nothing else, and at each graded
-cell's place calls `record` with argument values that the grader chooses at grading time.
+While the notebook is graded, a second kernel runs your cells, with the notebook's own
+definitions they need (it reads no data and trains nothing), and at each graded cell's place
+calls `record` with argument values that the grader chooses at grading time.
 `record` calls your function with them and describes the network it builds: every layer's
 class and settings, what its activation computes, and how the layers are wired. The grader,
 which runs outside your notebook, compares the description with what the exercise asks for
