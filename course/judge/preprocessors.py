@@ -29,7 +29,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Integer
 
 from .. import bounded
-from ..assignment import EXERCISES, RELEASE, EvidenceInvalid, challenges, evidence_format, reference, shown
+from ..assignment import EXERCISES, RELEASE, SOURCE, EvidenceInvalid, challenges, evidence_format, reference, shown
 from . import manual_grading, network, specs, tamper
 from .evidence import FAILURE as EVIDENCE_FAILURE
 from .specs import Problem, canonical, layer_spec, layers_to, spec_graph
@@ -453,7 +453,7 @@ class Judge(NbGraderPreprocessor):
     def _files(resources):
         """The submission's own Python files, beside its notebook (tamper.module_files)."""
         folder = (resources or {}).get("metadata", {}).get("path")
-        return tamper.module_files(folder, RELEASE) if folder else []
+        return tamper.module_files(folder, SOURCE, RELEASE) if folder else []
 
 
 def manual_note(found):

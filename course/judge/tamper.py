@@ -365,12 +365,12 @@ def _size(source):
 MAX_FILES = 20  # Python files of a submission read beside its cells
 
 
-def module_files(folder, release):
+def module_files(folder, *shipped_in):
     """[(name, text)] of the submission's own Python files in `folder` (at its top and one
     level down, regular files only, never followed links), leaving out the course's own
-    files as the release ships them (in `release`): code the evidence kernel may import
-    for the graded functions, which a student could write. A file too large to read, or not
-    text, comes with its size in place of its text (None)."""
+    files as they are in any of the folders `shipped_in` (the assignment's source and
+    release): code the evidence kernel may import, which a student could write. A file too
+    large to read, or not text, comes with None in place of its text."""
     import os
     from pathlib import Path
 
@@ -387,13 +387,19 @@ def module_files(folder, release):
                 found.append((name, None))
                 continue
             data = path.read_bytes()
-            shipped = Path(release) / name
-            if shipped.is_file() and not shipped.is_symlink() and shipped.read_bytes() == data:
+            if any(_same_file(Path(origin) / name, data) for origin in shipped_in):
                 continue
             found.append((name, data.decode("utf-8")))
         except (OSError, UnicodeDecodeError):
             found.append((str(path.name), None))
     return found
+
+
+def _same_file(path, data):
+    try:
+        return path.is_file() and not path.is_symlink() and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def stat_regular(mode):

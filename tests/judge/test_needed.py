@@ -101,7 +101,7 @@ def test_a_module_of_ones_own_that_plants_a_thread_gets_nothing_recorded(tmp_pat
     recording, and the tamper reader reads the module too."""
     import catalogue
     from course.judge import tamper
-    from course.unet_segmentation import RELEASE
+    from course.unet_segmentation import RELEASE, SOURCE
 
     (tmp_path / "helper.py").write_text(HELPER)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -121,9 +121,13 @@ def test_a_module_of_ones_own_that_plants_a_thread_gets_nothing_recorded(tmp_pat
         recorder.collect = original
     assert not any(passed for passed, _ in verdicts.values()), verdicts
     assert any("thread(s) running" in message or "recorder was changed" in message for _, message in verdicts.values())
-    found = tamper.findings(notebook, files=tamper.module_files(tmp_path, RELEASE))
+    found = tamper.findings(notebook, files=tamper.module_files(tmp_path, SOURCE, RELEASE))
     assert any(f.startswith("file helper.py") for f in found), found
-    assert tamper.module_files(RELEASE, RELEASE) == []  # the course's own files, as shipped, are not read
+    # the course's own files, as shipped, are not read (only the source may be there, on a worker)
+    assert tamper.module_files(RELEASE, SOURCE) == [] and tamper.module_files(RELEASE, RELEASE) == []
+    changed = tmp_path / "segmentation_utils.py"
+    changed.write_text((RELEASE / "segmentation_utils.py").read_text() + "\nimport gc\n")
+    assert [name for name, _ in tamper.module_files(tmp_path, SOURCE, RELEASE)] == ["helper.py", "segmentation_utils.py"]
 
 
 def test_a_function_that_never_returns_costs_its_own_cells_only():
