@@ -205,6 +205,10 @@ WRONG = [
     wrong("up_lambda_adds_instead", "upsampling_block", ("Concatenate(axis=3)([up, contractive_input])",
                                                        "tf.keras.layers.Lambda(lambda t: tf.concat([t[0], t[1] + 1.0], "
                                                        "axis=-1))([up, contractive_input])")),
+    Entry("blocks_redefined_after_their_graded_cells", {"unet_model": REFERENCE["unet_model"]}, loses=(1, 2),
+          extra_cells=[("grade_unet_model_arguments", "%%capture\n" + REFERENCE["conv_block"].replace(
+              '"""\n    conv = Conv2D', '"""\n    raise NotImplementedError()\n    conv = Conv2D', 1)),
+              ("grade_unet_model_arguments", "upsampling_block = lambda *args, **kwargs: None")]),
     Entry("conv_right_only_while_graded", {"conv_block": edit("conv_block", ('activation="relu"', "activation=tuned"))},
           loses=(1,), extra_cells=[("public_test_conv_block", "import segmentation_utils as su\n"
                                                               "tuned = 'relu' if su.GRADING else 'linear'")]),
@@ -289,6 +293,8 @@ EQUIVALENT = [
     same("eq_lambda_concatenate", "upsampling_block", ("Concatenate(axis=3)([up, contractive_input])",
                                                        "tf.keras.layers.Lambda(lambda t: tf.concat(t, axis=-1))"
                                                        "([up, contractive_input])")),
+    Entry("eq_solution_cells_under_cell_magics", {
+        "conv_block": "%%capture\n" + REFERENCE["conv_block"], "unet_model": "%%time\n" + REFERENCE["unet_model"]}),
     Entry("eq_conv_block_extra_optional_argument", {
         "conv_block": edit("conv_block", ("max_pooling=True):", "max_pooling=True, kernel_size=3):"),
                            ("Conv2D(n_filters, 3,", "Conv2D(n_filters, kernel_size,")),
@@ -303,7 +309,7 @@ BOTH_COMMANDS = ["conv_zero_conv2d_subclass", "conv_probe_aware_activation", "co
                  # issue 31: what only the network the notebook trains, with the student's own code, shows
                  "conv_convolves_only_eagerly", "blocks_drop_relu_at_the_unets_sizes", "blocks_with_fixed_layer_names",
                  "up_returns_a_one_tuple", "conv_right_only_while_graded", "eq_blocks_logged_by_a_decorator_without_wraps",
-                 "eq_lambda_concatenate"]
+                 "eq_lambda_concatenate", "blocks_redefined_after_their_graded_cells", "eq_solution_cells_under_cell_magics"]
 #: entries graded end to end by `course grade` (test_grading_holds.graded_class), where the
 #: kernel can make a difference to what the judge sees in this process (judged_in_process):
 #: output on stdout and stderr during a graded cell, cells of the student's own, imports and
@@ -395,11 +401,31 @@ def evidence_run(submitted):
     collected = []
     sys.path.insert(0, str(RELEASE))  # the notebook's own modules, as in its folder
     try:
-        _recorder().replay(steps, show=lambda evidence: collected.append(json.loads(json.dumps(evidence))))
+        # a namespace as a kernel's has it (IPython's In and Out, the shell for magics), where the cells run
+        namespace = {"__name__": "__main__", "In": [""], "Out": {}, "_ih": [""], "_oh": {}}
+        namespace["get_ipython"] = lambda: _Shell(namespace)
+        _recorder().replay(steps, show=lambda evidence: collected.append(json.loads(json.dumps(evidence))),
+                           namespace=namespace)
     finally:
         sys.path.remove(str(RELEASE))
     by_nonce = {evidence["nonce"]: evidence for evidence in collected}
     return judged(drawn, {grade_id: by_nonce.get(challenge["nonce"], {}) for grade_id, challenge in drawn.items()})
+
+
+class _Shell:
+    """What of IPython's shell the catalogue's cells use: magics that time or capture a cell
+    run its code, here in the namespace of the evidence run."""
+
+    def __init__(self, namespace):
+        self.namespace = namespace
+
+    def run_cell_magic(self, name, line, body):
+        assert name in ("time", "capture"), name
+        exec(body, self.namespace)
+
+    def run_line_magic(self, name, line):
+        assert name == "time", name
+        exec(line, self.namespace)
 
 
 def judged_in_process(entry):

@@ -74,6 +74,9 @@ class _Statement(ast.NodeVisitor):
         self.uses = set()  # objects whose methods it calls, or parts of which it gives to a call
         self.imports = set()  # names it binds to modules and what they export
         self.visit(node)
+        for body in _magic_bodies(node):  # `%%time`, `%%capture`, `%time`: their code runs here
+            for inner in body:
+                self.visit(inner)
 
     def _bound(self, target):
         bound, changed = _targets(target)
@@ -200,6 +203,26 @@ def _free(node):
         reads |= {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
                   and (n.id not in local or n.id in declared)}
     return reads | declared
+
+
+TIMING_MAGICS = {"run_cell_magic": ("time", "capture", "timeit"), "run_line_magic": ("time", "timeit")}
+
+
+def _magic_bodies(node):
+    """The statements of the code a timing or capturing magic runs (`%%time` on a cell), parsed."""
+    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute) and node.value.func.attr in TIMING_MAGICS):
+        return []
+    args = node.value.args
+    if not (args and isinstance(args[0], ast.Constant) and args[0].value in TIMING_MAGICS[node.value.func.attr]):
+        return []
+    code = args[-1] if node.value.func.attr == "run_cell_magic" else (args[1] if len(args) > 1 else None)
+    if not (isinstance(code, ast.Constant) and isinstance(code.value, str)):
+        return []
+    try:
+        return [ast.parse(_python(code.value)).body]
+    except (SyntaxError, ValueError):
+        return []
 
 
 def _statements(cells):

@@ -590,8 +590,10 @@ def assembled(function, namespace):
     a block that breaks the U-Net on its own is to blame, not the one it broke."""
     found = _assembled(function, namespace, own=tuple(STAND_INS))
     if "error" in found:
-        found["alone"] = {block: _assembled(function, namespace, own=(block,), describe_it=False).get("error")
-                          for block in STAND_INS}
+        found["alone"] = {}
+        for block in STAND_INS:  # why the U-Net cannot be built with that block alone, when the block is to blame
+            alone = _assembled(function, namespace, own=(block,), describe_it=False)
+            found["alone"][block] = alone["error"] if alone.get("blame") == [block] else None
     return found
 
 
@@ -727,17 +729,19 @@ def record(name, namespace, challenge=None):
 # The evidence run: the graded functions, out of reach of the rest of the notebook
 # ---------------------------------------------------------------------------------------
 
-def replay(steps, show=None):
+def replay(steps, show=None, namespace=None):
     """What grading runs in a kernel of its own, started for the evidence alone: the
     notebook's code, cell by cell (steps ["code", cell number, [[line, text], ...], seconds]:
     every statement of the cells a student writes, and of the instructor's cells what the
     graded functions need; no data is read and nothing is trained); at each graded cell's
     place (["record", function, challenge, seconds]) the evidence for it; and where the
-    notebook builds the network it trains (["assemble", seconds]) that U-Net, with the
-    student's own blocks, added to the evidence of the cell that asks for it. Each piece of
-    evidence is shown as one output. Everything it uses is bound here, before any of the
+    notebook builds the network it trains (["assemble", seconds]) the graded cells again of a
+    function defined anew since, and that U-Net, with the student's own blocks, added to the
+    evidence of the cell that asks for it. Each piece of evidence is shown as one output, at
+    the end. Everything it uses is bound here, before any of the
     notebook's code runs, and this module is reached through no name that code can see.
-    `show`: what receives each evidence (the grader's tests judge it in their own process)."""
+    `show`: what receives each evidence, `namespace`: where the notebook's code runs (the
+    grader's tests judge in their own process, with a namespace like a kernel's)."""
     import builtins
     import linecache
 
@@ -751,11 +755,13 @@ def replay(steps, show=None):
             display({MIME: evidence, "text/plain": f"evidence for {evidence['function']}"}, raw=True)
 
     shell = get_ipython()  # the notebook's code runs in the kernel's own namespace, as in a notebook
-    namespace = shell.user_ns if shell is not None else {"__name__": "__main__", "__builtins__": builtins}
+    if namespace is None:
+        namespace = shell.user_ns if shell is not None else {"__name__": "__main__", "__builtins__": builtins}
     if shell is not None:  # this kernel's own: no audit hook of the notebook's may watch the recorder
         sys.addaudithook(_no_more_audit_hooks)
     run, cache, record, build = exec, linecache.cache, collect, assembled
-    before, pending = _state(), None
+    before, found, graded = _state(), {}, {}  # found: nonce -> evidence; graded: function -> (object, steps)
+    assembled_at = None
     for step in steps:
         seconds = step[-1] if isinstance(step[-1], (int, float)) else 0
         if step[0] == "code":
@@ -767,16 +773,32 @@ def replay(steps, show=None):
             except (Exception, SystemExit, _OutOfTime):  # as in the notebook, the rest of that cell is skipped
                 pass
         elif step[0] == "record":
-            evidence = _guarded(before, step[1], step[2], seconds, lambda: record(step[1], namespace, step[2], False))
+            found[step[2].get("nonce")] = _guarded(before, step[1], step[2], seconds,
+                                                   lambda: record(step[1], namespace, step[2], False))
+            graded.setdefault(step[1], [namespace.get(step[1]), []])[1].append(step)
+        else:  # ["assemble", seconds]: where the notebook builds the network it trains
+            assembled_at = seconds
+            _as_trained(found, graded, namespace, before, record, build, seconds)
+    if assembled_at is None:  # the notebook builds no network: the functions as they stand at its end
+        _as_trained(found, graded, namespace, before, record, build, seconds)
+    for evidence in found.values():
+        show(evidence)
+
+
+def _as_trained(found, graded, namespace, before, record, build, seconds):
+    """Where the notebook builds the network it trains: the graded cells of a function the
+    notebook defined anew since they were recorded are recorded again, with the function it
+    trains; and the cell that asks for it gets the U-Net built with the student's own blocks."""
+    for name, (graded_object, steps) in graded.items():
+        if namespace.get(name) is not graded_object:
+            for step in steps:
+                found[step[2].get("nonce")] = _guarded(before, name, step[2], step[3] if len(step) > 3 else 0,
+                                                       lambda: record(name, namespace, step[2], False))
+    for steps in [steps for _, steps in graded.values()]:
+        for step in steps:
+            evidence = found[step[2].get("nonce")]
             if step[2].get("assemble") and "error" not in evidence:
-                pending = evidence  # shown once the network the notebook trains is built
-            else:
-                show(evidence)
-        elif pending is not None:  # ["assemble", seconds]
-            show(_with_assembled(pending, before, seconds, build, namespace))
-            pending = None
-    if pending is not None:  # the notebook builds no network: the U-Net as the functions stand at its end
-        show(_with_assembled(pending, before, seconds, build, namespace))
+                found[step[2].get("nonce")] = _with_assembled(evidence, before, seconds, build, namespace)
 
 
 def _no_more_audit_hooks(event, args):
