@@ -1,4 +1,4 @@
-"""`course grade` on a class of 59 submissions: hostile and broken notebooks, the examples, and
+"""`course grade` on a class of 61 submissions: hostile and broken notebooks, the examples, and
 the entries of the catalogue of student code whose kernel could make a difference
 (catalogue.END_TO_END; tests/judge/test_catalogue.py judges every entry). Every verdict is
 asserted; nothing may leak between students, and the submitted files and the gradebook
