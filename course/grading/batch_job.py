@@ -102,7 +102,9 @@ def autograde(staging, db_url, options, students):
         # only stops an nbgrader that hangs outside the notebooks.
         result = nbgrader(codes, *args, check=False, capture=True, extra_env=env, module="course.grading.nbgrader_steps",
                           timeout=options["timeout"] * len(students) + SELFTEST_SECONDS + 60
-                          + (10 + READING_SECONDS) * len(students))
+                          + (10 + READING_SECONDS) * len(students)
+                          # each notebook's evidence kernel, beside it, may take twice its budget
+                          + options["timeout"] * len(students))
         log = (result.stdout or "") + (result.stderr or "")
     except subprocess.TimeoutExpired:
         log = ""

@@ -97,8 +97,9 @@ class EvidenceRun(NbGraderPreprocessor):
     only the notebook's code and the challenges, so it runs beside the notebook, on a thread
     of its own; `Evidence` waits for it."""
 
-    seconds = Integer(0, help="Seconds the evidence kernel may take, start to end (0: the notebook's own "
-                              "budget, SandboxedExecute.notebook_timeout, else 300)").tag(config=True)
+    seconds = Integer(0, help="Seconds the evidence kernel may take, start to end (0: twice the notebook's "
+                              "own budget, SandboxedExecute.notebook_timeout, else 600: it runs beside the "
+                              "notebook's kernel, on a machine that kernel keeps busy)").tag(config=True)
     memory_mb = Integer(1024, help="Memory (MiB) for reading the notebook's code to choose what the "
                                    "evidence kernel runs (in a child process)").tag(config=True)
     reading_seconds = Integer(20, help="Seconds for reading it").tag(config=True)
@@ -118,7 +119,7 @@ class EvidenceRun(NbGraderPreprocessor):
         cell_seconds = executor.timeout or 0  # each graded cell's function: the time a cell has
         steps = [["record", FUNCTION_OF[step[1]], drawn.get(step[1], {}), cell_seconds] if step[0] == "record"
                  else step + [cell_seconds] for step in steps]
-        seconds = self.seconds or executor.notebook_timeout or 300
+        seconds = self.seconds or 2 * (executor.notebook_timeout or 300)
         executor.timeout, executor.notebook_timeout = seconds, seconds
         path = resources.get("metadata", {}).get("path", ".")
         run["thread"] = threading.Thread(target=_run, args=(executor, steps, path, run), daemon=True,
@@ -150,11 +151,11 @@ class Evidence(NbGraderPreprocessor):
             thread.join(run["seconds"] + 60)  # its own clock stops it; this only guards against a hang
             if thread.is_alive():
                 run["problem"] = "the evidence run did not end"
-        found = {}
+        found = {}  # nonce -> the last evidence shown for it (the run shows again what changes)
         for output in list(run["outputs"]):
             evidence = (output.get("data") or {}).get(MIME)
             if isinstance(evidence, dict) and isinstance(evidence.get("nonce"), str):
-                found.setdefault(evidence["nonce"], []).append(output)
+                found[evidence["nonce"]] = [output]
         for number, grade_id in graded.items():
             nb.cells[number].outputs = found.get((drawn.get(grade_id) or {}).get("nonce"), [])
         if run["problem"]:

@@ -737,8 +737,8 @@ def replay(steps, show=None, namespace=None):
     place (["record", function, challenge, seconds]) the evidence for it; and where the
     notebook builds the network it trains (["assemble", seconds]) the graded cells again of a
     function defined anew since, and that U-Net, with the student's own blocks, added to the
-    evidence of the cell that asks for it. Each piece of evidence is shown as one output, at
-    the end. Everything it uses is bound here, before any of the
+    evidence of the cell that asks for it. Each piece of evidence is shown as one output as
+    soon as it is recorded, and again when it changes (the grader keeps the last of each cell). Everything it uses is bound here, before any of the
     notebook's code runs, and this module is reached through no name that code can see.
     `show`: what receives each evidence, `namespace`: where the notebook's code runs (the
     grader's tests judge in their own process, with a namespace like a kernel's)."""
@@ -776,29 +776,32 @@ def replay(steps, show=None, namespace=None):
             found[step[2].get("nonce")] = _guarded(before, step[1], step[2], seconds,
                                                    lambda: record(step[1], namespace, step[2], False))
             graded.setdefault(step[1], [namespace.get(step[1]), []])[1].append(step)
+            show(found[step[2].get("nonce")])  # at once: a run cut short keeps what it recorded
         else:  # ["assemble", seconds]: where the notebook builds the network it trains
             assembled_at = seconds
-            _as_trained(found, graded, namespace, before, record, build, seconds)
+            _as_trained(found, graded, namespace, before, record, build, seconds, show)
     if assembled_at is None:  # the notebook builds no network: the functions as they stand at its end
-        _as_trained(found, graded, namespace, before, record, build, seconds)
-    for evidence in found.values():
-        show(evidence)
+        _as_trained(found, graded, namespace, before, record, build, seconds, show)
 
 
-def _as_trained(found, graded, namespace, before, record, build, seconds):
+def _as_trained(found, graded, namespace, before, record, build, seconds, show):
     """Where the notebook builds the network it trains: the graded cells of a function the
     notebook defined anew since they were recorded are recorded again, with the function it
-    trains; and the cell that asks for it gets the U-Net built with the student's own blocks."""
+    trains; and the cell that asks for it gets the U-Net built with the student's own blocks.
+    What changes is shown again: the grader keeps the last evidence of each cell."""
     for name, (graded_object, steps) in graded.items():
         if namespace.get(name) is not graded_object:
             for step in steps:
                 found[step[2].get("nonce")] = _guarded(before, name, step[2], step[3] if len(step) > 3 else 0,
                                                        lambda: record(name, namespace, step[2], False))
+                if not step[2].get("assemble"):
+                    show(found[step[2].get("nonce")])
     for steps in [steps for _, steps in graded.values()]:
         for step in steps:
             evidence = found[step[2].get("nonce")]
-            if step[2].get("assemble") and "error" not in evidence:
-                found[step[2].get("nonce")] = _with_assembled(evidence, before, seconds, build, namespace)
+            if step[2].get("assemble"):
+                show(_with_assembled(evidence, before, seconds, build, namespace) if "error" not in evidence
+                     else evidence)
 
 
 def _no_more_audit_hooks(event, args):
