@@ -147,13 +147,17 @@ def _grade(config, name, notebook, expected, folder):
                 "notebook_output_bytes): raise them, or students' notebooks lose output too")
     scores = _scores(executed)
     wrong = [grade_id for grade_id, points in expected.items() if scores.get(grade_id, (0.0,))[0] != points]
+    error = _first_error(executed)
+    if not wrong and error and any(expected.values()):
+        # The evidence kernel needs little of the machine; the notebook's own must run too, or
+        # every student's feedback shows this error.
+        return f"{name} does not run in the students' sandbox: {error}"
     if not wrong:
         return ""
     got = sum(points for points, _ in scores.values())
     possible = sum(c.metadata["nbgrader"].get("points", 0) for c in executed.cells
                    if c.metadata.get("nbgrader", {}).get("grade_id") in GRADED)
     message = f"{name} scored {got:g} of {possible:g} points, expected {sum(expected.values()):g}"
-    error = _first_error(executed)
     if error and any(expected.values()):  # the blank release raises NotImplementedError by design
         message += f": {error}"
     verdict = scores.get(wrong[0], (0, "no verdict"))[1]

@@ -768,40 +768,85 @@ def replay(steps, show=None, namespace=None):
             filename, text = f"<cell {step[1]}>", _placed(step[2])
             cache[filename] = (len(text), None, text.splitlines(True), filename)
             try:
-                with _time_limit(seconds):
+                with _time_limit(seconds), _quiet(shell):
                     run(compile(text, filename, "exec"), namespace)
             except (Exception, SystemExit, _OutOfTime):  # as in the notebook, the rest of that cell is skipped
                 pass
         elif step[0] == "record":
-            found[step[2].get("nonce")] = _guarded(before, step[1], step[2], seconds,
-                                                   lambda: record(step[1], namespace, step[2], False))
+            with _quiet(shell):
+                found[step[2].get("nonce")] = _guarded(before, step[1], step[2], seconds,
+                                                       lambda: record(step[1], namespace, step[2], False))
             graded.setdefault(step[1], [namespace.get(step[1]), []])[1].append(step)
             show(found[step[2].get("nonce")])  # at once: a run cut short keeps what it recorded
         else:  # ["assemble", seconds]: where the notebook builds the network it trains
             assembled_at = seconds
-            _as_trained(found, graded, namespace, before, record, build, seconds, show)
+            _as_trained(found, graded, namespace, before, record, build, seconds, show, shell)
     if assembled_at is None:  # the notebook builds no network: the functions as they stand at its end
-        _as_trained(found, graded, namespace, before, record, build, seconds, show)
+        _as_trained(found, graded, namespace, before, record, build, seconds, show, shell)
 
 
-def _as_trained(found, graded, namespace, before, record, build, seconds, show):
+class _quiet:
+    """What the notebook's code prints or displays in the evidence kernel goes nowhere: only
+    the evidence is the grader's (a cell that prints 50 MB costs the notebook's own kernel,
+    not this one)."""
+
+    def __init__(self, shell):
+        self.shell = shell
+
+    def __enter__(self):
+        import contextlib
+        import io
+
+        self.streams = contextlib.ExitStack()
+        sink = io.TextIOWrapper(io.BufferedWriter(_Nowhere()), write_through=True)
+        self.streams.enter_context(contextlib.redirect_stdout(sink))
+        self.streams.enter_context(contextlib.redirect_stderr(sink))
+        self.publisher = getattr(self.shell, "display_pub", None)
+        if self.publisher is not None:
+            self.publish = self.publisher.__dict__.get("publish")
+            self.publisher.publish = lambda *args, **kwargs: None
+        return self
+
+    def __exit__(self, *_):
+        if self.publisher is not None:
+            if self.publish is None:
+                self.publisher.__dict__.pop("publish", None)
+            else:
+                self.publisher.publish = self.publish
+        self.streams.close()
+        return False
+
+
+class _Nowhere(__import__("io").RawIOBase):
+    def writable(self):
+        return True
+
+    def write(self, data):
+        return len(data)
+
+
+def _as_trained(found, graded, namespace, before, record, build, seconds, show, shell=None):
     """Where the notebook builds the network it trains: the graded cells of a function the
     notebook defined anew since they were recorded are recorded again, with the function it
     trains; and the cell that asks for it gets the U-Net built with the student's own blocks.
     What changes is shown again: the grader keeps the last evidence of each cell."""
     for name, (graded_object, steps) in graded.items():
-        if namespace.get(name) is not graded_object:
+        # (a function its graded cells could not find stays as they found it: judged where they are)
+        if graded_object is not None and namespace.get(name) is not graded_object:
             for step in steps:
-                found[step[2].get("nonce")] = _guarded(before, name, step[2], step[3] if len(step) > 3 else 0,
-                                                       lambda: record(name, namespace, step[2], False))
+                with _quiet(shell):
+                    found[step[2].get("nonce")] = _guarded(before, name, step[2], step[3] if len(step) > 3 else 0,
+                                                           lambda: record(name, namespace, step[2], False))
                 if not step[2].get("assemble"):
                     show(found[step[2].get("nonce")])
     for steps in [steps for _, steps in graded.values()]:
         for step in steps:
             evidence = found[step[2].get("nonce")]
             if step[2].get("assemble"):
-                show(_with_assembled(evidence, before, seconds, build, namespace) if "error" not in evidence
-                     else evidence)
+                if "error" not in evidence:
+                    with _quiet(shell):
+                        evidence = _with_assembled(evidence, before, seconds, build, namespace)
+                show(evidence)
 
 
 def _no_more_audit_hooks(event, args):
