@@ -27,7 +27,7 @@ built once more with the student's own blocks (["assemble"]).
 
 import ast
 
-from .tamper import _python
+from .tamper import _python, _root
 
 #: a step of the evidence run: ["code", cell number, [[line, text], ...]] or ["record", grade_id]
 
@@ -56,12 +56,6 @@ def _object_root(node):
     node = node.value
     while isinstance(node, (ast.Attribute, ast.Subscript)):
         node = node.value
-    return node.id if isinstance(node, ast.Name) else None
-
-
-def _root(node):
-    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
-        node = node.func if isinstance(node, ast.Call) else node.value
     return node.id if isinstance(node, ast.Name) else None
 
 

@@ -32,6 +32,7 @@ What cannot be read within them is itself a finding, naming the cell: a person r
 """
 
 import ast
+import stat
 
 from .. import bounded
 
@@ -380,7 +381,7 @@ def module_files(folder, *shipped_in):
             break
         try:
             info = os.lstat(path)
-            if not stat_regular(info.st_mode):
+            if not stat.S_ISREG(info.st_mode):
                 continue
             name = str(path.relative_to(folder))
             if info.st_size > MAX_CELL_CHARS:
@@ -400,12 +401,6 @@ def _same_file(path, data):
         return path.is_file() and not path.is_symlink() and path.read_bytes() == data
     except OSError:
         return False
-
-
-def stat_regular(mode):
-    import stat
-
-    return stat.S_ISREG(mode)
 
 
 def findings(nb, progress=None, files=()):
