@@ -259,9 +259,22 @@ def computed(graph, inputs, outputs, seed, case, in_graph=False):
     # As the notebook trains and predicts: in a graph (as `predict` and `fit` run the network,
     # where what a layer computes may differ from what it computes eagerly), in inference mode
     # and in training mode, one graph for both.
-    results, trained = tf.function(_both_modes(model), autograph=False)(values)
+    results, trained = in_a_graph(_both_modes(model), values)
     return {"outputs": [_summary(r, seed, case, i) for i, r in enumerate(_listed(results))],
             "training": [_summary(r, seed, case, i) for i, r in enumerate(_listed(trained))]}
+
+
+def in_a_graph(step, values):
+    """step(values) run once in a tf.function graph. Grappler's arithmetic rewriting is off
+    while it runs: it flattens a tree of additions into one sum of its leaves, and a chain of
+    `Add()([x, x])` layers has 2**layers of them (4.8 GB at 30 layers); the other rewrites
+    keep what the graph computes, so what is recorded is what `fit` and `predict` compute."""
+    before = tf.config.optimizer.get_experimental_options()
+    tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
+    try:
+        return tf.function(step, autograph=False)(values)
+    finally:
+        tf.config.optimizer.set_experimental_options({"arithmetic_optimization": before.get("arithmetic_optimization", True)})
 
 
 def _inference(model):
@@ -649,7 +662,7 @@ def _modes_agree(inputs, outputs, calls):
     rng = np.random.default_rng(0)
     values = [rng.standard_normal((1, *[int(d) for d in inputs[0].shape[1:]])).astype(np.float32)]
     eager = _listed(model(values, training=False))
-    graph = _listed(tf.function(_inference(model), autograph=False)(values))
+    graph = _listed(in_a_graph(_inference(model), values))
     for (owner, _), a, b in zip(watched, eager, graph):
         if a.shape != b.shape or not np.allclose(a, b, rtol=1e-3, atol=1e-3 * (float(np.abs(a).max()) + 1e-6)):
             return owner

@@ -113,8 +113,10 @@ def _node(spec, parents, number, shapes):
 
 def _without_secret(challenge):
     """A challenge judged by structure alone: plain data written here cannot hold what a
-    real network computes for the grader's secret (tests/judge/test_evidence_of_computation.py)."""
+    real network computes for the grader's secret (tests/judge/test_evidence_of_computation.py),
+    nor the U-Net built with a notebook's own blocks (test_judge.py records that from real code)."""
     challenge.pop("seed")
+    challenge.pop("assemble", None)
     return challenge
 
 
@@ -207,13 +209,13 @@ def _plain_conv_block_evidence():
 
 
 def test_the_reference_evidence_is_far_below_every_cap(reference_evidence):
-    """The caps leave a wide margin: the reference's evidence is 11-30 kB (a third of it the
-    numbers its network computed), under a fiftieth of the cap (estimated within about 10%
-    of its JSON, without writing it out)."""
+    """The caps leave a wide margin: the reference's evidence is 21-47 kB (most of it the
+    numbers its network computed, at the U-Net's own sizes and in both modes), under a
+    fortieth of the cap (estimated within about 10% of its JSON, without writing it out)."""
     for grade_id, (_, evidence) in reference_evidence.items():
         estimate, actual = evidence_format.size(evidence), len(json.dumps(evidence))
         assert 0.9 * actual <= estimate <= 1.25 * actual, (grade_id, estimate, actual)
-        assert estimate < MAX_BYTES / 50, grade_id
+        assert estimate < MAX_BYTES / 40, grade_id
 
 
 def test_evidence_over_the_byte_cap_fails_with_its_size():
@@ -238,7 +240,7 @@ def test_measuring_a_huge_or_self_containing_value_stops_at_the_budget():
         evidence_format.size(loop)
     wide = [[0] * 1000] * 1000  # 4 MB of JSON: stops after half
     assert evidence_format.size(wide) > MAX_BYTES
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 2  # about 0.1 s; measuring all of it takes minutes
 
 
 @pytest.mark.parametrize("change, expected", [
