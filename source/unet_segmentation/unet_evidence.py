@@ -22,10 +22,15 @@ can be checked too. Then `unet_model()` is built once more with your own blocks,
 the notebook trains: it must build, and each block call must be the exercise's block.
 """
 
+import contextlib
 import inspect
+import io
 import math
+import os
+import signal
 from functools import partial
 import sys
+import threading
 import traceback
 import types
 
@@ -778,6 +783,7 @@ def replay(steps, show=None, namespace=None):
         namespace = shell.user_ns if shell is not None else {"__name__": "__main__", "__builtins__": builtins}
     if shell is not None:  # this kernel's own: no audit hook of the notebook's may watch the recorder
         sys.addaudithook(_no_more_audit_hooks)
+        _zmq_collector_running()
     run, cache, record, build = exec, linecache.cache, collect, assembled
     before, found, graded = _state(), {}, {}  # found: nonce -> evidence; graded: function -> (object, steps)
     assembled_at = None
@@ -813,9 +819,6 @@ class _quiet:
         self.shell = shell
 
     def __enter__(self):
-        import contextlib
-        import io
-
         self.streams = contextlib.ExitStack()
         sink = io.TextIOWrapper(io.BufferedWriter(_Nowhere()), write_through=True)
         self.streams.enter_context(contextlib.redirect_stdout(sink))
@@ -868,6 +871,19 @@ def _as_trained(found, graded, namespace, before, record, build, seconds, show, 
                 show(evidence)
 
 
+def _zmq_collector_running():
+    """The kernel sends a large message (such as the evidence of a big network) without copying
+    it, and zmq starts a thread the first time it does: started here, before the notebook's
+    code runs, so that it is not taken for a thread the notebook left running."""
+    try:
+        from zmq.utils.garbage import gc
+
+        if not gc.is_alive():
+            gc.start()
+    except Exception:  # noqa: BLE001 - another zmq: such a thread, if it comes, is named in the message
+        pass
+
+
 def _no_more_audit_hooks(event, args):
     """Installed before any of the notebook's code runs: an audit hook it adds (which could
     watch the recorder's every step) is refused, silently, as Python refuses one that raises."""
@@ -911,8 +927,6 @@ def _timed_assembly(build, function, namespace):
     try:
         return build(function, namespace)
     except _OutOfTime:  # a block of the student's own never returned: its own cells say so
-        import signal
-
         signal.setitimer(signal.ITIMER_REAL, 0)
         running = _WATCH.get("running") or "unet_model"
         why = f"{running} did not return within the time a graded cell has"
@@ -935,8 +949,6 @@ class _time_limit:
         self.seconds = seconds
 
     def __enter__(self):
-        import signal
-
         if self.seconds:
             self.previous = signal.signal(signal.SIGALRM, self._expired)
             signal.setitimer(signal.ITIMER_REAL, self.seconds, 1.0)
@@ -947,8 +959,6 @@ class _time_limit:
         raise _OutOfTime()
 
     def __exit__(self, *_):
-        import signal
-
         if self.seconds:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.previous)
@@ -958,8 +968,6 @@ class _time_limit:
 def _state():
     """What of the process the code the graded functions need could leave behind to act while
     the recorder runs: its threads, signal handlers, and this module's own names."""
-    import signal
-
     handlers = {}
     for number in signal.valid_signals():
         try:
@@ -974,8 +982,7 @@ def _left_running(before):
     running or changed this module; signal handlers, timers and trace functions it set are
     undone first (nothing of the notebook may act while the recorder runs but the function it
     calls)."""
-    import signal
-
+    _stop_other_processes()
     sys.settrace(None)
     sys.setprofile(None)
     for timer in _TIMERS:
@@ -989,11 +996,48 @@ def _left_running(before):
     names = globals()
     if set(names) != set(before["names"]) or any(names[k] is not v for k, v in before["names"].items()):
         return "the grader's recorder was changed by the notebook's code: nothing is recorded"
-    started = set(sys._current_frames()) - before["threads"]
+    frames = sys._current_frames()
+    started = set(frames) - before["threads"]
     if started:
+        named = {thread.ident: thread.name for thread in threading.enumerate()}
+        where = ", ".join(f"{named.get(ident, 'a thread')} in {frames[ident].f_code.co_name} "
+                          f"({os.path.basename(frames[ident].f_code.co_filename)})" for ident in sorted(started)[:3])
         return (f"the code your functions need (or the functions themselves) left {len(started)} thread(s) "
-                "running: grading records nothing while code of the notebook runs beside it")
+                f"running ({where}): grading records nothing while code of the notebook runs beside it")
     return ""
+
+
+SANDBOX_USER = 65534  # the unprivileged user of the grader's sandbox (course/sandbox/launcher.py)
+
+
+def _stop_other_processes():
+    """In the grader's sandbox, every process the notebook's code started is killed: none may
+    act on the kernel while the recorder runs, nor take the CPU the kernel's cgroup shares with
+    it. Only there: as the sandbox's user, in a process namespace of its own (its first process
+    is bubblewrap); the kernel's own processes and those that started it are older than it."""
+    try:
+        with open("/proc/1/comm") as first:
+            sandboxed = os.getuid() == SANDBOX_USER and first.read().strip() == "bwrap"
+        if not sandboxed:
+            return
+        mine = _started(os.getpid())
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != os.getpid() and _started(int(entry)) > mine:
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except OSError:  # ended meanwhile, or not the sandbox user's
+                    pass
+    except (OSError, ValueError):
+        pass
+
+
+def _started(pid):
+    """When the process `pid` started (clock ticks since boot; -1 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return -1
 
 
 def _placed(statements):
