@@ -25,6 +25,7 @@ student's own code builds, as their notebook builds it. The outputs are matched 
 cells by the nonce each challenge carries, and the Judge reads them there as before.
 """
 
+import copy
 import threading
 import time
 
@@ -54,6 +55,8 @@ class EvidenceExecute(SandboxedExecute):
     def _new_kernel_manager(self):
         km = super()._new_kernel_manager()
         km.grading_flag = False
+        if km.cpu_seconds:  # per process: its one kernel runs every cell, each with a cell's time
+            km.cpu_seconds = max(km.cpu_seconds, self.notebook_timeout)
         return km
 
     def _kernels_ahead(self, workdir):
@@ -115,12 +118,16 @@ class EvidenceRun(NbGraderPreprocessor):
         except RuntimeError as problem:
             run["problem"] = str(problem)
             return nb, resources
-        executor = EvidenceExecute(config=self.config, log=self.log)
-        cell_seconds = executor.timeout or 0  # each graded cell's function: the time a cell has
+        configured = SandboxedExecute(config=self.config, log=self.log)
+        cell_seconds = configured.timeout or 0  # each cell and each graded cell's function: the time a cell has
         steps = [["record", FUNCTION_OF[step[1]], drawn.get(step[1], {}), cell_seconds] if step[0] == "record"
                  else step + [cell_seconds] for step in steps]
-        seconds = self.seconds or 2 * (executor.notebook_timeout or 300)
-        executor.timeout, executor.notebook_timeout = seconds, seconds
+        seconds = self.seconds or 2 * (configured.notebook_timeout or 300)
+        # Through the configuration: nbconvert's preprocess() sets the executor's traits from it again.
+        config = copy.deepcopy(self.config)
+        config.EvidenceExecute.timeout = seconds  # its one cell runs the whole notebook's code
+        config.EvidenceExecute.notebook_timeout = seconds
+        executor = EvidenceExecute(config=config, log=self.log)
         path = resources.get("metadata", {}).get("path", ".")
         run["thread"] = threading.Thread(target=_run, args=(executor, steps, path, run), daemon=True,
                                          name="unet-evidence")
@@ -157,10 +164,19 @@ class Evidence(NbGraderPreprocessor):
             if isinstance(evidence, dict) and isinstance(evidence.get("nonce"), str):
                 found[evidence["nonce"]] = [output]
         for number, grade_id in graded.items():
-            nb.cells[number].outputs = found.get((drawn.get(grade_id) or {}).get("nonce"), [])
+            challenge = drawn.get(grade_id) or {}
+            outputs = found.get(challenge.get("nonce"), [])
+            if run["problem"] and challenge.get("assemble") and outputs and not _has_assembled(outputs[0]):
+                outputs = []  # the run ended before the U-Net was built: the cell is told why
+            nb.cells[number].outputs = outputs
         if run["problem"]:
             resources[FAILURE] = run["problem"]
         return nb, resources
+
+
+def _has_assembled(output):
+    evidence = output["data"][MIME]
+    return "assembled" in evidence or "error" in evidence
 
 
 def _run(executor, steps, path, run):

@@ -30,6 +30,7 @@ import os
 import signal
 from functools import partial
 import sys
+import threading
 import traceback
 import types
 
@@ -782,6 +783,7 @@ def replay(steps, show=None, namespace=None):
         namespace = shell.user_ns if shell is not None else {"__name__": "__main__", "__builtins__": builtins}
     if shell is not None:  # this kernel's own: no audit hook of the notebook's may watch the recorder
         sys.addaudithook(_no_more_audit_hooks)
+        _zmq_collector_running()
     run, cache, record, build = exec, linecache.cache, collect, assembled
     before, found, graded = _state(), {}, {}  # found: nonce -> evidence; graded: function -> (object, steps)
     assembled_at = None
@@ -867,6 +869,19 @@ def _as_trained(found, graded, namespace, before, record, build, seconds, show, 
                     with _quiet(shell):
                         evidence = _with_assembled(evidence, before, seconds, build, namespace)
                 show(evidence)
+
+
+def _zmq_collector_running():
+    """The kernel sends a large message (such as the evidence of a big network) without copying
+    it, and zmq starts a thread the first time it does: started here, before the notebook's
+    code runs, so that it is not taken for a thread the notebook left running."""
+    try:
+        from zmq.utils.garbage import gc
+
+        if not gc.is_alive():
+            gc.start()
+    except Exception:  # noqa: BLE001 - another zmq: such a thread, if it comes, is named in the message
+        pass
 
 
 def _no_more_audit_hooks(event, args):
@@ -981,10 +996,14 @@ def _left_running(before):
     names = globals()
     if set(names) != set(before["names"]) or any(names[k] is not v for k, v in before["names"].items()):
         return "the grader's recorder was changed by the notebook's code: nothing is recorded"
-    started = set(sys._current_frames()) - before["threads"]
+    frames = sys._current_frames()
+    started = set(frames) - before["threads"]
     if started:
+        named = {thread.ident: thread.name for thread in threading.enumerate()}
+        where = ", ".join(f"{named.get(ident, 'a thread')} in {frames[ident].f_code.co_name} "
+                          f"({os.path.basename(frames[ident].f_code.co_filename)})" for ident in sorted(started)[:3])
         return (f"the code your functions need (or the functions themselves) left {len(started)} thread(s) "
-                "running: grading records nothing while code of the notebook runs beside it")
+                f"running ({where}): grading records nothing while code of the notebook runs beside it")
     return ""
 
 
