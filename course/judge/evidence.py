@@ -43,6 +43,7 @@ FUNCTION_OF = {cell: function for function, cells in EXERCISES.values() for cell
 FAILURE = "unet_evidence_failure"  # resources key: why a graded cell has no evidence
 RUN_KEY = "unet_evidence_run"  # resources key: the evidence run under way
 MIME = "application/vnd.unet-evidence+json"
+EVIDENCE_CPU_SHARES = 512  # half a notebook kernel's weight (cgroup v1's default is 1024)
 # The request: a fresh recorder, with built-ins of its own, bound before any notebook code runs.
 RUN = ('(lambda m: (m.__dict__.update(__builtins__=dict(vars(__import__("builtins")))), '
        'exec(compile({source!r}, "<unet_evidence>", "exec"), m.__dict__), '
@@ -57,6 +58,10 @@ class EvidenceExecute(SandboxedExecute):
         km.grading_flag = False
         if km.cpu_seconds:  # per process: its one kernel runs every cell, each with a cell's time
             km.cpu_seconds = max(km.cpu_seconds, self.notebook_timeout)
+        # When every core is busy, the notebook's own kernel goes first: its cells keep the
+        # timings they had without this one (a student cell's status, "cell timed out", is
+        # the notebook's), and this one, with twice the notebook's budget, uses what is left.
+        km.cpu_shares = EVIDENCE_CPU_SHARES
         return km
 
     def _kernels_ahead(self, workdir):

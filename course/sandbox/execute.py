@@ -107,6 +107,8 @@ class SandboxedKernelManager(AsyncKernelManager):
     cpu_seconds = Integer(900, help="CPU time of any one process of the kernel").tag(config=True)
     disk_mb = Integer(256, help="size of the kernel's /tmp and of its working folder, each").tag(config=True)
     cpus = Float(1.0, help="CPU cores the kernel's processes may use together (0: no limit)").tag(config=True)
+    cpu_shares = Integer(0, help="the kernel's weight for the CPU when every core is busy (cgroup v1 cpu.shares; "
+                                 "0: the default, 1024)").tag(config=True)
     sandbox = Bool(True, help="run the kernel under bubblewrap").tag(config=True)
     zygote = Bool(True, help="fork the kernel from a process that has imported zygote_modules "
                   "(as root, in the sandbox)").tag(config=True)
@@ -158,7 +160,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.settings = {"private": str(self.private), "workdir": str(workdir), "sandbox": self.sandbox,
                          "memory_bytes": self.memory_mb * 2**20, "max_processes": self.max_processes,
                          "cpu_seconds": self.cpu_seconds, "disk_bytes": self.disk_mb * 2**20, "cpus": self.cpus,
-                         "deferred": self.deferred,
+                         "cpu_shares": self.cpu_shares, "deferred": self.deferred,
                          "env": {"NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde")}
                          if self.grading_flag else {}}
         if self.forks():

@@ -144,10 +144,10 @@ def cgroup_paths(name):
     return [CGROUP_ROOT / controller / CGROUP_PARENT / name for controller in ("memory", "pids", "cpu")]
 
 
-def enter_cgroups(name, memory_bytes, max_processes, cpus=0.0):
+def enter_cgroups(name, memory_bytes, max_processes, cpus=0.0, shares=0):
     """Put this process (and so everything it starts) into cgroups of its own: memory and
-    processes are required; the CPU quota (`cpus` cores, 0 for none) only where the cpu
-    controller is there, else a warning."""
+    processes are required; the CPU quota (`cpus` cores, 0 for none) and weight (`shares`,
+    0 for the default) only where the cpu controller is there, else a warning."""
     memory, pids, cpu = cgroup_paths(name)
     memory.mkdir(parents=True, exist_ok=True)
     pids.mkdir(parents=True, exist_ok=True)
@@ -157,20 +157,23 @@ def enter_cgroups(name, memory_bytes, max_processes, cpus=0.0):
         swap.write_text(str(memory_bytes))
     (pids / "pids.max").write_text(str(max_processes))
     folders = [memory, pids]
-    if cpus > 0 and limit_cpu(cpu, cpus):
+    if cpus > 0 and limit_cpu(cpu, cpus, shares):
         folders.append(cpu)
     for folder in folders:
         (folder / "cgroup.procs").write_text(str(os.getpid()))
 
 
-def limit_cpu(folder, cpus):
+def limit_cpu(folder, cpus, shares=0):
     """A cgroup at `folder` whose processes together get at most `cpus` cores: whatever a
     kernel starts, in sessions of its own or not, shares them, and cannot slow the other
-    kernels of the machine. False (and a warning) where it cannot be made."""
+    kernels of the machine; `shares`: its weight against them when the cores are all busy.
+    False (and a warning) where it cannot be made."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
         (folder / "cpu.cfs_quota_us").write_text(str(max(1000, round(cpus * CPU_PERIOD_US))))
+        if shares > 0:
+            (folder / "cpu.shares").write_text(str(shares))
         return True
     except OSError as error:
         print(f"unet launcher: CPU of the kernel not limited ({error})", file=sys.stderr)
@@ -191,7 +194,8 @@ def launch(settings, kernel):
     """Limits, then bubblewrap (or, when allowed, the bare kernel)."""
     private = Path(settings["private"])
     if has_cgroups():
-        enter_cgroups(private.name, settings["memory_bytes"], settings["max_processes"], settings.get("cpus", 0.0))
+        enter_cgroups(private.name, settings["memory_bytes"], settings["max_processes"], settings.get("cpus", 0.0),
+                      settings.get("cpu_shares", 0))
     for kind, value in process_limits(settings).items():
         resource.setrlimit(getattr(resource, kind), (value, value))
     deferred = settings.get("deferred", False)

@@ -275,3 +275,30 @@ def test_any_name_in_a_submission_is_listed_or_left_out_with_a_reason(tmp_path):
     for reason in left_out:
         assert reason.isascii() and reason.isprintable() and len(reason) < 140, reason
         assert str(tmp_path) not in reason  # no absolute paths
+
+
+async def _cpu_shares(km):
+    await km.start_kernel(cwd=tempfile.mkdtemp())
+    client = km.client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=60)  # its cgroups are made by then
+        group = Path(launcher.CGROUP_ROOT, "cpu", launcher.CGROUP_PARENT, Path(km.private).name)
+        return int((group / "cpu.shares").read_text())
+    finally:
+        client.stop_channels()
+        await km.shutdown_kernel(now=True)
+
+
+@pytest.mark.skipif(not (sandbox.is_root() and (launcher.CGROUP_ROOT / "cpu").is_dir()),
+                    reason="needs root and the cgroup v1 cpu controller")
+def test_the_evidence_kernel_yields_the_cpu_to_the_notebooks_own():
+    """When every core is busy, the kernel that collects the evidence gets half the weight of
+    the notebook's (whose cells' timings are the student's), and is not told it is graded."""
+    from course.judge.evidence import EVIDENCE_CPU_SHARES, EvidenceExecute
+
+    evidence_km = EvidenceExecute()._new_kernel_manager()
+    shares = in_a_thread(lambda: asyncio.run(_cpu_shares(evidence_km)))
+    notebook_shares = in_a_thread(lambda: asyncio.run(_cpu_shares(SandboxedKernelManager(kernel_name="python3"))))
+    assert (shares, notebook_shares) == (EVIDENCE_CPU_SHARES, 1024)
+    assert EVIDENCE_CPU_SHARES < 1024 and not evidence_km.grading_flag
