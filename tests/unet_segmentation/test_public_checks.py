@@ -27,6 +27,8 @@ def define(*cells):
     namespace = {}
     exec(IMPORTS, namespace)
     for source in cells:
+        if source.startswith(("%%capture", "%%time")):  # the cell's code runs as it is, with a timing or capture
+            source = source.split("\n", 1)[1]
         filename = f"/tmp/ipykernel_0/cell_{next(_CELLS)}.py"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         exec(compile(source, filename, "exec"), namespace)
@@ -260,7 +262,12 @@ def test_equivalent_code_passes_the_public_tests(entry, capsys):
 # --- 6. what only the hidden grading used to catch ------------------------------------------
 
 # WRONG entries that pass every public test (only the hidden grading catches them), with why.
-PASS_PUBLICLY = {}
+PASS_PUBLICLY = {
+    "conv_convolves_only_eagerly": "the public tests read how the blocks are built; only grading runs them in a "
+                                   "graph, as `fit` does, where its Conv2D computes zeros",
+    "blocks_redefined_after_their_graded_cells": "the public tests run before the stubs replace the blocks; grading "
+                                                 "grades them again where the notebook builds the network it trains",
+}
 
 
 @pytest.mark.parametrize("entry", WRONG, ids=lambda entry: entry.name)
