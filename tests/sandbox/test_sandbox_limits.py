@@ -3,6 +3,7 @@ they arrive; its time, for the whole notebook; its kernel's CPU; and any name a 
 files may have. Tiny notebooks in real sandboxed kernels, no TensorFlow."""
 
 import asyncio
+import contextlib
 import errno
 import json
 import logging
@@ -190,14 +191,28 @@ def _spinners():
     return [p for p in psutil.process_iter(["cmdline"]) if "spin-4711" in (p.info["cmdline"] or [])]
 
 
-async def _spin_and_measure(seconds):
-    """(cores the spinners used, the cpu.stat of their cgroup)."""
-    km = SandboxedKernelManager(kernel_name="python3")
+@contextlib.asynccontextmanager
+async def _ready(km):
+    """The kernel of `km`, started and ready (its cgroups made), and its client; shut down after."""
     await km.start_kernel(cwd=tempfile.mkdtemp())
     client = km.client()
     client.start_channels()
     try:
         await client.wait_for_ready(timeout=60)
+        yield client
+    finally:
+        client.stop_channels()
+        await km.shutdown_kernel(now=True)
+
+
+def _cpu_group(km):
+    return Path(launcher.CGROUP_ROOT, "cpu", launcher.CGROUP_PARENT, Path(km.private).name)
+
+
+async def _spin_and_measure(seconds):
+    """(cores the spinners used, the cpu.stat of their cgroup)."""
+    km = SandboxedKernelManager(kernel_name="python3")
+    async with _ready(km) as client:
         client.execute(SPIN)
         for _ in range(100):
             if len(_spinners()) == 4:
@@ -208,11 +223,8 @@ async def _spin_and_measure(seconds):
         before, start = used(), time.monotonic()
         await asyncio.sleep(seconds)
         cores = (used() - before) / (time.monotonic() - start)
-        group = Path(launcher.CGROUP_ROOT, "cpu", launcher.CGROUP_PARENT, Path(km.private).name)
+        group = _cpu_group(km)
         return len(spinners), cores, (group / "cpu.stat").read_text(), (group / "cpu.cfs_quota_us").read_text()
-    finally:
-        client.stop_channels()
-        await km.shutdown_kernel(now=True)
 
 
 @pytest.mark.skipif(not (sandbox.is_root() and (launcher.CGROUP_ROOT / "cpu").is_dir()),
@@ -278,16 +290,8 @@ def test_any_name_in_a_submission_is_listed_or_left_out_with_a_reason(tmp_path):
 
 
 async def _cpu_shares(km):
-    await km.start_kernel(cwd=tempfile.mkdtemp())
-    client = km.client()
-    client.start_channels()
-    try:
-        await client.wait_for_ready(timeout=60)  # its cgroups are made by then
-        group = Path(launcher.CGROUP_ROOT, "cpu", launcher.CGROUP_PARENT, Path(km.private).name)
-        return int((group / "cpu.shares").read_text())
-    finally:
-        client.stop_channels()
-        await km.shutdown_kernel(now=True)
+    async with _ready(km):
+        return int((_cpu_group(km) / "cpu.shares").read_text())
 
 
 @pytest.mark.skipif(not (sandbox.is_root() and (launcher.CGROUP_ROOT / "cpu").is_dir()),
