@@ -839,7 +839,7 @@ class _quiet:
         return False
 
 
-class _Nowhere(__import__("io").RawIOBase):
+class _Nowhere(io.RawIOBase):
     def writable(self):
         return True
 
