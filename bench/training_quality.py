@@ -36,12 +36,15 @@ print("BENCH-RESULT " + json.dumps({"history": history,
 EPOCH_LINE = re.compile(r"^\d+/\d+ - (\d+)s - .*val_loss", re.M)
 
 
-def notebook_for(seed, epochs):
+def notebook_for(seed, epochs, precision=None):
     notebook = nbformat.read(SOURCE / NOTEBOOK, as_version=4)
     settings = next(c for c in notebook.cells if c.cell_type == "code" and re.search(r"^SEED = ", c.source, re.M))
     settings.source = re.sub(r"^SEED = \d+", f"SEED = {seed}", settings.source, flags=re.M)
     if epochs is not None:
         settings.source = re.sub(r"^EPOCHS = \d+", f"EPOCHS = {epochs}", settings.source, flags=re.M)
+    if precision is not None:
+        settings.source = re.sub(r'^PRECISION = "\w+"', f'PRECISION = "{precision}"', settings.source, flags=re.M)
+        assert f'PRECISION = "{precision}"' in settings.source, "the settings cell has no PRECISION"
     notebook.cells.append(nbformat.v4.new_code_cell(REPORT))
     return notebook
 
@@ -63,13 +66,19 @@ def execute_source_notebook(notebook, data_dir, timeout=3600):
     return time.perf_counter() - start
 
 
-def run(seed, epochs, data_dir, figures):
-    notebook = notebook_for(seed, epochs)
+def run_notebook(notebook, data_dir):
+    """The history, per-class IoU, seconds per epoch and wall minutes of a notebook_for()."""
     wall = execute_source_notebook(notebook, data_dir)
     text = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
     result = json.loads(text.split("BENCH-RESULT ", 1)[1].splitlines()[0])
     result["epoch_seconds"] = [int(s) for s in EPOCH_LINE.findall(text)]
     result["wall_minutes"] = wall / 60
+    return result
+
+
+def run(seed, epochs, data_dir, figures):
+    notebook = notebook_for(seed, epochs)
+    result = run_notebook(notebook, data_dir)
     if figures:
         predictions = next(c for c in notebook.cells if "browse_predictions" in c.source)
         pictures = [o.data["image/png"] for o in predictions.outputs if "image/png" in o.get("data", {})]

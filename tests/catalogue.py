@@ -299,6 +299,11 @@ EQUIVALENT = [
         "conv_block": edit("conv_block", ("max_pooling=True):", "max_pooling=True, kernel_size=3):"),
                            ("Conv2D(n_filters, 3,", "Conv2D(n_filters, kernel_size,")),
         "unet_model": edit("unet_model", ("conv_block(inputs, n_filters)", "conv_block(inputs, n_filters, kernel_size=3)"))}),
+    # issue 32: a student who sets a global mixed-precision policy (to train faster) is graded in float32
+    Entry("eq_global_mixed_bfloat16_policy", {}, extra_cells=[
+        ("code_04", 'tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")')]),
+    Entry("eq_global_mixed_float16_policy", {}, extra_cells=[
+        ("code_04", 'from tensorflow.keras import mixed_precision\nmixed_precision.set_global_policy("mixed_float16")')]),
 ]
 
 ENTRIES = WRONG + EQUIVALENT
@@ -309,7 +314,9 @@ BOTH_COMMANDS = ["conv_zero_conv2d_subclass", "conv_probe_aware_activation", "co
                  # issue 31: what only the network the notebook trains, with the student's own code, shows
                  "conv_convolves_only_eagerly", "blocks_drop_relu_at_the_unets_sizes", "blocks_with_fixed_layer_names",
                  "up_returns_a_one_tuple", "conv_right_only_while_graded", "eq_blocks_logged_by_a_decorator_without_wraps",
-                 "eq_lambda_concatenate", "blocks_redefined_after_their_graded_cells", "eq_solution_cells_under_cell_magics"]
+                 "eq_lambda_concatenate", "blocks_redefined_after_their_graded_cells", "eq_solution_cells_under_cell_magics",
+                 # issue 32: grading never depends on the precision training uses
+                 "eq_global_mixed_bfloat16_policy", "eq_global_mixed_float16_policy"]
 #: entries graded end to end by `course grade` (test_grading_holds.graded_class), where the
 #: kernel can make a difference to what the judge sees in this process (judged_in_process):
 #: output on stdout and stderr during a graded cell, cells of the student's own, imports and

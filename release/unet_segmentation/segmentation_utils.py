@@ -6,6 +6,7 @@ the notebook itself; this module holds what would only distract there.
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 # Before TensorFlow is first imported (by the notebook, right after this module): its C++
@@ -50,6 +51,7 @@ DEFINED_IN = {
     "su": "section 2 (Packages)", "tf": "section 2 (Packages)", "np": "section 2 (Packages)",
     "plt": "section 2 (Packages)", "unet_checks": "section 2 (Packages)",
     "EPOCHS": "the settings cell of section 2", "SEED": "the settings cell of section 2",
+    "PRECISION": "the settings cell of section 2", "precision": "section 9",
     "N_EXAMPLES": "the settings cell of section 2", "IMAGE_SIZE": "section 2 (Packages)",
     "N_CLASSES": "section 2 (Packages)", "BATCH_SIZE": "section 2 (Packages)",
     "DATA_DIR": "section 3", "image_list": "section 3", "mask_list": "section 3",
@@ -59,7 +61,8 @@ DEFINED_IN = {
     "class_weights": "section 4", "val_idx": "section 4", "train_idx": "section 4",
     "conv_block": "exercise 1 (section 6)", "upsampling_block": "exercise 2 (section 7)",
     "unet_model": "exercise 3 (section 8)", "unet": "section 9", "history": "section 9",
-    "create_mask": "section 11",
+    "create_mask": "section 11", "frames": "section 11", "truths": "section 11", "predicted": "section 11",
+    "confusion": "section 11", "CLASS_TO_STUDY": "section 12",
 }
 
 
@@ -406,6 +409,179 @@ def browse_predictions(frames, truths, predictions, examples=3, first=0):
     _browser(widgets, len(frames), first, "frame", draw)
 
 
+# ---------------------------------------------------------------------------------------
+# Why the network errs: what each class is taken for, where, and in which frames
+# ---------------------------------------------------------------------------------------
+
+def confusion_shares(counts):
+    """A confusion matrix (counts[true, predicted]) as shares of each true class's pixels, over
+    the classes that occur: (shares, true classes (rows), classes true or predicted (columns))."""
+    counts = np.asarray(counts)
+    rows = [c for c in range(N_CLASSES) if counts[c].sum() > 0]
+    columns = [c for c in range(N_CLASSES) if counts[c].sum() > 0 or counts[:, c].sum() > 0]
+    return counts[np.ix_(rows, columns)] / counts[rows].sum(axis=1, keepdims=True), rows, columns
+
+
+def strongest_confusions(counts, n=3, floor=0.05):
+    """Up to `n` (true class, predicted class, share of the true class's pixels), largest first,
+    of the confusions over `floor`."""
+    counts = np.asarray(counts)
+    totals = counts.sum(axis=1)
+    found = [(t, p, counts[t, p] / totals[t]) for t in range(N_CLASSES) for p in range(N_CLASSES)
+             if t != p and totals[t] > 0 and counts[t, p] / totals[t] >= floor]
+    return sorted(found, key=lambda item: -item[2])[:n]
+
+
+def describe_confusions(counts, n=3):
+    """The strongest confusions in a sentence (the confusion matrix's text alternative)."""
+    found = strongest_confusions(counts, n)
+    if not found:
+        return "No class is taken for another on 5% or more of its pixels."
+    return "Strongest confusions: " + "; ".join(
+        f"{100 * share:.0f}% of the {CLASS_NAMES[t]} pixels are taken for {CLASS_NAMES[p]}" for t, p, share in found) + "."
+
+
+def plot_confusion(counts):
+    """The confusion matrix, each row the share of a true class's pixels given to each class,
+    the share written in every cell of 1% or more (the colour only repeats it)."""
+    shares, rows, columns = confusion_shares(counts)
+    if not DRAW:
+        return None
+    fig, ax = plt.subplots(figsize=(0.38 * len(columns) + 3.4, 0.34 * len(rows) + 2.2))
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for (row, column), share in np.ndenumerate(shares):
+        if share >= 0.01:
+            ax.text(column, row, f"{100 * share:.0f}", ha="center", va="center", fontsize=7,
+                    color="white" if share > 0.55 else "black")
+    ax.set_xticks(range(len(columns)), [CLASS_NAMES[c] for c in columns], rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)), [CLASS_NAMES[c] for c in rows], fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title("Where each class's pixels go (% of the true class; each row sums to 100)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def frame_errors(truth, predicted, n=3):
+    """(share of the frame's pixels that are wrong, up to `n` (true class, predicted class,
+    share of the frame's pixels) of its largest confusions)."""
+    truth, predicted = np.asarray(truth).ravel(), np.asarray(predicted).ravel()
+    wrong = truth != predicted
+    pairs = np.bincount(truth[wrong] * N_CLASSES + predicted[wrong], minlength=N_CLASSES ** 2)
+    top = [k for k in np.argsort(pairs)[::-1][:n] if pairs[k] > 0]
+    return float(wrong.mean()), [(int(k // N_CLASSES), int(k % N_CLASSES), pairs[k] / truth.size) for k in top]
+
+
+def describe_frame_errors(index, truth, predicted):
+    """One frame's errors in a sentence (the error map's text alternative)."""
+    share, pairs = frame_errors(truth, predicted)
+    worst = ", ".join(f"{CLASS_NAMES[t]} taken for {CLASS_NAMES[p]} on {100 * s:.1f}%" for t, p, s in pairs)
+    return f"validation frame {index}: {100 * share:.0f}% of the pixels wrong" + (f" (mostly {worst})" if worst else "")
+
+
+def errors_shown(frame, truth, predicted, class_id=None):
+    """The frame in grey where the prediction is right and, where it is wrong, the colour of
+    the class predicted there; with a class id, only the errors on that class's pixels."""
+    frame = np.asarray(frame, dtype=float)
+    frame = frame / 255 if frame.max() > 1 else frame
+    wrong = np.asarray(truth) != np.asarray(predicted)
+    if class_id is not None:
+        wrong &= np.asarray(truth) == class_id
+    grey = 0.25 + 0.5 * frame.mean(axis=-1, keepdims=True)
+    return np.where(wrong[..., None], colorize(predicted) / 255, np.repeat(grey, 3, axis=-1))
+
+
+def _error_figure(index, frame, truth, predicted, class_id=None):
+    fig, axes = plt.subplots(1, 3, figsize=(11.5, 2.9))
+    pictures = [np.asarray(frame), highlighted(truth, class_id), errors_shown(frame, truth, predicted, class_id)]
+    share, _ = frame_errors(truth, predicted)
+    where = f" on {CLASS_NAMES[class_id]}" if class_id is not None else ""
+    titles = [f"validation frame {index}", "true mask", f"errors{where}: the class said instead ({100 * share:.0f}% wrong)"]
+    for ax, picture, title in zip(axes, pictures, titles):
+        ax.imshow(picture, interpolation="nearest")
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    wrong = np.asarray(truth) != np.asarray(predicted)
+    class_legend(fig, np.unique(np.concatenate([np.unique(truth), np.unique(np.asarray(predicted)[wrong])])).tolist(),
+                 fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def browse_errors(frames, truths, predictions, examples=3, first=0):
+    """Where the prediction is wrong and what it said instead, with a sentence per frame: a
+    slider and a class menu in JupyterLab (the menu keeps only that class's errors), else
+    ``examples`` static rows."""
+    _check_first(first, len(frames))
+    if not DRAW:
+        return None
+
+    def draw(index, class_id):
+        _error_figure(index, frames[index], truths[index], predictions[index], class_id)
+        print(describe_frame_errors(index, truths[index], predictions[index]))
+
+    widgets = _widgets()
+    if widgets is None:
+        for index in range(first, min(first + examples, len(frames))):
+            draw(index, None)
+            plt.show()
+        return None
+    _browser(widgets, len(frames), first, "frame", draw)
+
+
+def worst_frames(truths, predictions, class_id, n=3):
+    """Up to `n` (frame index, the class's IoU in that frame), lowest first, over the frames
+    whose truth holds the class."""
+    scores = []
+    for index, (truth, predicted) in enumerate(zip(truths, predictions)):
+        true, said = np.asarray(truth) == class_id, np.asarray(predicted) == class_id
+        if true.any():
+            scores.append((float((true & said).sum() / (true | said).sum()), index))
+    return [(index, iou) for iou, index in sorted(scores)[:n]]
+
+
+def _worst_figures(frames, truths, predictions, class_id, n):
+    found = worst_frames(truths, predictions, class_id, n)
+    if not found:
+        print(f"No validation frame holds {CLASS_NAMES[class_id]}.")
+    for index, iou in found:
+        _frame_figure(frames[index], [truths[index], predictions[index]],
+                      (f"validation frame {index}", f"true mask ({CLASS_NAMES[class_id]} in colour)",
+                       f"predicted ({CLASS_NAMES[class_id]} IoU {iou:.2f})"), class_id, shares=False)
+        plt.show()
+        print(f"validation frame {index}: {CLASS_NAMES[class_id]} IoU {iou:.2f}; "
+              + describe_frame_errors(index, truths[index], predictions[index]).split(": ", 1)[1])
+
+
+def browse_worst_frames(frames, truths, predictions, class_id, examples=3):
+    """The ``examples`` validation frames where a class scores worst, its pixels in colour:
+    a class menu in JupyterLab (from `class_id`), else the frames for `class_id`."""
+    if not 0 <= class_id < N_CLASSES:
+        raise ValueError(f"class_id must be a class id from 0 to {N_CLASSES - 1}; it is {class_id!r}")
+    if not DRAW:
+        return None
+    widgets = _widgets()
+    if widgets is None:
+        _worst_figures(frames, truths, predictions, class_id, examples)
+        return None
+    from IPython.display import display
+
+    present = sorted(set(np.unique(truths).tolist()))
+    menu = widgets.Dropdown(options=[(f"{c:2d} {CLASS_NAMES[c]}", c) for c in present],
+                            value=class_id if class_id in present else present[0], description="class",
+                            layout=widgets.Layout(width="260px"))
+    out = widgets.Output()
+
+    def redraw(_=None):
+        with out:
+            out.clear_output(wait=True)
+            _worst_figures(frames, truths, predictions, menu.value, examples)
+
+    menu.observe(redraw, "value")
+    display(widgets.VBox([menu, out]))
+    redraw()
+
+
 def show_transposed_convolution(inputs, kernel, outputs, title):
     """The input, kernel and output of a one-channel transposed convolution, values written in."""
     if not DRAW:
@@ -423,3 +599,133 @@ def show_transposed_convolution(inputs, kernel, outputs, title):
         ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+# --- Precision: the number format training computes in ----------------------------------
+
+#: PRECISION -> Keras dtype policy. A mixed policy keeps the weights in float32 and computes
+#: each layer in the shorter format, which processors with units for it run several times faster.
+POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+SPEEDUP_NEEDED = 1.2  # a reduced format is chosen only when it is clearly faster: timings are noisy
+
+
+def _probe_speed(policy, seconds=0.5, batch=4):
+    """Images per second that a small convolutional network, shaped like a U-Net's middle
+    blocks, trains at under the Keras dtype policy `policy` (a warm-up step, then steps for
+    about `seconds`: at most a few seconds, where a format is slow)."""
+    import keras
+
+    with computing_in(policy):
+        inputs = keras.Input((48, 64, 32))
+        hidden = keras.layers.Conv2D(64, 3, padding="same", activation="relu")(inputs)
+        hidden = keras.layers.Conv2D(64, 3, padding="same", activation="relu")(hidden)
+        logits = keras.layers.Conv2D(N_CLASSES, 1, dtype="float32")(hidden)
+        probe = keras.Model(inputs, logits)
+    probe.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    images = rng.random((batch, 48, 64, 32), dtype=np.float32)
+    masks = rng.integers(0, N_CLASSES, (batch, 48, 64, 1))
+    probe.train_on_batch(images, masks)  # tracing and memory allocation
+    steps, start = 0, time.perf_counter()
+    while steps < 1 or time.perf_counter() - start < seconds:
+        probe.train_on_batch(images, masks)
+        steps += 1
+    return batch * steps / (time.perf_counter() - start)
+
+
+def model_speed(model, batch=8):
+    """Images per second that `model` computes its training gradients at, timed on one batch of
+    zeros after a first one (tracing); its weights are not changed."""
+    import tensorflow as tf
+
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function
+    def gradients(images, masks):
+        with tf.GradientTape() as tape:
+            value = loss(masks, model(images, training=True))
+        return tape.gradient(value, model.trainable_variables)
+
+    images = tf.zeros((batch, *model.input_shape[1:]))
+    masks = tf.zeros((batch, *model.input_shape[1:-1], 1), tf.int32)
+    gradients(images, masks)
+    start = time.perf_counter()
+    tf.nest.map_structure(lambda g: g.numpy() if g is not None else None, gradients(images, masks))
+    return batch / (time.perf_counter() - start)
+
+
+def training_time(seconds_per_epoch, epochs, precision):
+    """A sentence saying about how long training takes, said before it starts."""
+    total = epochs * seconds_per_epoch / 60
+    text = (f"Training {epochs} epoch(s) in {precision} takes about {total:.0f} min here, "
+            f"{seconds_per_epoch:.0f} s an epoch (estimated now; each epoch's time shows as it ends).")
+    fewer = max(1, epochs // 3)
+    if total > 12 and fewer < epochs:
+        text += f" For a quicker look, EPOCHS = {fewer} takes about {fewer * seconds_per_epoch / 60:.0f} min."
+    return text
+
+
+def _candidates():
+    """The reduced formats worth timing here: bfloat16 on any processor (fast only on CPUs with
+    AMX or AVX512-BF16 units and on recent GPUs), and float16 on a GPU (CPUs emulate it)."""
+    import tensorflow as tf
+
+    return ["bfloat16", "float16"] if tf.config.list_physical_devices("GPU") else ["bfloat16"]
+
+
+def choose_precision(precision="auto", measure=_probe_speed, candidates=_candidates):
+    """The format training computes in (a key of POLICIES): PRECISION itself, or, for "auto",
+    the fastest on this machine, measured in a few seconds; and prints which and why. The
+    network's last layer and the loss stay in float32 whatever the choice (build_in)."""
+    if precision not in ("auto", *POLICIES):
+        raise ValueError(f'PRECISION must be "auto", "float32", "bfloat16" or "float16"; it is {precision!r}')
+    if GRADING:  # nothing is trained while grading
+        return "float32"
+    if precision != "auto":
+        print(f"Training computes in {precision}, as PRECISION asks.")
+        return precision
+    speeds = {"float32": measure(POLICIES["float32"])}
+    for name in candidates():
+        speeds[name] = measure(POLICIES[name])
+    best = max(speeds, key=speeds.get)
+    ratio = speeds[best] / speeds["float32"]
+    if best == "float32" or ratio < SPEEDUP_NEEDED:
+        others = ", ".join(f"{name} {speeds[name] / speeds['float32']:.2f}x" for name in speeds if name != "float32")
+        print(f"Training computes in float32: the shorter formats are not faster on this machine ({others} "
+              "float32's speed, measured now).")
+        return "float32"
+    print(f"Training computes in {best}: {ratio:.1f}x as fast as float32 on this machine (measured now). "
+          "The weights, the last layer and the loss stay in float32.")
+    return best
+
+
+class computing_in:
+    """Within it, new Keras layers compute in `policy` (a Keras dtype policy's name); after it,
+    the policy is what it was."""
+
+    def __init__(self, policy):
+        self.policy = policy
+
+    def __enter__(self):
+        import keras
+
+        self.previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(self.policy)
+        return self
+
+    def __exit__(self, *_):
+        import keras
+
+        keras.config.set_dtype_policy(self.previous)
+        return False
+
+
+def build_in(precision, build, *args, **kwargs):
+    """The model that `build(*args, **kwargs)` returns, its layers computing in `precision` (a
+    key of POLICIES), except the layer of its output: the logits, and so the loss, stay in float32."""
+    with computing_in(POLICIES[precision]):
+        model = build(*args, **kwargs)
+    for output in model.outputs:
+        output._keras_history[0].dtype_policy = "float32"
+    return model

@@ -710,10 +710,14 @@ def public_test(test):
     """Show a failed check as its message, without the frames of this module's internals."""
     @functools.wraps(test)
     def run(function):
+        before = tf.keras.config.dtype_policy()
+        tf.keras.config.set_dtype_policy("float32")  # the checks hold whatever precision training uses
         try:
             return test(function)
         except CheckFailed as failure:
             raise failure.with_traceback(None) from None
+        finally:
+            tf.keras.config.set_dtype_policy(before)
     return run
 
 

@@ -20,6 +20,8 @@ uses the blocks, so a mistake in a block costs only that block's exercise. Each 
 computes a simple function of its inputs with weights of its own, so the numbers of a U-Net
 can be checked too. Then `unet_model()` is built once more with your own blocks, the network
 the notebook trains: it must build, and each block call must be the exercise's block.
+
+`record` builds and runs your network in float32, whatever number format your notebook trains in.
 """
 
 import contextlib
@@ -267,6 +269,27 @@ def computed(graph, inputs, outputs, seed, case, in_graph=False):
     results, trained = in_a_graph(_both_modes(model), values)
     return {"outputs": [_summary(r, seed, case, i) for i, r in enumerate(_listed(results))],
             "training": [_summary(r, seed, case, i) for i, r in enumerate(_listed(trained))]}
+
+
+# bound before any notebook code runs
+_DTYPES = (tf.keras.config.dtype_policy, tf.keras.config.set_dtype_policy, tf.keras.config.floatx,
+           tf.keras.config.set_floatx)
+
+
+@contextlib.contextmanager
+def _in_float32():
+    """Layers and inputs made within it compute in float32, whatever dtype policy or default
+    float type the notebook set (a student may train in bfloat16 or float16): grading never
+    depends on the precision."""
+    get_policy, set_policy, get_floatx, set_floatx = _DTYPES
+    before = get_policy(), get_floatx()
+    set_floatx("float32")
+    set_policy("float32")
+    try:
+        yield
+    finally:
+        set_floatx(before[1])
+        set_policy(before[0])
 
 
 def in_a_graph(step, values):
@@ -606,6 +629,7 @@ def _model_ends(model):
     return list(model.inputs), list(model.outputs)
 
 
+@_in_float32()
 def assembled(function, namespace):
     """The U-Net that `unet_model()` builds at its defaults with the student's own blocks, as
     the notebook trains it: its description and each block call's place in it; or, when it
@@ -704,6 +728,7 @@ def _layers_between(outputs, inputs):
     return found
 
 
+@_in_float32()
 def collect(name, namespace, challenge, assemble=True):
     """The evidence for one graded cell: a description per case, or what went wrong; with
     `assemble`, also the U-Net built now with the student's own blocks, when the challenge

@@ -124,6 +124,14 @@ def test_solved_notebook_runs_clean_and_shows_its_figures(lab, page, screenshots
     predictions.locator(".widget-output img").first.wait_for(timeout=60_000)
     predictions.scroll_into_view_if_needed()
     predictions.screenshot(path=str(screenshots / "predictions.png"))
+    # section 12: each figure, and the sentence that says it in words
+    assert re.search(r"Strongest confusions: |No class is taken for another", text)
+    assert re.search(r"validation frame \d+: \d+% of the pixels wrong", text)
+    for source, name in (("su.browse_errors(", "error_maps.png"), ("su.browse_worst_frames(", "worst_frames.png")):
+        view = cell_with(cells, source)
+        view.locator(".widget-output img").first.wait_for(timeout=60_000)
+        view.scroll_into_view_if_needed()
+        view.screenshot(path=str(screenshots / name))
 
 
 def _validate(page):

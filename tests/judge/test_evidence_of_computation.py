@@ -182,3 +182,31 @@ def _prelude_and(prelude, function, *edits):
 def test_what_only_training_or_real_use_would_show_fails(names, grade_id, expected):
     passed, message = judged(names(), grade_id)
     assert not passed and expected in message, message
+
+
+def test_the_recorder_computes_in_float32_whatever_precision_the_notebook_set():
+    """A student may set a mixed-precision policy, or float16 as Keras's default float type, to
+    train faster: while the recorder runs, the student's functions make float32 layers and
+    inputs, and afterwards the notebook's settings are as it left them (issue 32)."""
+    import tensorflow as tf
+
+    names = namespace()
+    seen, conv_block = [], names["conv_block"]
+
+    def watched(*args, **kwargs):
+        seen.append((tf.keras.config.dtype_policy().name, tf.keras.config.floatx()))
+        return conv_block(*args, **kwargs)
+
+    names["conv_block"] = watched
+    tf.keras.config.set_floatx("float16")
+    tf.keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        for _ in range(4):  # before the floatx was pinned, about one secret in ten failed
+            for grade_id in ("grade_conv_block_arguments", "grade_unet_model_arguments"):
+                passed, message = judged(names, grade_id)
+                assert passed, (grade_id, message)
+        assert (tf.keras.config.dtype_policy().name, tf.keras.config.floatx()) == ("mixed_bfloat16", "float16")
+    finally:
+        tf.keras.config.set_floatx("float32")
+        tf.keras.config.set_dtype_policy("float32")
+    assert seen and set(seen) == {("float32", "float32")}
