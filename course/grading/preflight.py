@@ -267,10 +267,12 @@ def advisories(notebook, template, progress=None):
     # Copies of the course's own cells (a copied test cell, say) are not student code.
     provided = {"".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
                 for cell in template}
-    code = [c.source for c in notebook.cells if c.cell_type == "code"
-            and not c.metadata.get("nbgrader", {}).get("locked") and c.source not in provided]
+    # Numbered by place among the notebook's code cells, as an instructor counts them.
+    code = [(number, c.source)
+            for number, c in enumerate((c for c in notebook.cells if c.cell_type == "code"), start=1)
+            if not c.metadata.get("nbgrader", {}).get("locked") and c.source not in provided]
     aliases = {}
-    for number, source in enumerate(code, start=1):
+    for number, source in code:
         if progress:
             progress(number)
         try:
@@ -278,7 +280,7 @@ def advisories(notebook, template, progress=None):
         except (SyntaxError, ValueError, RecursionError):
             pass
     found = []
-    for number, source in enumerate(code, start=1):
+    for number, source in code:
         if progress:
             progress(number)
         try:
