@@ -158,9 +158,12 @@ def colorize(mask):
     return PALETTE[np.clip(mask, 0, N_CLASSES - 1)]
 
 
-def class_legend(fig, class_ids, **kwargs):
-    """A legend of the given classes, coloured as in the masks."""
+def class_legend(fig, class_ids, greyed=False, **kwargs):
+    """A legend of the given classes, coloured as in the masks; `greyed`: with an entry for the
+    classes a highlighted mask greys out."""
     handles = [Patch(color=PALETTE[c] / 255, label=f"{c:2d} {CLASS_NAMES[c]}") for c in sorted(set(class_ids))]
+    if greyed:
+        handles.append(Patch(facecolor=(0.86, 0.86, 0.86), edgecolor="0.5", label="every other class (grey)"))
     options = dict(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=9, frameon=False, title="class")
     options.update(kwargs)
     return fig.legend(handles=handles, **options)
@@ -327,7 +330,9 @@ def _frame_figure(frame, masks, titles, class_id=None, shares=True):
         ax.set_xlabel("% of this frame's pixels", fontsize=9)
         ax.set_title("class shares", fontsize=10)
     fig.tight_layout()
-    if not shares:
+    if not shares and class_id is not None:  # one class in colour: the legend names it alone
+        class_legend(fig, [class_id], greyed=True, fontsize=8)
+    elif not shares:
         class_legend(fig, np.unique(np.concatenate([np.unique(m) for m in masks])).tolist(), fontsize=8)
     return fig
 

@@ -106,6 +106,22 @@ def test_the_static_views_draw_a_figure_and_say_it_in_words(monkeypatch, capsys)
                    "No validation frame holds Sidewalk."]
 
 
+def test_a_worst_frame_legend_names_the_class_in_colour_and_the_grey_of_the_others(monkeypatch):
+    """Only the studied class is in colour there, so the legend lists it alone (not the road and
+    sky around it) and says what grey means."""
+    frames, truths, predicted = _scene()
+    monkeypatch.setenv("UNET_STATIC_VIEWS", "1")
+    monkeypatch.setattr(su, "DRAW", True)
+    legends = []
+    monkeypatch.setattr(plt, "show", lambda: (legends.extend(
+        [t.get_text() for t in legend.get_texts()] for legend in plt.gcf().legends), plt.close("all")))
+    su.browse_worst_frames(frames, truths, predicted, VEHICLES, examples=1)
+    assert legends == [[f"{VEHICLES:2d} Vehicles", "every other class (grey)"]]
+    legends.clear()
+    su.browse_errors(frames, truths, predicted, examples=1, first=2)  # every class in colour
+    assert len(legends) == 1 and "every other class (grey)" not in legends[0]
+
+
 def test_while_grading_nothing_is_drawn_and_a_wrong_class_is_named(monkeypatch, capsys):
     frames, truths, predicted = _scene()
     monkeypatch.setattr(su, "DRAW", False)
