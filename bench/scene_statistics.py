@@ -104,6 +104,7 @@ class LookStatistics:
         self.saturation = np.zeros(N_CLASSES)
         self.steps = np.zeros(N_CLASSES)
         self.step_pairs = np.zeros(N_CLASSES)
+        self.frame_brightness = []
 
     def add(self, frame, mask):
         if frame.shape[:2] != mask.shape:
@@ -114,6 +115,7 @@ class LookStatistics:
         top, bottom = frame.max(axis=-1), frame.min(axis=-1)
         saturation = np.where(top > 0, (top - bottom) / np.maximum(top, 1e-6), 0)
         flat = mask.ravel()
+        self.frame_brightness.append(float(luma.mean()))
         self.pixels += np.bincount(flat, minlength=N_CLASSES)
         self.luma += np.bincount(flat, luma.ravel(), minlength=N_CLASSES)
         self.saturation += np.bincount(flat, saturation.ravel(), minlength=N_CLASSES)
@@ -126,6 +128,14 @@ class LookStatistics:
         with np.errstate(invalid="ignore", divide="ignore"):
             return {"brightness": self.luma / self.pixels, "saturation": self.saturation / self.pixels,
                     "texture": self.steps / self.step_pairs}
+
+
+def print_brightness(generated, real):
+    g, r = np.array(generated.frame_brightness), np.array(real.frame_brightness)
+    quartiles = lambda values: " / ".join(f"{q:.2f}" for q in np.percentile(values, [10, 25, 50, 75, 90]))  # noqa: E731
+    print("\n### Whole-frame brightness (mean luma), 10th / 25th / 50th / 75th / 90th percentiles\n")
+    print(f"generated: {quartiles(g)}\nreal:      {quartiles(r)}")
+    print(f"generated frames darker than the darkest real frame ({r.min():.2f}): {np.mean(g < r.min()):.0%}")
 
 
 def mask_statistics(paths):
@@ -250,7 +260,9 @@ def main():
     pairs = real / "pairs"
     if any((pairs / FRAMES).glob("*.png")):
         real_frames = len(list((pairs / FRAMES).glob("*.png")))
-        print_look_table(look_statistics(generated), look_statistics(pairs), real_frames)
+        looks = look_statistics(generated), look_statistics(pairs)
+        print_look_table(*looks, real_frames)
+        print_brightness(*looks)
         if args.picture:
             picture(generated, pairs, args.picture)
     else:
