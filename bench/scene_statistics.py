@@ -25,6 +25,7 @@ from PIL import Image  # noqa: E402
 
 from roadscenes import CLASS_NAMES, N_CLASSES  # noqa: E402
 from roadscenes.dataset import FRAMES, MASKS, generate  # noqa: E402
+from roadscenes.preview import load_pair  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BANDS = 8  # horizontal bands, top to bottom, as CARLA_FACTS.md counts them
@@ -40,11 +41,6 @@ def read_mask(path):
     with Image.open(path) as image:
         array = np.asarray(image)
     return array[..., 0] if array.ndim == 3 else array
-
-
-def read_frame(path):
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.float32) / 255
 
 
 class MaskStatistics:
@@ -148,7 +144,8 @@ def mask_statistics(paths):
 def look_statistics(folder):
     found = LookStatistics()
     for path in sorted((folder / FRAMES).glob("*.png")):
-        found.add(read_frame(path), read_mask(folder / MASKS / path.name))
+        frame, mask = load_pair(folder, path.name)
+        found.add(frame.astype(np.float32) / 255, mask)
     return found
 
 
@@ -225,7 +222,7 @@ def picture(generated, real, out, rows=6):
             ax = axes[row][column]
             ax.axis("off")
             if row < len(paths):
-                ax.imshow(read_frame(paths[row]))
+                ax.imshow(load_pair(paths[row].parent.parent, paths[row].name)[0])
                 ax.set_title(f"{title}: {paths[row].name}", fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=80)
