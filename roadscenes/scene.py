@@ -17,24 +17,35 @@ from .canvas import Canvas
 # near mid-height, as in the real frames.
 FOV_FOCAL = 0.5
 REFERENCE_WIDTH = 640
-NEAR, FAR = 1.5, 400.0
+# The real frames' camera is low: empty asphalt fills their lower half, the road takes two thirds
+# of the band just below the horizon, and the lane markings beside the car's lane are out of view
+# in the bottom rows (bench/scene_statistics.py). From that height the nearest visible ground
+# is under a metre ahead. The markings' width per row says the same: a marking w metres wide is
+# w / height times as many pixels wide as its row is below the horizon, 0.27-0.34 in the real
+# masks, for markings of a fifth of a metre.
+CAMERA_HEIGHT = (0.5, 0.8)
+NEAR, FAR = 0.6, 400.0
 CURB = 0.15  # height of a sidewalk above the road, metres
+LINE_WIDTH = (0.12, 0.22)  # lane markings, metres
 
 # Ground-plane depths at which long strips (road, sidewalk, lines) are sampled.
-DEPTHS = [NEAR * 1.25**k for k in range(28)]
+DEPTHS = [NEAR * 1.25**k for k in range(30)]
 
 GREYS = ((85, 85, 88), (105, 105, 105), (120, 118, 115), (140, 140, 138), (160, 158, 155))
-ASPHALT = ((72, 72, 76), (88, 87, 88), (100, 98, 96), (112, 110, 108))
-GRASS = ((96, 120, 62), (110, 128, 70), (124, 126, 78), (88, 110, 58), (130, 120, 84))
+ASPHALT = ((110, 110, 113), (123, 122, 123), (134, 131, 129), (146, 144, 142))  # sunlit, as in CARLA's towns
+GRASS = ((95, 107, 70), (104, 113, 76), (113, 113, 81), (88, 100, 67), (116, 109, 84))
 LEAVES = ((56, 88, 38), (74, 104, 46), (48, 76, 42), (92, 112, 54), (112, 108, 62))
+# CARLA labels bare hillsides, cliffs and dry verges Terrain too, not only grass.
+ROCK = ((150, 142, 128), (168, 160, 140), (130, 124, 112), (176, 164, 130), (146, 140, 108))
+NEEDLES = ((34, 62, 38), (44, 76, 44), (30, 54, 34), (56, 88, 52), (40, 70, 50))
 CAR_COLOURS = (
-    (200, 200, 205), (30, 30, 35), (150, 150, 155), (120, 20, 25), (20, 40, 110),
-    (235, 235, 230), (90, 95, 100), (60, 90, 60), (180, 150, 90), (200, 90, 20),
+    (120, 120, 123), (18, 18, 21), (90, 90, 93), (72, 12, 15), (12, 24, 66),
+    (141, 141, 138), (54, 57, 60), (36, 54, 36), (108, 90, 54), (120, 54, 12),
 )
 CLOTHES = ((30, 30, 40), (60, 60, 70), (150, 30, 30), (30, 60, 130), (200, 200, 190),
            (90, 70, 50), (40, 100, 60), (170, 150, 120), (220, 180, 40), (110, 110, 110))
-BUILDING_COLOURS = ((140, 135, 125), (170, 110, 80), (120, 120, 125), (190, 180, 160),
-                    (100, 90, 85), (150, 150, 150), (160, 140, 110), (80, 85, 95))
+BUILDING_COLOURS = ((119, 115, 106), (144, 94, 68), (102, 102, 106), (162, 153, 136),
+                    (85, 76, 72), (128, 128, 128), (136, 119, 94), (68, 72, 81))
 
 
 @dataclass
@@ -72,15 +83,18 @@ class Scene:
         self.rng = rng
         self.px = width / REFERENCE_WIDTH  # pixel sizes below are for a frame this wide
         self.cam = Camera(width, height, horizon=height / 2 + rng.uniform(-10, 10) * self.px,
-                          height_m=rng.uniform(1.5, 2.1))
+                          height_m=rng.uniform(*CAMERA_HEIGHT))
         self.shadow = shadow  # how dark shadows are under this frame's light
-        self.lanes = int(rng.choice([2, 3, 4, 4, 5, 6, 6]))
-        self.lane_width = rng.uniform(3.2, 3.8)
-        self.shoulder = rng.uniform(0.5, 3.0)  # tarmac outside the edge lines: parking, gutters
+        self.lanes = int(rng.choice([2, 2, 3, 4, 4, 5, 6]))
+        self.lane_width = rng.uniform(3.0, 3.6)
+        self.shoulder = rng.uniform(0.3, 2.0)  # tarmac outside the edge lines: parking, gutters
         self.road_width = self.lanes * self.lane_width + 2 * self.shoulder
         my_lane = int(rng.integers(0, self.lanes))
-        self.offset = -self.lane_centre(my_lane) + rng.uniform(-0.4, 0.4)  # the camera rides in that lane
+        self.offset = -self.lane_centre(my_lane) + rng.uniform(-0.7, 0.7)  # the camera rides in that lane
         self.curvature = rng.uniform(-1, 1) * rng.uniform(0, 1.2e-3)
+        # The car is seldom aligned with its lane: a few degrees of heading move the road's
+        # vanishing point off the frame's centre, and the markings cross the rows obliquely.
+        self.heading = rng.uniform(-0.08, 0.08)
         self.sun_side = rng.choice([-1.0, 1.0]) * rng.uniform(0.2, 1.2)
         self.canvas = Canvas(width, height)
         self.objects = []  # (depth, draw function) for everything that stands up
@@ -91,7 +105,7 @@ class Scene:
         return -self.road_width / 2 + self.shoulder + (lane + 0.5) * self.lane_width
 
     def centre(self, z):
-        return self.offset + self.curvature * z * z
+        return self.offset + (self.heading + self.curvature * z) * z
 
     def at(self, x, y, z):
         """Project a point given relative to the road centre line."""
@@ -178,9 +192,18 @@ class Scene:
             step = r.uniform(15, 70) * px
             if kind == "hills" or (kind == "mixed" and r.random() < 0.3):
                 top = hz - r.uniform(3, 25) * px
+                colour = self.pick(((110, 125, 95), (110, 125, 95)) + ROCK)
                 c.polygon([(x, hz + 2 * px), (x + step / 2, top), (x + step * 1.3, hz + 2 * px)], C.TERRAIN,
-                          self.vary((110, 125, 95), 15), texture=0.1, grain=0.05)
-            elif kind == "forest" or (kind == "mixed" and r.random() < 0.5):
+                          self.vary(colour, 15), texture=0.1, grain=0.05)
+            elif (kind == "forest" or (kind == "mixed" and r.random() < 0.5)) and r.random() < 0.6:
+                # Conifers, the real towns' commonest trees: a row of narrow spires.
+                for _ in range(int(r.integers(2, 5))):
+                    u = x + r.uniform(0, step)
+                    half = r.uniform(3, 9) * px
+                    top = hz - r.uniform(8, 45) * px
+                    c.polygon([(u - half, hz + 4 * px), (u + half, hz + 4 * px), (u, top)], C.VEGETATION,
+                              self.vary(self.pick(NEEDLES), 8), texture=0.15, grain=0.14)
+            elif kind == "forest" or kind == "mixed":
                 rr = step * r.uniform(0.4, 0.8)
                 top = hz - r.uniform(6, 45) * px
                 green = self.vary(self.pick(LEAVES), 12)
@@ -238,7 +261,7 @@ class Scene:
     def paving(self, half, kerb):
         """Raised sidewalks beside the road, with the joints of their slabs."""
         c, r = self.canvas, self.rng
-        pave = self.vary(self.pick(GREYS[1:]), 12)
+        pave = self.vary(self.pick(GREYS[2:] + ((176, 174, 168), (190, 186, 178))), 12)
         joint = tuple(v * 0.78 for v in pave)
         slab = r.uniform(1.2, 2.5)
         for side in (-1, 1):
@@ -303,8 +326,8 @@ class Scene:
         c, r = self.canvas, self.rng
         half = self.road_width / 2
         white = self.vary((225, 225, 215), 12)
-        yellow = self.vary((214, 176, 44), 15)
-        width = r.uniform(0.1, 0.16)
+        yellow = self.vary((232, 204, 96), 15)
+        width = r.uniform(*LINE_WIDTH)
         worn = dict(texture=0.04, grain=0.04, under=self.road_grey, wear=r.uniform(0.0, 0.45))
 
         def line(x, colour, z0=NEAR, z1=FAR):
@@ -320,7 +343,7 @@ class Scene:
         if r.random() < 0.7:
             for side in (-1, 1):
                 line(side * (half - self.shoulder), white)
-        two_way = self.lanes % 2 == 0 and r.random() < 0.9
+        two_way = self.lanes % 2 == 0 and r.random() < 0.3  # the real markings are mostly white
         dash, gap = r.uniform(2.5, 4), r.uniform(4, 9)
         for k in range(1, self.lanes):
             x = -half + self.shoulder + k * self.lane_width
@@ -352,12 +375,14 @@ class Scene:
             self.building_row(side, edge + side * r.uniform(3, 15 if style == "urban" else 35))
         else:
             self.tree_row(side, edge + side * r.uniform(3, 20), dense=r.random() < 0.6)
-        if style == "highway" or r.random() < 0.6:
+        if style == "highway" or r.random() < 0.3:
             self.guard_rail(side, side * (self.kerb + r.uniform(0.3, 1.0)))
         if style != "urban" and r.random() < 0.5:
             self.fence(side, edge + side * r.uniform(0.5, 4))
         if r.random() < 0.5:
             self.wall(side, edge + side * r.uniform(0.3, 3))
+        if style != "urban" and r.random() < 0.4:
+            self.embankment(side, edge + side * r.uniform(1, 6))
         if style != "highway":
             self.tree_row(side, edge + side * r.uniform(0.4, 1.5), dense=False, count=int(r.integers(0, 7)))
         self.poles(side, edge + side * r.uniform(0.2, 0.8))
@@ -371,7 +396,7 @@ class Scene:
         while z < 220:
             depth = r.uniform(8, 30)
             if r.random() < 0.8:
-                height = r.uniform(5, 25) * r.uniform(0.4, 1.0)
+                height = r.uniform(6, 32) * r.uniform(0.4, 1.0)
                 self.stand(z, self._building(side, x + side * r.uniform(0, 3), z, depth, height))
             z += depth + r.uniform(0, 12)
 
@@ -415,9 +440,14 @@ class Scene:
     def tree_row(self, side, x, dense, count=None):
         r = self.rng
         n = count if count is not None else int(r.integers(5, 22 if dense else 10))
+        conifers = r.random() < 0.55  # the real towns are planted with conifers more than with round crowns
         for _ in range(n):
             z = r.uniform(4, 150)
-            self.stand(z, self._tree(x + side * r.uniform(0, 6), z, r.uniform(3, 13), r.random() < 0.25))
+            height = r.uniform(3, 13)
+            if conifers and r.random() < 0.85:
+                self.stand(z, self._conifer(x + side * r.uniform(0, 6), z, height * r.uniform(1.0, 1.6)))
+            else:
+                self.stand(z, self._tree(x + side * r.uniform(0, 6), z, height, r.random() < 0.25))
 
     def _tree(self, x, z, height, bush):
         r = self.rng
@@ -448,7 +478,55 @@ class Scene:
 
         return paint
 
+    def _conifer(self, x, z, height):
+        """A spruce or pine: a short trunk under tiers of needles, each a ragged triangle, narrower
+        towards the top."""
+        r = self.rng
+        needles = [self.vary(self.pick(NEEDLES), 10) for _ in range(2)]
+        width = height * r.uniform(0.18, 0.3)
+        tiers = [(r.uniform(-0.04, 0.04), r.uniform(0.85, 1.15), int(r.integers(0, 2)))
+                 for _ in range(int(r.integers(4, 8)))]
+        trunk = self.vary((74, 58, 44), 10)
+
+        def paint():
+            c = self.canvas
+            self.cast_shadow(x - width, x + width, z, z + 1, height * 0.5)
+            c.polygon(self.quad(x - 0.12, x + 0.12, 0, height * 0.3, z), C.VEGETATION, trunk, texture=0.1,
+                      grain=0.08)
+            for k, (dx, spread, shade) in enumerate(tiers):
+                low = height * (0.15 + 0.8 * k / len(tiers))
+                half = width * spread * (1 - k / len(tiers) * 0.8)
+                peak = low + height * 0.35
+                c.polygon([self.at(x + dx * height - half, low, z), self.at(x + dx * height + half, low, z),
+                           self.at(x + dx * height, min(peak, height), z)], C.VEGETATION, needles[shade],
+                          texture=0.2, grain=0.18, shade=175 + 80 * k // len(tiers))
+
+        return paint
+
     def guard_rail(self, side, x):
+        """A metal W-beam on posts, or a concrete or painted barrier: CARLA labels both GuardRail."""
+        if self.rng.random() < 0.5:
+            self.barrier(side, x)
+        else:
+            self.w_beam(side, x)
+
+    def barrier(self, side, x):
+        """A solid barrier along the road: bare or painted concrete, darker at its foot."""
+        r = self.rng
+        z0, z1 = r.uniform(2, 15), r.uniform(60, 200)
+        height = r.uniform(0.8, 1.1)
+        colour = self.vary(self.pick([(182, 176, 168), (196, 190, 180), (160, 156, 150), (214, 150, 40)]), 10)
+        foot = tuple(v * 0.8 for v in colour)
+
+        def paint(near, far):
+            c = self.canvas
+            c.polygon(self.side_strip(x, 0, height, near, far), C.GUARDRAIL, colour, texture=0.08, gradient=0.15,
+                      grain=0.06)
+            c.polygon(self.side_strip(x, 0, 0.12, near, far), C.GUARDRAIL, foot, texture=0.06)
+
+        self.stand_along(z0, z1, paint)
+
+    def w_beam(self, side, x):
         """A metal W-beam on posts: a bright top edge, a dark groove, and a post every 2 m (to 80 m:
         further away they are under a pixel wide)."""
         r = self.rng
@@ -506,12 +584,32 @@ class Scene:
 
         self.stand_along(z0, z1, paint)
 
+    def embankment(self, side, x):
+        """A grassy bank or a rock cutting beside the road: from the low camera it rises above the
+        horizon, where the real frames have a tenth of their terrain."""
+        r = self.rng
+        z0 = r.uniform(3, 30)
+        z1 = z0 + r.uniform(20, 150)
+        rock = r.random() < 0.5
+        height = r.uniform(2, 12) if rock else r.uniform(0.8, 3)
+        colour = self.vary(self.pick(ROCK if rock else GRASS), 14)
+        grain = 0.14 if rock else 0.12
+
+        def paint(near, far):
+            self.canvas.polygon(self.side_strip(x, 0, height, near, far), C.TERRAIN, colour, texture=0.25,
+                                gradient=0.2, grain=grain)
+
+        self.stand_along(z0, z1, paint)
+
     def poles(self, side, x):
         r = self.rng
         z = r.uniform(4, 20)
         spacing = r.uniform(18, 45)
+        # Half the real frames show no traffic sign and no traffic light: a side of the road has
+        # them or not, rather than on every few poles.
+        kinds = ["lamp", "lamp", "plain"] + ["sign"] * (r.random() < 0.35) + ["light"] * (r.random() < 0.35)
         while z < 150:
-            kind = self.pick(["lamp", "lamp", "sign", "light", "plain"])
+            kind = self.pick(kinds)
             self.stand(z, self._pole(side, x + side * r.uniform(-0.2, 0.5), z, kind))
             z += spacing * r.uniform(0.7, 1.3)
 

@@ -12,7 +12,7 @@ from roadscenes import classes as C
 from roadscenes.appearance import FAMILIES, LIGHTS, draw_look
 from roadscenes.dataset import generate, is_up_to_date, read_manifest
 from roadscenes.render import frame_rng, render
-from roadscenes.scene import Scene
+from roadscenes.scene import LINE_WIDTH, Scene
 
 SETTINGS = ("exposure", "saturation", "contrast", "blur", "noise", "texture", "vignette")
 
@@ -109,16 +109,16 @@ def test_surfaces_are_textured_not_flat():
 
 
 def test_lane_markings_are_thin_and_narrow_with_distance():
-    """CARLA's markings are 0.10-0.16 m wide: in any row, a run of marking pixels is at most
-    0.16 m at that row's depth (plus a pixel each side for rasterising)."""
+    """In any row, a run of marking pixels is at most the widest marking (LINE_WIDTH) at that
+    row's depth, plus a pixel each side for rasterising."""
     runs = 0
     for index in range(16):
         _, mask = render(8, index, 640, 480)
         cam = Scene(frame_rng(8, index), 640, 480).cam
-        for v in (300, 360, 420):
+        for v in (270, 300, 330, 360, 420):
             if v <= cam.horizon + 5:
                 continue
-            widest = 0.16 * (v - cam.horizon) / cam.height_m + 2  # metres * focal / depth
+            widest = LINE_WIDTH[1] * (v - cam.horizon) / cam.height_m + 2  # metres * focal / depth
             lines = np.flatnonzero(mask[v] == C.ROADLINE)
             for run in np.split(lines, np.flatnonzero(np.diff(lines) > 1) + 1) if len(lines) else []:
                 runs += 1

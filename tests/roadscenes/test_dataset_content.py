@@ -108,3 +108,21 @@ def test_colour_alone_does_not_give_the_class_away(rendered):
 def test_frames_vary_in_lighting(rendered):
     brightness = [rgb.mean() for rgb, _ in rendered]
     assert max(brightness) - min(brightness) > 40
+
+
+def test_frames_are_daylight_as_in_the_real_data(rendered):
+    """No real frame is darker than 0.47 of full brightness (bench/scene_statistics.py): the
+    standard family has no dusk or night, so nine frames in ten stay above 0.42."""
+    brightness = sorted(rgb.mean() / 255 for rgb, _ in rendered)
+    assert brightness[len(brightness) // 10] > 0.42, [round(b, 2) for b in brightness[:10]]
+
+
+def test_the_low_camera_sees_road_across_the_band_below_the_horizon(rendered):
+    """As in the real masks: road takes about two thirds of the rows just below the horizon
+    (240-300 of 480), and the lane lines beside the car's lane are mostly out of view in the
+    bottom rows, which are empty asphalt."""
+    masks = np.stack([mask for _, mask in rendered])
+    assert (masks[:, 240:300] == C.ROAD).mean() > 0.5
+    bottom = masks[:, 420:] == C.ROADLINE
+    runs_per_row = (bottom[:, :, 1:] & ~bottom[:, :, :-1]).sum() / (bottom.shape[0] * bottom.shape[1])
+    assert runs_per_row < 0.5, runs_per_row
