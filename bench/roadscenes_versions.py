@@ -6,6 +6,7 @@ numbers rendered by both versions (the scenes differ: each version draws its own
 """
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -16,7 +17,7 @@ import bench_setup  # noqa: F401  (first: PATH, sys.path, quiet logs)
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from roadscenes.dataset import FRAMES, frame_name, generate  # noqa: E402
+from roadscenes.dataset import FRAMES, MANIFEST, frame_name, generate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAME_NUMBERS = (1, 3, 5, 8)
@@ -41,14 +42,21 @@ def main():
             pair = [np.asarray(Image.open(folder / FRAMES / frame_name(number)).convert("RGB").resize(TILE))
                     for folder in (old, new)]
             rows.append(np.concatenate([pair[0], np.full((TILE[1], 8, 3), 255, np.uint8), pair[1]], axis=1))
+        versions = [version(folder) for folder in (old, new)]
     header = Image.new("RGB", (rows[0].shape[1], 28), "white")
     draw = ImageDraw.Draw(header)
-    draw.text((8, 8), "before (roadscenes 1)", fill="black")
-    draw.text((TILE[0] + 16, 8), "now (roadscenes 2)", fill="black")
+    draw.text((8, 8), f"before ({versions[0]})", fill="black")
+    draw.text((TILE[0] + 16, 8), f"now ({versions[1]})", fill="black")
     picture = np.concatenate([np.asarray(header)] + rows, axis=0)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(picture).save(args.out, quality=85)
-    print(f"{args.out}: {len(FRAME_NUMBERS)} frames of seed {args.seed}, before | now")
+    print(f"{args.out}: {len(FRAME_NUMBERS)} frames of seed {args.seed}, {versions[0]} | {versions[1]}")
+
+
+def version(folder):
+    """"roadscenes N", from the generator its manifest names ("roadscenes N.x.y")."""
+    generator = json.loads((folder / MANIFEST).read_text())["generator"]
+    return generator.rsplit(".", 2)[0]
 
 
 if __name__ == "__main__":
