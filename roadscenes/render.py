@@ -18,8 +18,9 @@ from .scene import REFERENCE_WIDTH, Scene
 
 
 # Gains on the fine grain of the classes that are busier in the real frames than the scene's
-# flat shapes make them: leaves, facades, grass and asphalt have 1.4-3 times the generated
-# texture there (luma steps between neighbouring pixels, bench/scene_statistics.py).
+# flat shapes make them: leaves, facades, grass and asphalt had 1.4-3 times roadscenes 2's
+# texture there (luma steps between neighbouring pixels, bench/scene_statistics.py). Walls and
+# fences, which that bench does not measure, are treated like facades.
 GRAIN_GAIN = {C.VEGETATION: 3.0, C.BUILDING: 3.0, C.TERRAIN: 2.5, C.ROAD: 1.5, C.WALL: 2.0, C.FENCE: 2.0}
 
 
