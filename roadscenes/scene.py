@@ -184,7 +184,8 @@ class Scene:
         c.rectangle((0, 0, w, h), C.SKY, (200, 200, 200), texture=0.0)
 
     def skyline(self):
-        """Distant buildings, trees and hills standing on the horizon."""
+        """Distant things standing on the horizon: a city's buildings, a forest, hills, or a mix of
+        hills and trees (without buildings since roadscenes 3, as issue 33 measured it)."""
         c, r, w, hz, px = self.canvas, self.rng, self.cam.width, self.cam.horizon, self.px
         kind = self.pick(["city", "forest", "forest", "hills", "mixed", "mixed"])
         x = -10.0 * px
@@ -195,7 +196,11 @@ class Scene:
                 colour = self.pick(((110, 125, 95), (110, 125, 95)) + ROCK)
                 c.polygon([(x, hz + 2 * px), (x + step / 2, top), (x + step * 1.3, hz + 2 * px)], C.TERRAIN,
                           self.vary(colour, 15), texture=0.1, grain=0.05)
-            elif (kind == "forest" or (kind == "mixed" and r.random() < 0.5)) and r.random() < 0.6:
+            elif kind == "city":
+                top = hz - r.uniform(8, 45) * r.uniform(0.3, 1) * px
+                c.rectangle((x, top, x + step, hz + 2 * px), C.BUILDING,
+                            self.vary(self.pick(BUILDING_COLOURS), 15), texture=0.06, grain=0.03)
+            elif (kind == "forest" or r.random() < 0.5) and r.random() < 0.6:  # a mix: conifers 3 times in 10
                 # Conifers, the real towns' commonest trees: a row of narrow spires.
                 for _ in range(int(r.integers(2, 5))):
                     u = x + r.uniform(0, step)
@@ -203,7 +208,7 @@ class Scene:
                     top = hz - r.uniform(8, 45) * px
                     c.polygon([(u - half, hz + 4 * px), (u + half, hz + 4 * px), (u, top)], C.VEGETATION,
                               self.vary(self.pick(NEEDLES), 8), texture=0.15, grain=0.14)
-            elif kind == "forest" or kind == "mixed":
+            else:
                 rr = step * r.uniform(0.4, 0.8)
                 top = hz - r.uniform(6, 45) * px
                 green = self.vary(self.pick(LEAVES), 12)
@@ -212,10 +217,6 @@ class Scene:
                     c.ellipse((x + dx + k * rr * 0.3, top + k * r.uniform(0, 0.3) * (hz - top),
                                x + dx + 2 * rr * r.uniform(0.9, 1.2), hz + 8 * px), C.VEGETATION,
                               self.vary(green, 8), texture=0.15, grain=0.12)
-            else:
-                top = hz - r.uniform(8, 45) * r.uniform(0.3, 1) * px
-                c.rectangle((x, top, x + step, hz + 2 * px), C.BUILDING,
-                            self.vary(self.pick(BUILDING_COLOURS), 15), texture=0.06, grain=0.03)
             x += step * r.uniform(0.6, 1.2)
 
     def ground(self):
