@@ -10,7 +10,7 @@ output byte-identical across machines.
 from dataclasses import dataclass
 
 from . import classes as C
-from .canvas import Canvas
+from .canvas import LIT, Canvas
 
 # CARLA's default RGB camera (sensor.camera.rgb) has a 90 degree horizontal field of view:
 # the focal length is half the frame's width in pixels. Mounted level, so the horizon is
@@ -46,6 +46,12 @@ CLOTHES = ((30, 30, 40), (60, 60, 70), (150, 30, 30), (30, 60, 130), (200, 200, 
            (90, 70, 50), (40, 100, 60), (170, 150, 120), (220, 180, 40), (110, 110, 110))
 BUILDING_COLOURS = ((119, 115, 106), (144, 94, 68), (102, 102, 106), (162, 153, 136),
                     (85, 76, 72), (128, 128, 128), (136, 119, 94), (68, 72, 81))
+# The real towns' blocks of flats and offices: pale render and concrete, dark glass.
+PALE_FACADES = ((214, 208, 194), (198, 190, 172), (222, 220, 214), (190, 184, 176), (204, 186, 160))
+GLASS = ((44, 52, 62), (62, 74, 88), (34, 38, 46), (78, 92, 104))
+RECESSES = ((52, 54, 58), (70, 66, 62), (40, 42, 48))
+WINDOWS = ((60, 70, 85), (40, 45, 55), (120, 140, 160), (200, 190, 150), (28, 32, 40))
+FACADES = ("punched", "punched", "glass", "slabs")
 
 
 @dataclass
@@ -184,10 +190,14 @@ class Scene:
         c.rectangle((0, 0, w, h), C.SKY, (200, 200, 200), texture=0.0)
 
     def skyline(self):
-        """Distant things standing on the horizon: a city's buildings, a forest, hills, or a mix of
-        hills and trees (without buildings since roadscenes 3, as issue 33 measured it)."""
+        """Distant things standing on the horizon: a city's blocks, a forest, hills, or a mix of
+        hills and trees, often in front of a far ridge. A mix has no buildings: the real frames
+        have a third fewer buildings and half again as much foliage and terrain just above the
+        horizon as roadscenes 3 drew (bench/scene_statistics.py, band 3)."""
         c, r, w, hz, px = self.canvas, self.rng, self.cam.width, self.cam.horizon, self.px
         kind = self.pick(["city", "forest", "forest", "hills", "mixed", "mixed"])
+        if r.random() < (0.3 if kind == "city" else 0.85):
+            self.ridge()
         x = -10.0 * px
         while x < w + 10 * px:
             step = r.uniform(15, 70) * px
@@ -197,10 +207,8 @@ class Scene:
                 c.polygon([(x, hz + 2 * px), (x + step / 2, top), (x + step * 1.3, hz + 2 * px)], C.TERRAIN,
                           self.vary(colour, 15), texture=0.1, grain=0.05)
             elif kind == "city":
-                top = hz - r.uniform(8, 45) * r.uniform(0.3, 1) * px
-                c.rectangle((x, top, x + step, hz + 2 * px), C.BUILDING,
-                            self.vary(self.pick(BUILDING_COLOURS), 15), texture=0.06, grain=0.03)
-            elif (kind == "forest" or r.random() < 0.5) and r.random() < 0.6:  # a mix: conifers 3 times in 10
+                self._distant_block(x, step)
+            elif kind == "forest" or r.random() < 0.6:
                 # Conifers, the real towns' commonest trees: a row of narrow spires.
                 for _ in range(int(r.integers(2, 5))):
                     u = x + r.uniform(0, step)
@@ -218,6 +226,35 @@ class Scene:
                                x + dx + 2 * rr * r.uniform(0.9, 1.2), hz + 8 * px), C.VEGETATION,
                               self.vary(green, 8), texture=0.15, grain=0.12)
             x += step * r.uniform(0.6, 1.2)
+
+    def ridge(self):
+        """A far ridge of bare or grassy hills along part of the horizon, as in the real frames'
+        open country: a ragged line a few pixels to a tenth of the frame above the horizon."""
+        c, r, w, hz, px = self.canvas, self.rng, self.cam.width, self.cam.horizon, self.px
+        x = r.uniform(-0.3, 0.5) * w
+        end = x + r.uniform(0.4, 1.2) * w
+        peak = r.uniform(5, 35) * px
+        points = [(x, hz + 2 * px)]
+        while x < end:
+            points.append((x, hz - peak * r.uniform(0.2, 1.0)))
+            x += r.uniform(8, 30) * px
+        points.append((x, hz + 2 * px))
+        colour = self.pick(ROCK + ((96, 110, 74), (120, 124, 90)))
+        c.polygon(points, C.TERRAIN, self.vary(colour, 12), texture=0.12, gradient=0.2, grain=0.06)
+
+    def _distant_block(self, x, step):
+        """A far building on the horizon: its storeys a few pixels tall, lit or dark windows in rows."""
+        c, r, hz, px = self.canvas, self.rng, self.cam.horizon, self.px
+        top = hz - r.uniform(8, 45) * r.uniform(0.3, 1) * px
+        colour = self.vary(self.pick(BUILDING_COLOURS + PALE_FACADES + GLASS), 12)
+        c.rectangle((x, top, x + step, hz + 2 * px), C.BUILDING, colour, texture=0.06, grain=0.03)
+        storey = r.uniform(2.5, 4.5) * px
+        band = self.vary(self.pick(WINDOWS), 10)  # drawn at every size: the scene may not depend on it
+        if r.random() < 0.7 and storey > 1.5:
+            y = top + storey * 0.5
+            while y + storey * 0.4 < hz:
+                c.rectangle((x + px, y, x + step - px, y + storey * 0.45), C.BUILDING, band, texture=0.03)
+                y += storey
 
     def ground(self):
         c, r, cam = self.canvas, self.rng, self.cam
@@ -371,9 +408,14 @@ class Scene:
     def roadside(self, side):
         r = self.rng
         edge = side * self.kerb
-        style = self.pick(["urban", "urban", "suburban", "rural", "highway"])
-        if style in ("urban", "suburban"):
-            self.building_row(side, edge + side * r.uniform(3, 15 if style == "urban" else 35))
+        # Half the roadsides are built up: the real frames have buildings in 78% of frames.
+        style = self.pick(["urban", "suburban", "suburban", "rural", "rural", "highway"])
+        if style == "urban":
+            self.building_row(side, edge + side * r.uniform(3, 15), towers=0.3)
+        elif style == "suburban":  # houses set back behind a line of trees, as the real towns' are
+            setback = r.uniform(8, 35)
+            self.building_row(side, edge + side * setback, fill=0.6)
+            self.tree_row(side, edge + side * r.uniform(2, setback - 4), dense=True)
         else:
             self.tree_row(side, edge + side * r.uniform(3, 20), dense=r.random() < 0.6)
         if style == "highway" or r.random() < 0.3:
@@ -391,52 +433,85 @@ class Scene:
             self.pedestrians(side)
         self.street_furniture(side)
 
-    def building_row(self, side, x):
+    def building_row(self, side, x, fill=0.8, towers=0.0):
+        """Blocks along the road, a share `fill` of the plots built on, `towers` of them high-rise."""
         r = self.rng
         z = r.uniform(4, 25)
         while z < 220:
             depth = r.uniform(8, 30)
-            if r.random() < 0.8:
-                height = r.uniform(6, 32) * r.uniform(0.4, 1.0)
+            if r.random() < fill:
+                height = r.uniform(30, 60) if r.random() < towers else r.uniform(6, 32) * r.uniform(0.4, 1.0)
                 self.stand(z, self._building(side, x + side * r.uniform(0, 3), z, depth, height))
             z += depth + r.uniform(0, 12)
 
     def _building(self, side, x, z, depth, height):
+        """A block with one of the facades of CARLA's towns, each a regular grid that a network can
+        tell from foliage (issue 33: with facades of grain alone, real buildings read as trees):
+        punched windows in brick or render, a curtain wall of dark glass on pale mullions, or
+        pale floor slabs (balconies) over dark recesses."""
         r = self.rng
-        colour = self.vary(self.pick(BUILDING_COLOURS + GREYS), 15)
-        trim = tuple(min(255.0, v * r.uniform(1.1, 1.3)) for v in colour)  # ledges and cornice
-        window = self.vary(self.pick([(60, 70, 85), (40, 45, 55), (120, 140, 160), (200, 190, 150)]), 12)
+        style = self.pick(FACADES)
+        if style == "glass":
+            colour = self.vary(self.pick(GLASS), 8)
+            trim = self.vary((176, 178, 176), 12)  # mullions and transoms
+        elif style == "slabs":
+            colour = self.vary(self.pick(RECESSES), 8)
+            trim = self.vary(self.pick(PALE_FACADES), 10)
+        else:
+            colour = self.vary(self.pick(BUILDING_COLOURS + GREYS + PALE_FACADES), 15)
+            trim = tuple(min(255.0, v * r.uniform(1.1, 1.3)) for v in colour)  # ledges and cornice
+        window = self.vary(self.pick(WINDOWS), 12)
         storey = r.uniform(2.8, 3.6)
         floors = max(1, int(height / storey))
-        cols = max(2, int(depth / r.uniform(2.0, 4.0)))
+        cols = max(2, int(depth / r.uniform(1.6, 3.2)))
         shop = r.random() < 0.5  # a ground floor of shop windows
-        grain = r.uniform(0.02, 0.08)  # brick, render or concrete
+        grain = r.uniform(0.02, 0.06)  # brick, render or concrete
 
         def paint():
-            c = self.canvas
-            far = x + side * 15
             self.cast_shadow(x, x + side * 6, z, z + depth, height * 0.5)
-            c.polygon(self.quad(x, x, 0, height, z, z + depth), C.BUILDING, colour, texture=0.07, gradient=0.2,
-                      grain=grain)
-            c.polygon(self.quad(x, far, 0, height, z), C.BUILDING, self.vary(colour, 8), texture=0.07, shade=200,
-                      grain=grain)
-            c.polygon(self.quad(x, x, height - 0.35, height, z, z + depth), C.BUILDING, trim, texture=0.04)
-            # Storeys: a ledge and a row of windows each, as projected quads on the facade.
-            for j in range(floors):
-                y = j * storey
-                if j:
-                    c.polygon(self.quad(x, x, y - 0.12, y + 0.05, z, z + depth), C.BUILDING, trim, texture=0.04)
-                for i in range(cols):
-                    z0 = z + depth * (i + 0.2) / cols
-                    z1 = z + depth * (i + 0.8) / cols
-                    if j == 0 and shop:
-                        c.polygon(self.quad(x, x, 0.4, storey * 0.8, z0, z1), C.BUILDING, window, texture=0.05,
-                                  gradient=0.4)
-                    elif y + storey * 0.75 < height:
-                        c.polygon(self.quad(x, x, y + storey * 0.3, y + storey * 0.75, z0, z1), C.BUILDING,
-                                  window, texture=0.05, gradient=0.3)
+            far = x + side * 15
+            for x0, x1, z0, z1, shade in ((x, x, z, z + depth, LIT), (x, far, z, None, 200)):
+                self._facade(style, x0, x1, z0, z1, height, colour, trim, window, floors, storey, cols, shop,
+                             grain, shade)
 
         return paint
+
+    def _facade(self, style, x0, x1, z0, z1, height, colour, trim, window, floors, storey, cols, shop, grain,
+                shade):
+        """One wall of a building: along the road (z1 given) or facing the camera (z1 None)."""
+        c = self.canvas
+
+        def panel(u0, u1, y0, y1, fill, **kw):
+            # A rectangle on this wall, u0..u1 its fraction across the wall.
+            if z1 is None:
+                quad = self.quad(x0 + (x1 - x0) * u0, x0 + (x1 - x0) * u1, y0, y1, z0)
+            else:
+                quad = self.quad(x0, x0, y0, y1, z0 + (z1 - z0) * u0, z0 + (z1 - z0) * u1)
+            c.polygon(quad, C.BUILDING, fill, shade=shade, **kw)
+
+        panel(0, 1, 0, height, colour, texture=0.07, gradient=0.2, grain=grain)
+        if style == "glass":  # a curtain wall: glass between thin pale bars
+            for j in range(1, floors + 1):
+                panel(0, 1, j * storey - 0.15, j * storey, trim, texture=0.03)
+            for i in range(cols + 1):
+                panel(i / cols - 0.02, i / cols + 0.02, 0, height, trim, texture=0.03)
+            return
+        panel(0, 1, height - 0.35, height, trim, texture=0.04)  # the cornice
+        for j in range(floors):
+            y = j * storey
+            if style == "slabs":  # a floor slab, then a dark band of recessed windows
+                panel(0, 1, y, y + storey * 0.35, trim, texture=0.04, grain=grain)
+                for i in range(0, cols, 2):  # balcony partitions
+                    panel(i / cols, i / cols + 0.04, y, y + storey, trim, texture=0.04)
+                continue
+            if j:
+                panel(0, 1, y - 0.12, y + 0.05, trim, texture=0.04)
+            for i in range(cols):
+                u0, u1 = (i + 0.2) / cols, (i + 0.8) / cols
+                if j == 0 and shop:
+                    panel(u0, u1, 0.4, storey * 0.8, window, texture=0.05, gradient=0.4)
+                elif y + storey * 0.75 < height:
+                    panel(u0, u1, y + storey * 0.3, y + storey * 0.75, window, texture=0.05, gradient=0.3)
 
     def tree_row(self, side, x, dense, count=None):
         r = self.rng
@@ -445,10 +520,11 @@ class Scene:
         for _ in range(n):
             z = r.uniform(4, 150)
             height = r.uniform(3, 13)
+            u = x + side * r.uniform(0, 6)
             if conifers and r.random() < 0.85:
-                self.stand(z, self._conifer(x + side * r.uniform(0, 6), z, height * r.uniform(1.0, 1.6)))
+                self.stand(z, self._conifer(u, z, height * r.uniform(1.0, 1.6)))
             else:
-                self.stand(z, self._tree(x + side * r.uniform(0, 6), z, height, r.random() < 0.25))
+                self.stand(z, self._tree(u, z, height, r.random() < 0.25))
 
     def _tree(self, x, z, height, bush):
         r = self.rng
@@ -568,9 +644,9 @@ class Scene:
         """Concrete or stone: panels with joints, a lighter cap along the top."""
         r = self.rng
         z0 = r.uniform(3, 40)
-        z1 = z0 + r.uniform(8, 80)
-        height = r.uniform(0.8, 3)
-        colour = self.vary(self.pick(GREYS + ((150, 130, 110), (170, 160, 140))), 15)
+        z1 = z0 + r.uniform(8, 120)
+        height = r.uniform(0.8, 3.5)
+        colour = self.vary(self.pick(GREYS + ((150, 130, 110), (170, 160, 140), (140, 84, 64))), 15)
         cap = tuple(min(255.0, v * 1.15) for v in colour)
         joint = tuple(v * 0.75 for v in colour)
         panel = r.uniform(2, 4)
