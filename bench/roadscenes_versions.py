@@ -54,9 +54,13 @@ def main():
 
 
 def version(folder):
-    """"roadscenes N", from the generator its manifest names ("roadscenes N.x.y")."""
-    generator = json.loads((folder / MANIFEST).read_text())["generator"]
-    return generator.rsplit(".", 2)[0]
+    """"roadscenes 3" or "roadscenes 3.1", from the generator its manifest names
+    ("roadscenes 3.0.0", "roadscenes 3.1.0"): trailing zero parts are dropped."""
+    name, number = json.loads((folder / MANIFEST).read_text())["generator"].rsplit(" ", 1)
+    parts = number.split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return f"{name} {'.'.join(parts)}"
 
 
 if __name__ == "__main__":
