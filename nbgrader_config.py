@@ -67,7 +67,20 @@ c.Autograde.autograde_preprocessors = [
 # the same sandbox (course/grading/selftest.py): full marks and zero, or it stops with the reason and
 # records nothing, instead of giving every student 0 on a broken machine. Once per machine,
 # grading files and environment.
-c.Autograde.pre_convert_hook = "course.grading.selftest.hook"
+# First, though, the term's due date and extensions go into the gradebook, where nbgrader's
+# lateness reads them (course/deadline/).
+c.Autograde.pre_convert_hook = "course.grading.selftest.before_autograde"
+
+# The term (README, "Running a term"). The due date, with its time zone by name ("UTC" too);
+# None: no due date and no penalty. Lateness is nbgrader's: the time `nbgrader submit`
+# recorded (timestamp.txt) against the due date and the student's extension
+# (`python -m course extend`). The late policy is nbgrader's own plugin, so plain
+# `nbgrader autograde` and `course grade` charge the same. Changing these lines grades nothing
+# again: `course grade` recomputes every penalty.
+c.Deadline.due = None  # e.g. "2026-12-14 23:59 Europe/London"
+c.AssignLatePenalties.plugin_class = "course.deadline.policy.LatePolicy"
+c.LatePolicy.per_started_day = 0.10  # a tenth of the points earned per started day late
+c.LatePolicy.max_days = 5  # later than 5 days: no points (None: no limit)
 # Limits of each graded kernel (see course/sandbox/execute.py).
 c.SandboxedKernelManager.memory_mb = 4096
 c.SandboxedKernelManager.max_processes = 512

@@ -12,6 +12,10 @@
                                 running one), each kernel sandboxed; feedback, grades.csv
                                 and a report. Unchanged submissions are not graded again
                                 (--force grades everything)
+    python -m course extend STUDENT --until DATE | --days N [--reason TEXT]
+                                give one student a later due date (c.Deadline.due in
+                                nbgrader_config.py is the class's)
+    python -m course extensions list the extensions granted
     python -m course selftest   grade the reference solution and the blank release in the
                                 sandbox students get (full marks and zero, or it says why);
                                 every grading process does this first, once per machine
@@ -30,8 +34,17 @@ DB_URL = f"sqlite:///{ROOT / 'gradebook.db'}"
 
 
 def release():
+    from .deadline.due import DeadlineError, shown
+    from .grading.gradebook import term_dates
+
     nbgrader("generate_assignment", ASSIGNMENT, "--force", capture=True)
     print(f"released {ASSIGNMENT} into {ROOT / 'release' / ASSIGNMENT}")
+    try:
+        due = term_dates(DB_URL, ROOT)
+    except DeadlineError as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
+    print(f"due date: {shown(due) if due else 'none (c.Deadline.due in nbgrader_config.py)'}")
 
 
 def examples():
@@ -52,6 +65,8 @@ def report(args):
 
 def grade(args):
     from .report.class_report import write_report
+    from .deadline.due import DeadlineError
+    from .grading.gradebook import recompute_penalties
     from .grading.grader import NoWorkerLeft, SelfTestRefused, Settings, grade_all, sandbox_note, sandbox_refusal
     from .report.points import exercise_points, format_table, write_csv
 
@@ -71,9 +86,10 @@ def grade(args):
     broken = []
     try:
         outcomes = grade_all(settings, only=args.student, health=broken)
-    except (SelfTestRefused, NoWorkerLeft) as refused:
+    except (SelfTestRefused, NoWorkerLeft, DeadlineError) as refused:
         print(f"error: {refused}", file=sys.stderr)
         return 2
+    late = recompute_penalties(settings.db_url, ROOT)
     graded = [o.student for o in outcomes.values() if o.graded]
     unchanged = sum(o.unchanged for o in outcomes.values())
     nbgrader("export", "--to", ROOT / "grades.csv", f"--CourseDirectory.db_url={settings.db_url}", capture=True,
@@ -83,6 +99,7 @@ def grade(args):
                          "seconds": f"{o.seconds:.0f}"} for o in outcomes.values()}
     write_csv(table, ROOT / "grades_by_exercise.csv", extra)
     print(format_table(table, extra))
+    print_late(late)
     print(f"\n{len(graded)} of {len(outcomes)} submissions graded ({unchanged} unchanged since the last run, "
           f"not graded again); feedback in {ROOT / 'feedback'}; "
           f"{ROOT / 'grades.csv'} and {ROOT / 'grades_by_exercise.csv'} written")
@@ -94,6 +111,59 @@ def grade(args):
         for report in broken:
             print(f"  {report.get('worker')}: {report['reason']}", file=sys.stderr)
     return 0 if len(graded) == len(outcomes) and not broken else 1
+
+
+def print_late(late):
+    """One line per late submission: how late, and the penalty the late policy charged."""
+    from .deadline.policy import lateness, started_days
+
+    if not late:
+        return
+    print(f"\n{len(late)} late submission(s) (penalties per the late policy in nbgrader_config.py):")
+    for student, seconds, penalty, score in late:
+        print(f"  {student}: {lateness(seconds)} ({started_days(seconds)} started day(s)), penalty "
+              f"{penalty:g} of {score:g} points")
+
+
+def extend(args):
+    from .deadline.due import DeadlineError, shown, sync
+    from .deadline.extensions import grant
+    from .grading.gradebook import course_config
+
+    config = course_config(ROOT)
+    try:
+        until = grant(args.db or DB_URL, config, ROOT, args.student, until=args.until, days=args.days,
+                      reason=args.reason)
+    except DeadlineError as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
+    due = sync(args.db or DB_URL, config)
+    print(f"{args.student}: due {shown(until, due.tzinfo)} (the class: {shown(due)})"
+          + (f"; reason: {args.reason}" if args.reason else ""))
+    print("`python -m course grade` recomputes the penalty; nothing is graded again for it")
+    return 0
+
+
+def extensions(args):
+    from .deadline.due import DeadlineError, shown, sync
+    from .deadline.extensions import granted
+    from .grading.gradebook import course_config
+
+    try:
+        due = sync(args.db or DB_URL, course_config(ROOT))
+    except DeadlineError as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
+    rows = granted(args.db or DB_URL)
+    zone = due.tzinfo if due else None
+    print(f"due date: {shown(due) if due else 'none set (c.Deadline.due in nbgrader_config.py)'}")
+    if not rows:
+        print("no extensions")
+        return 0
+    for student, until, reason, when in rows:
+        print(f"  {student}: until {shown(until, zone)}, granted {shown(when, zone)}"
+              + (f": {reason}" if reason else ""))
+    return 0
 
 
 def selftest(args):
@@ -168,6 +238,16 @@ def parse(argv):
     grading.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (unsafe)")
     grading.add_argument("--no-prestart", action="store_true",
                          help="start each kernel only when its notebook comes (slower)")
+    extending = commands.add_parser("extend", help="give one student a later due date")
+    extending.add_argument("student")
+    when = extending.add_mutually_exclusive_group(required=True)
+    when.add_argument("--until", help='the new due date, e.g. "2026-12-18 12:00" (the due date\'s time zone) '
+                      'or "2026-12-18 12:00 Europe/London"')
+    when.add_argument("--days", type=int, help="this many days after the due date")
+    extending.add_argument("--reason", default="", help="kept with the extension, listed by `extensions`")
+    extending.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
+    listing = commands.add_parser("extensions", help="list the extensions granted")
+    listing.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
     return parser.parse_args(argv)
 
 
@@ -189,6 +269,8 @@ def _main(argv):
         return selftest(args)
     if args.command == "report":
         return report(args) or 0
+    if args.command in ("extend", "extensions"):
+        return {"extend": extend, "extensions": extensions}[args.command](args)
     return {"run": run, "release": release, "examples": examples}[args.command]() or 0
 
 

@@ -22,10 +22,11 @@ ALLOWED = {
     "assignment": {"unet_segmentation"},
     "sandbox": {"layout", "assignment"},
     "judge": {"layout", "bounded", "assignment", "sandbox"},
-    "grading": {"layout", "bounded", "assignment", "sandbox"},
+    "deadline": {"assignment"},
+    "grading": {"layout", "bounded", "assignment", "sandbox", "deadline"},
     "report": {"layout", "assignment"},
     "exchange": {"layout"},
-    "__main__": {"layout", "assignment", "grading", "report", "unet_segmentation"},
+    "__main__": {"layout", "assignment", "grading", "report", "unet_segmentation", "deadline"},
 }
 
 

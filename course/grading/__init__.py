@@ -6,6 +6,7 @@ one process (`nbgrader_steps`) and `selftest` first proves the machine grades th
 and the blank release right; `gradebook` records each submission in one transaction.
 
 May import: course.layout, course.bounded (the preflight reads each notebook in a bounded
-child), course.assignment, course.sandbox. The judge is not imported here:
+child), course.assignment, course.sandbox, course.deadline (the due date and extensions go
+into the gradebook before grading; penalties are recomputed after). The judge is not imported here:
 nbgrader loads it from nbgrader_config.py in the processes that grade.
 """

@@ -44,7 +44,8 @@ def snapshot(db_url, course_id):
                              f"`nbgrader generate_assignment {ASSIGNMENT}` with this gradebook first") from None
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "snapshot.sqlite"
-            described = [str(assignment.duedate), assignment.course_id]
+            # The due date is not described: penalties are computed here, centrally, after grading.
+            described = [assignment.course_id]
             with Gradebook(f"sqlite:///{path}", course_id) as copy:
                 copy.add_assignment(ASSIGNMENT, duedate=assignment.duedate, course_id=assignment.course_id)
                 for notebook in assignment.notebooks:
@@ -99,15 +100,30 @@ def one_transaction(gradebook):
         session.commit = commit
 
 
+def course_config(root):
+    """The configuration in `root`'s nbgrader_config.py (an empty one when it has none)."""
+    from traitlets.config import Config
+
+    if not (Path(root) / "nbgrader_config.py").is_file():
+        return Config()
+    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+
+
+def term_dates(db_url, root):
+    """The configured due date and every extension into the gradebook at `db_url`, before
+    anything grades (DeadlineError when the due date cannot be used); returns the due date."""
+    from ..deadline.extensions import apply
+
+    return apply(db_url, course_config(root), root)
+
+
 class LatePenalties:
     """nbgrader's AssignLatePenalties, with the course's configuration (its plugin)."""
 
     def __init__(self, root):
         from nbgrader.preprocessors import AssignLatePenalties
 
-        config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config() \
-            if (Path(root) / "nbgrader_config.py").is_file() else None
-        self.preprocessor = AssignLatePenalties(config=config) if config else AssignLatePenalties()
+        self.preprocessor = AssignLatePenalties(config=course_config(root))
         self.preprocessor.init_plugin()
 
     def apply(self, submission, notebook):
@@ -155,3 +171,24 @@ def forget(gradebook, student):
     open `gradebook` (ledger() has made the table)."""
     with one_transaction(gradebook):
         gradebook.db.execute(LEDGER.delete().where(_row(student)))
+
+
+def recompute_penalties(db_url, root):
+    """Every submission's late penalty again, in one transaction, from the gradebook's due date,
+    each student's extension and the configured policy: submissions not graded again this run
+    (unchanged) get a new due date, extension or policy too. Returns [(student, seconds late,
+    penalty, score before it)] of the late submissions."""
+    penalties = LatePenalties(root)
+    late = []
+    with Gradebook(db_url) as book, one_transaction(book):
+        for submission in book.find_assignment(ASSIGNMENT).submissions:
+            if submission.timestamp is None:
+                continue
+            for notebook in submission.notebooks:
+                penalties.apply(submission, notebook)
+            book.db.flush()
+            if submission.total_seconds_late > 0:
+                late.append((submission.student.id, submission.total_seconds_late,
+                             sum(n.late_submission_penalty or 0.0 for n in submission.notebooks),
+                             sum(n.score for n in submission.notebooks)))
+    return sorted(late)

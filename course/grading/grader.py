@@ -276,6 +276,7 @@ def grade_all(settings, only=None, progress=True, say=print, health=None):
     passed it."""
     health = [] if health is None else health
     environment_bin_on_path()  # the gradebook is created here (alembic), also by benches and tests
+    gradebook.term_dates(settings.db_url, settings.root)
     ids = [s for s in students(settings.root) if not only or s in only]
     outcomes = {name: Outcome(name, "invalid submission", f"{problem}: rename the folder submitted/{name}")
                 for name, problem in odd_students(settings.root).items() if not only or name in only}

@@ -229,6 +229,8 @@ def _limits(config):
 
 def key(config):
     """sha256 of the grading files, the limits and the environment."""
+    from ..deadline.due import without_term
+
     root = ROOT  # the grading files are those of this course package, wherever nbgrader's root is
     hasher = hashlib.sha256(json.dumps(_limits(config), sort_keys=True, default=str).encode())
     hasher.update(environment_fingerprint().encode())
@@ -236,7 +238,10 @@ def key(config):
              *sorted(p for p in (root / "source" / ASSIGNMENT).rglob("*") if p.is_file())]
     for path in paths:
         if "__pycache__" not in path.parts and ".ipynb_checkpoints" not in path.parts:
-            hasher.update(str(path.relative_to(root)).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+            content = path.read_bytes()
+            if path.name == "nbgrader_config.py":
+                content = without_term(content)  # the term's dates change no grade
+            hasher.update(str(path.relative_to(root)).encode() + b"\0" + hashlib.sha256(content).digest())
     return hasher.hexdigest()
 
 
@@ -290,6 +295,15 @@ def hook(**_):
         if report:
             Path(report).write_text(json.dumps({"host": socket.gethostname(), "reason": problem}))
         raise SelfTestFailed(1)  # the message is in nbgrader's log
+
+
+def before_autograde(**kwargs):
+    """nbgrader's Autograde.pre_convert_hook (nbgrader_config.py): the term's due date and
+    extensions into the gradebook (course/deadline/), then the self-test."""
+    from ..deadline.hook import hook as term_dates
+
+    term_dates(**kwargs)
+    hook(**kwargs)
 
 
 def load_config(root, argv=()):

@@ -1,0 +1,33 @@
+"""The term's dates into the gradebook before plain `nbgrader autograde` grades: part of
+`c.Autograde.pre_convert_hook` (course/grading/selftest.py chains it before the self-test)."""
+
+from pathlib import Path
+
+from .due import DeadlineError
+from .extensions import apply
+
+
+class DeadlineRefused(SystemExit):
+    """A due date nbgrader_config.py gives that cannot be used: grading stops, recording nothing.
+    (nbgrader swallows an ordinary exception from a pre-convert hook and grades on.)"""
+
+
+def hook(**_):
+    """Part of nbgrader's Autograde.pre_convert_hook: the configured due date into the gradebook."""
+    from traitlets.config import Application
+
+    app = Application.instance()
+    grader = getattr(app, "subapp", None) or app  # `nbgrader autograde`: the autograde app
+    coursedir = getattr(grader, "coursedir", None)
+    db_url = coursedir.db_url if coursedir is not None else _default_db(grader.config)
+    root = coursedir.root if coursedir is not None else "."
+    try:
+        apply(db_url, grader.config, root)  # the configured due date first, then the extensions
+    except DeadlineError as error:
+        app.log.error(f"{error}; fix it in nbgrader_config.py and grade again")
+        raise DeadlineRefused(1) from None
+
+
+def _default_db(config):
+    root = config.CourseDirectory.get("root") or "."
+    return f"sqlite:///{Path(str(root)) / 'gradebook.db'}"
