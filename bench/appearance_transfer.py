@@ -18,7 +18,8 @@ held-out family is always rendered by this version. --model keeps the trained ne
 second run with the same --model only scores it again. --real DIR also scores it on real CARLA
 frames with their masks (`CameraRGB/`, `CameraMask/`; for example `../shared/carla-dev/pairs`),
 which never ship with the course, and prints each class's real IoU as a share of its
-validation IoU.
+validation IoU and, for a class that keeps less than 0.65 of it, what its real pixels were
+taken for.
 """
 
 import argparse
@@ -151,7 +152,9 @@ def main():
               "validation": summary(validation["confusion"]),
               "held-out": summary(score_folder(model, args.heldout))}
     if args.real:
-        result["real"] = summary(score_folder(model, Path(args.real)))
+        real = score_folder(model, Path(args.real))
+        result["real"] = summary(real)
+        result["real"]["confusion"] = np.asarray(real).tolist()
     Path(args.result).write_text(json.dumps(result, indent=1) + "\n")
 
     results, labels = {args.label: result}, [args.label]
@@ -174,7 +177,15 @@ def transfer(result):
             ratio = (real["iou"][name] or 0) / validation["iou"][name]
             lines.append(f"  {name:<11} {share:6.1%} of real pixels: IoU {real['iou'][name] or 0:.2f} real, "
                          f"{validation['iou'][name]:.2f} validation ({ratio:.2f}x){'  below half' if ratio < 0.5 else ''}")
+            if ratio < 0.65 and "confusion" in real:
+                lines.append("      its real pixels predicted as: " + taken_for(real["confusion"], name))
     return "\n".join(lines)
+
+
+def taken_for(confusion, name):
+    """'Building 55%, Vegetation 31%, ...': where a class's true pixels went (the four largest)."""
+    row = np.asarray(confusion, dtype=np.int64)[CLASS_NAMES.index(name)]
+    return ", ".join(f"{CLASS_NAMES[k]} {row[k] / row.sum():.0%}" for k in np.argsort(-row)[:4] if row[k])
 
 
 if __name__ == "__main__":

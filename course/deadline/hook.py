@@ -26,6 +26,10 @@ def hook(**_):
     except DeadlineError as error:
         app.log.error(f"{error}; fix it in nbgrader_config.py and grade again")
         raise DeadlineRefused(1) from None
+    except Exception as error:  # noqa: BLE001 - grading without the due date would charge wrong penalties
+        app.log.error(f"could not write the due date and extensions into the gradebook {db_url}: "
+                      f"{type(error).__name__}: {error}; nothing was graded")
+        raise DeadlineRefused(1) from None
 
 
 def _default_db(config):

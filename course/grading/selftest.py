@@ -298,12 +298,14 @@ def hook(**_):
 
 
 def before_autograde(**kwargs):
-    """nbgrader's Autograde.pre_convert_hook (nbgrader_config.py): the term's due date and
-    extensions into the gradebook (course/deadline/), then the self-test."""
+    """nbgrader's Autograde.pre_convert_hook (nbgrader_config.py): the self-test, then the
+    term's due date and extensions into the gradebook (course/deadline/). nbgrader swallows an
+    ordinary exception from this hook and grades on, so each part stops grading with a
+    SystemExit of its own instead."""
     from ..deadline.hook import hook as term_dates
 
-    term_dates(**kwargs)
     hook(**kwargs)
+    term_dates(**kwargs)
 
 
 def load_config(root, argv=()):
