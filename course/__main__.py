@@ -96,7 +96,7 @@ def grade(args):
              check=False)
     table = exercise_points(settings.db_url, students=list(outcomes))
     extra = {o.student: {"status": o.status + (" (unchanged)" if o.unchanged else ""), "reason": o.reason,
-                         "seconds": f"{o.seconds:.0f}"} for o in outcomes.values()}
+                         "seconds": f"{o.seconds:.0f}", "late": late_note(late, o.student)} for o in outcomes.values()}
     write_csv(table, ROOT / "grades_by_exercise.csv", extra)
     print(format_table(table, extra))
     print_late(late)
@@ -111,6 +111,16 @@ def grade(args):
         for report in broken:
             print(f"  {report.get('worker')}: {report['reason']}", file=sys.stderr)
     return 0 if len(graded) == len(outcomes) and not broken else 1
+
+
+def late_note(late, student):
+    """'1 day 2 h late, -6 points' for a late submission, '' for one on time."""
+    from .deadline.policy import lateness
+
+    for name, seconds, penalty, _ in late:
+        if name == student:
+            return f"{lateness(seconds)}, -{penalty:g} points"
+    return ""
 
 
 def print_late(late):

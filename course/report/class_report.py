@@ -292,6 +292,12 @@ def write_report(root, db_url, out=None):
                          f"<tr><td>{html.escape(r['student'])}</td><td>{html.escape(r.get('status', ''))}</td>"
                          f"<td>{html.escape(r['reason'])}</td></tr>" for r in sorted(odd, key=lambda r: r["student"]))
                      + "</table>" if odd else "<p>Nothing was refused or repaired.</p>"))
+        late = sorted((r for r in runs.values() if r.get("late")), key=lambda r: r["student"])
+        parts.append("<h3>Late submissions</h3>" + (
+            f"<p>{len(late)} of {len(runs)} submissions late (the late policy is in nbgrader_config.py).</p>"
+            "<table><tr><th>student</th><th>late, and the penalty in points</th></tr>" + "".join(
+                f"<tr><td>{html.escape(r['student'])}</td><td>{html.escape(r['late'])}</td></tr>" for r in late)
+            + "</table>" if late else "<p>No submission was late.</p>"))
         _write_csv(out / "grading_health.csv", ["student", "status", "reason", "seconds"],
                    [[r["student"], r.get("status", ""), r.get("reason", ""), r.get("seconds", "")]
                     for r in sorted(runs.values(), key=lambda r: r["student"])])

@@ -190,3 +190,25 @@ def test_copies_of_the_reference_are_not_similar():
     code = {f"s{i}": dict(reference) for i in range(5)}
     assert similar_pairs(code, list(reference.values())) == []
     assert clusters([]) == []
+
+
+def test_late_submissions_are_counted_with_their_penalty(report, tmp_path):
+    """`course grade` writes each late submission's lateness and penalty into
+    grades_by_exercise.csv's `late` column; the report counts and lists them."""
+    import shutil
+
+    root = tmp_path / "course"
+    shutil.copytree(report[0], root)
+    with open(root / "grades_by_exercise.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        row["late"] = "1 day 2 h 5 min late, -6 points" if row["student"] == "ref_0" else ""
+    with open(root / "grades_by_exercise.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    page = write_report(root, f"sqlite:///{root / 'gradebook.db'}").read_text()
+    late = page.split("<h3>Late submissions</h3>", 1)[1].split("<h", 1)[0]
+    assert f"1 of {len(rows)} submissions late" in late
+    assert "<td>ref_0</td><td>1 day 2 h 5 min late, -6 points</td>" in late
+    assert "No submission was late" in report[1].read_text()
