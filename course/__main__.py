@@ -119,7 +119,7 @@ def late_note(late, student):
 
     for name, seconds, penalty, _ in late:
         if name == student:
-            return f"{lateness(seconds)}, -{penalty:g} points"
+            return "no time of submission recorded" if seconds is None else f"{lateness(seconds)}, -{penalty:g} points"
     return ""
 
 
@@ -127,12 +127,16 @@ def print_late(late):
     """One line per late submission: how late, and the penalty the late policy charged."""
     from .deadline.policy import lateness, started_days
 
-    if not late:
-        return
-    print(f"\n{len(late)} late submission(s) (penalties per the late policy in nbgrader_config.py):")
-    for student, seconds, penalty, score in late:
+    timed = [row for row in late if row[1] is not None]
+    if timed:
+        print(f"\n{len(timed)} late submission(s) (penalties per the late policy in nbgrader_config.py):")
+    for student, seconds, penalty, score in timed:
         print(f"  {student}: {lateness(seconds)} ({started_days(seconds)} started day(s)), penalty "
               f"{penalty:g} of {score:g} points")
+    untimed = sorted(row[0] for row in late if row[1] is None)
+    if untimed:
+        print(f"\nno time of submission recorded (no readable timestamp.txt), so no lateness and no penalty: "
+              f"{', '.join(untimed)}; check their submissions in the exchange", file=sys.stderr)
 
 
 def extend(args):

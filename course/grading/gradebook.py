@@ -177,12 +177,18 @@ def recompute_penalties(db_url, root):
     """Every submission's late penalty again, in one transaction, from the gradebook's due date,
     each student's extension and the configured policy: submissions not graded again this run
     (unchanged) get a new due date, extension or policy too. Returns [(student, seconds late,
-    penalty, score before it)] of the late submissions."""
+    penalty, score before it)] of the late submissions, and of those with points but no time of
+    submission while a due date is set (seconds None: their lateness is unknown, and no penalty
+    is charged)."""
     penalties = LatePenalties(root)
     late = []
     with Gradebook(db_url) as book, one_transaction(book):
-        for submission in book.find_assignment(ASSIGNMENT).submissions:
+        assignment = book.find_assignment(ASSIGNMENT)
+        for submission in assignment.submissions:
             if submission.timestamp is None:
+                if assignment.duedate is not None and submission.notebooks and \
+                        any(n.score for n in submission.notebooks):
+                    late.append((submission.student.id, None, 0.0, sum(n.score for n in submission.notebooks)))
                 continue
             for notebook in submission.notebooks:
                 penalties.apply(submission, notebook)
@@ -191,4 +197,4 @@ def recompute_penalties(db_url, root):
                 late.append((submission.student.id, submission.total_seconds_late,
                              sum(n.late_submission_penalty or 0.0 for n in submission.notebooks),
                              sum(n.score for n in submission.notebooks)))
-    return sorted(late)
+    return sorted(late, key=lambda row: row[0])

@@ -90,3 +90,29 @@ def test_course_grade_lists_the_late_submissions(db_url, tmp_path, monkeypatch):
     monkeypatch.setattr(course_gradebook, "course_config", lambda _: config)
     late = course_gradebook.recompute_penalties(db_url, tmp_path)
     assert [(student, penalty, score) for student, _, penalty, score in late] == [("ada", 6.0, 30.0)]
+
+
+def test_a_submission_with_points_but_no_time_is_named_not_passed_over(db_url, tmp_path, monkeypatch):
+    """A submission whose timestamp.txt was missing or unreadable cannot be late in nbgrader's
+    eyes; `course grade` names it instead of letting it through unnoticed."""
+    config = term()
+    sync(db_url, config)
+    submit(db_url, "ada", DUE + 25 * HOUR, points=30)
+    submit(db_url, "bob", DUE - HOUR, points=25)
+    with Gradebook(db_url) as gradebook:
+        gradebook.find_submission(ASSIGNMENT, "bob").timestamp = None
+        gradebook.db.commit()
+    monkeypatch.setattr(course_gradebook, "course_config", lambda _: config)
+    late = course_gradebook.recompute_penalties(db_url, tmp_path)
+    assert [(student, seconds) for student, seconds, _, _ in late] == [("ada", 25 * 3600), ("bob", None)]
+
+
+def test_course_grade_says_how_late_and_what_it_cost(capsys):
+    from course.__main__ import late_note, print_late
+
+    late = [("ada", 25 * 3600 + 300, 6.0, 30.0), ("bob", None, 0.0, 25.0)]
+    print_late(late)
+    out, err = capsys.readouterr()
+    assert "ada: 1 day 1 h 5 min late (2 started day(s)), penalty 6 of 30 points" in out
+    assert "no time of submission recorded" in err and "bob" in err
+    assert late_note(late, "ada") == "1 day 1 h 5 min late, -6 points" and late_note(late, "cy") == ""
