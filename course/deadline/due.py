@@ -6,7 +6,7 @@ nbgrader reads a due date only from its gradebook (`Assignment.duedate`, in UTC)
 own parser reads a zone abbreviation such as "BST" as UTC and "+0100" as 100 seconds. The
 course parses the configured date itself, with an IANA zone name (or UTC) required, and
 writes it into the gradebook before anything grades: `hook.py` does it for plain `nbgrader
-autograde` (nbgrader_config.py chains it before the self-test), and the course's commands call
+autograde` (nbgrader_config.py runs it after the self-test), and the course's commands call
 `sync`. Without `c.Deadline.due`, a due date set the nbgrader way (formgrader, `nbgrader db
 assignment add --duedate`) stays in force, and with neither there is no due date and no penalty.
 """

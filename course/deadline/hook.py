@@ -1,7 +1,5 @@
 """The term's dates into the gradebook before plain `nbgrader autograde` grades: part of
-`c.Autograde.pre_convert_hook` (course/grading/selftest.py chains it before the self-test)."""
-
-from pathlib import Path
+`c.Autograde.pre_convert_hook` (course/grading/selftest.py runs it after the self-test)."""
 
 from .due import DeadlineError
 from .extensions import apply
@@ -18,11 +16,10 @@ def hook(**_):
 
     app = Application.instance()
     grader = getattr(app, "subapp", None) or app  # `nbgrader autograde`: the autograde app
-    coursedir = getattr(grader, "coursedir", None)
-    db_url = coursedir.db_url if coursedir is not None else _default_db(grader.config)
-    root = coursedir.root if coursedir is not None else "."
+    db_url = "its gradebook"
     try:
-        apply(db_url, grader.config, root)  # the configured due date first, then the extensions
+        db_url = grader.coursedir.db_url
+        apply(db_url, grader.config, grader.coursedir.root)  # the due date, then the extensions
     except DeadlineError as error:
         app.log.error(f"{error}; fix it in nbgrader_config.py and grade again")
         raise DeadlineRefused(1) from None
@@ -31,7 +28,3 @@ def hook(**_):
                       f"{type(error).__name__}: {error}; nothing was graded")
         raise DeadlineRefused(1) from None
 
-
-def _default_db(config):
-    root = config.CourseDirectory.get("root") or "."
-    return f"sqlite:///{Path(str(root)) / 'gradebook.db'}"

@@ -186,8 +186,7 @@ def recompute_penalties(db_url, root):
         assignment = book.find_assignment(ASSIGNMENT)
         for submission in assignment.submissions:
             if submission.timestamp is None:
-                if assignment.duedate is not None and submission.notebooks and \
-                        any(n.score for n in submission.notebooks):
+                if assignment.duedate is not None and any(n.score for n in submission.notebooks):
                     late.append((submission.student.id, None, 0.0, sum(n.score for n in submission.notebooks)))
                 continue
             for notebook in submission.notebooks:
