@@ -67,7 +67,7 @@ c.Autograde.autograde_preprocessors = [
 # the same sandbox (course/grading/selftest.py): full marks and zero, or it stops with the reason and
 # records nothing, instead of giving every student 0 on a broken machine. Once per machine,
 # grading files and environment.
-# First, though, the term's due date and extensions go into the gradebook, where nbgrader's
+# After it, the term's due date and extensions go into the gradebook, where nbgrader's
 # lateness reads them (course/deadline/).
 c.Autograde.pre_convert_hook = "course.grading.selftest.before_autograde"
 
