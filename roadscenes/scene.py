@@ -467,51 +467,46 @@ class Scene:
         shop = r.random() < 0.5  # a ground floor of shop windows
         grain = r.uniform(0.02, 0.06)  # brick, render or concrete
 
+        def wall(x0, x1, z0, z1, shade):
+            """One wall: along the road from z0 to z1, or facing the camera from x0 to x1 (z1 None)."""
+            def panel(u0, u1, y0, y1, fill, **kw):
+                # A rectangle on this wall, u0..u1 its fraction across the wall.
+                if z1 is None:
+                    quad = self.quad(x0 + (x1 - x0) * u0, x0 + (x1 - x0) * u1, y0, y1, z0)
+                else:
+                    quad = self.quad(x0, x0, y0, y1, z0 + (z1 - z0) * u0, z0 + (z1 - z0) * u1)
+                self.canvas.polygon(quad, C.BUILDING, fill, shade=shade, **kw)
+
+            panel(0, 1, 0, height, colour, texture=0.07, gradient=0.2, grain=grain)
+            if style == "glass":  # a curtain wall: glass between thin pale bars
+                for j in range(1, floors + 1):
+                    panel(0, 1, j * storey - 0.15, j * storey, trim, texture=0.03)
+                for i in range(cols + 1):
+                    panel(i / cols - 0.02, i / cols + 0.02, 0, height, trim, texture=0.03)
+                return
+            panel(0, 1, height - 0.35, height, trim, texture=0.04)  # the cornice
+            for j in range(floors):
+                y = j * storey
+                if style == "slabs":  # a floor slab, then a dark band of recessed windows
+                    panel(0, 1, y, y + storey * 0.35, trim, texture=0.04, grain=grain)
+                    for i in range(0, cols, 2):  # balcony partitions
+                        panel(i / cols, i / cols + 0.04, y, y + storey, trim, texture=0.04)
+                    continue
+                if j:
+                    panel(0, 1, y - 0.12, y + 0.05, trim, texture=0.04)
+                for i in range(cols):
+                    u0, u1 = (i + 0.2) / cols, (i + 0.8) / cols
+                    if j == 0 and shop:
+                        panel(u0, u1, 0.4, storey * 0.8, window, texture=0.05, gradient=0.4)
+                    elif y + storey * 0.75 < height:
+                        panel(u0, u1, y + storey * 0.3, y + storey * 0.75, window, texture=0.05, gradient=0.3)
+
         def paint():
             self.cast_shadow(x, x + side * 6, z, z + depth, height * 0.5)
-            far = x + side * 15
-            for x0, x1, z0, z1, shade in ((x, x, z, z + depth, LIT), (x, far, z, None, 200)):
-                self._facade(style, x0, x1, z0, z1, height, colour, trim, window, floors, storey, cols, shop,
-                             grain, shade)
+            wall(x, x, z, z + depth, LIT)  # the facade along the road
+            wall(x, x + side * 15, z, None, 200)  # the end facing the camera, in its own shade
 
         return paint
-
-    def _facade(self, style, x0, x1, z0, z1, height, colour, trim, window, floors, storey, cols, shop, grain,
-                shade):
-        """One wall of a building: along the road (z1 given) or facing the camera (z1 None)."""
-        c = self.canvas
-
-        def panel(u0, u1, y0, y1, fill, **kw):
-            # A rectangle on this wall, u0..u1 its fraction across the wall.
-            if z1 is None:
-                quad = self.quad(x0 + (x1 - x0) * u0, x0 + (x1 - x0) * u1, y0, y1, z0)
-            else:
-                quad = self.quad(x0, x0, y0, y1, z0 + (z1 - z0) * u0, z0 + (z1 - z0) * u1)
-            c.polygon(quad, C.BUILDING, fill, shade=shade, **kw)
-
-        panel(0, 1, 0, height, colour, texture=0.07, gradient=0.2, grain=grain)
-        if style == "glass":  # a curtain wall: glass between thin pale bars
-            for j in range(1, floors + 1):
-                panel(0, 1, j * storey - 0.15, j * storey, trim, texture=0.03)
-            for i in range(cols + 1):
-                panel(i / cols - 0.02, i / cols + 0.02, 0, height, trim, texture=0.03)
-            return
-        panel(0, 1, height - 0.35, height, trim, texture=0.04)  # the cornice
-        for j in range(floors):
-            y = j * storey
-            if style == "slabs":  # a floor slab, then a dark band of recessed windows
-                panel(0, 1, y, y + storey * 0.35, trim, texture=0.04, grain=grain)
-                for i in range(0, cols, 2):  # balcony partitions
-                    panel(i / cols, i / cols + 0.04, y, y + storey, trim, texture=0.04)
-                continue
-            if j:
-                panel(0, 1, y - 0.12, y + 0.05, trim, texture=0.04)
-            for i in range(cols):
-                u0, u1 = (i + 0.2) / cols, (i + 0.8) / cols
-                if j == 0 and shop:
-                    panel(u0, u1, 0.4, storey * 0.8, window, texture=0.05, gradient=0.4)
-                elif y + storey * 0.75 < height:
-                    panel(u0, u1, y + storey * 0.3, y + storey * 0.75, window, texture=0.05, gradient=0.3)
 
     def tree_row(self, side, x, dense, count=None):
         r = self.rng
