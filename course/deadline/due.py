@@ -89,6 +89,11 @@ def as_utc(when):
     return when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
 
 
+def from_utc(stored):
+    """An aware datetime from a naive UTC one the gradebook stores (None stays None)."""
+    return None if stored is None else stored.replace(tzinfo=datetime.timezone.utc)
+
+
 def sync(db_url, config):
     """Write the configured due date into the gradebook's assignment and return the due date
     in force (aware, or None). Without `c.Deadline.due`, the gradebook's own due date (set with
@@ -103,8 +108,7 @@ def sync(db_url, config):
         except MissingEntry:
             return due  # nothing released yet: `nbgrader generate_assignment` creates it, then this runs again
         if due is None:
-            stored = assignment.duedate
-            return None if stored is None else stored.replace(tzinfo=datetime.timezone.utc)
+            return from_utc(assignment.duedate)
         if assignment.duedate != as_utc(due):
             assignment.duedate = as_utc(due)
             gradebook.db.commit()

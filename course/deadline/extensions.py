@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, inspect, select
 
 from ..assignment import ASSIGNMENT
-from .due import DeadlineError, as_utc, parse_when, shown, sync
+from .due import DeadlineError, as_utc, from_utc, parse_when, shown, sync
 
 EXTENSIONS = Table("unet_extensions", MetaData(),
                    Column("assignment", String(128), primary_key=True),
@@ -29,10 +29,6 @@ EXTENSIONS = Table("unet_extensions", MetaData(),
 
 def _utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _aware(naive_utc):
-    return naive_utc.replace(tzinfo=datetime.timezone.utc)
 
 
 def _known_students(gradebook, root):
@@ -95,7 +91,7 @@ def _submitted_at(gradebook, student):
         timestamp = gradebook.find_submission(ASSIGNMENT, student).timestamp
     except MissingEntry:
         return None
-    return None if timestamp is None else _aware(timestamp)
+    return from_utc(timestamp)
 
 
 def granted(db_url):
@@ -107,7 +103,7 @@ def granted(db_url):
             return []  # none granted yet: the table is made by the first grant
         rows = gradebook.db.execute(select(EXTENSIONS).where(EXTENSIONS.c.assignment == ASSIGNMENT)
                                     .order_by(EXTENSIONS.c.student)).all()
-    return [(r.student, _aware(r.until), r.reason or "", _aware(r.granted)) for r in rows]
+    return [(r.student, from_utc(r.until), r.reason or "", from_utc(r.granted)) for r in rows]
 
 
 def apply(db_url, config, root):
