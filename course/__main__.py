@@ -16,6 +16,9 @@
                                 give one student a later due date (c.Deadline.due in
                                 nbgrader_config.py is the class's)
     python -m course extensions list the extensions granted
+    python -m course export --to canvas|moodle|csv FILE --roster ROSTER.csv [...]
+                                the grades for the LMS, a row for every student of the
+                                roster (nbgrader export plugins: course/lms/)
     python -m course selftest   grade the reference solution and the blank release in the
                                 sandbox students get (full marks and zero, or it says why);
                                 every grading process does this first, once per machine
@@ -142,7 +145,7 @@ def print_late(late):
 def extend(args):
     from .deadline.due import DeadlineError, shown, sync
     from .deadline.extensions import grant
-    from .grading.gradebook import course_config
+    from .grading.gradebook import course_config, recompute_penalties
 
     config = course_config(ROOT)
     try:
@@ -154,7 +157,11 @@ def extend(args):
     due = sync(args.db or DB_URL, config)
     print(f"{args.student}: due {shown(until, due.tzinfo)} (the class: {shown(due)})"
           + (f"; reason: {args.reason}" if args.reason else ""))
-    print("`python -m course grade` recomputes the penalty; nothing is graded again for it")
+    # The penalty follows at once, so that an export or the report made now agrees with it.
+    note = late_note(recompute_penalties(args.db or DB_URL, ROOT), args.student)
+    if note:
+        print(f"{args.student}'s submission: {note}")
+    print("the feedback states the new due date after `python -m course grade` and `nbgrader release_feedback`")
     return 0
 
 
@@ -177,6 +184,38 @@ def extensions(args):
     for student, until, reason, when in rows:
         print(f"  {student}: until {shown(until, zone)}, granted {shown(when, zone)}"
               + (f": {reason}" if reason else ""))
+    return 0
+
+
+EXPORTERS = {"canvas": "CanvasExport", "moodle": "MoodleExport", "csv": "RosterCsvExport"}
+
+
+def export(args):
+    """The grades for an LMS, through the same nbgrader export plugin `nbgrader export` uses."""
+    from nbgrader.api import Gradebook
+    from traitlets.config import Config
+
+    from .grading.gradebook import course_config
+    from .lms import exporters
+
+    name = EXPORTERS[args.format]
+    config = Config(course_config(ROOT))
+    settings = {"roster": args.roster, "missing": args.missing, "canvas_export": args.canvas_export,
+                "column": args.column, "match": args.match, "identifier": args.identifier, "item": args.item,
+                "out_of": args.out_of}
+    for key, value in settings.items():
+        if value is not None and key in getattr(exporters, name).class_trait_names(config=True):
+            config[name][key] = value
+    config.ExportPlugin.to = args.file
+    config.CourseDirectory.root = str(ROOT)
+    plugin = getattr(exporters, name)(config=config)
+    try:
+        with Gradebook(args.db or DB_URL) as gradebook:
+            plugin.export(gradebook)
+    except exporters.ExportRefused as refused:
+        print(refused, file=sys.stderr)
+        return 1
+    print(plugin.written)
     return 0
 
 
@@ -262,6 +301,20 @@ def parse(argv):
     extending.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
     listing = commands.add_parser("extensions", help="list the extensions granted")
     listing.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
+    exporting = commands.add_parser("export", help="the grades for an LMS (Canvas, Moodle) or a plain CSV, from a "
+                                    "roster")
+    exporting.add_argument("--to", dest="format", choices=sorted(EXPORTERS), required=True)
+    exporting.add_argument("file", help="the CSV file to write")
+    exporting.add_argument("--roster", required=True, help="CSV with the columns nbgrader_id and lms_id")
+    exporting.add_argument("--missing", choices=["zero", "empty"], help="a student without a submission: 0 "
+                           "(default) or an empty cell")
+    exporting.add_argument("--canvas-export", help="canvas: the gradebook CSV downloaded from Canvas")
+    exporting.add_argument("--column", help='canvas: the assignment\'s column, e.g. "U-Net segmentation (123456)"')
+    exporting.add_argument("--match", help="canvas: the column holding the roster's lms_id (default SIS Login ID)")
+    exporting.add_argument("--identifier", help="moodle: header of the identifier column (default email)")
+    exporting.add_argument("--item", help="moodle: header of the grade column (default the assignment's name)")
+    exporting.add_argument("--out-of", type=float, help="moodle: the grade item's maximum, if not the assignment's")
+    exporting.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
     return parser.parse_args(argv)
 
 
@@ -283,8 +336,8 @@ def _main(argv):
         return selftest(args)
     if args.command == "report":
         return report(args) or 0
-    if args.command in ("extend", "extensions"):
-        return {"extend": extend, "extensions": extensions}[args.command](args)
+    if args.command in ("extend", "extensions", "export"):
+        return {"extend": extend, "extensions": extensions, "export": export}[args.command](args)
     return {"run": run, "release": release, "examples": examples}[args.command]() or 0
 
 

@@ -23,10 +23,11 @@ ALLOWED = {
     "sandbox": {"layout", "assignment"},
     "judge": {"layout", "bounded", "assignment", "sandbox"},
     "deadline": {"assignment"},
+    "lms": {"assignment", "deadline", "grading"},
     "grading": {"layout", "bounded", "assignment", "sandbox", "deadline"},
     "report": {"layout", "assignment"},
     "exchange": {"layout"},
-    "__main__": {"layout", "assignment", "grading", "report", "unet_segmentation", "deadline"},
+    "__main__": {"layout", "assignment", "grading", "report", "unet_segmentation", "deadline", "lms"},
 }
 
 
