@@ -4,7 +4,7 @@
     python -m roadscenes check data
 """
 
-__version__ = "3.1.0"
+__version__ = "3.2.0"
 
 from .classes import CLASS_NAMES, CLASS_TABLE, N_CLASSES, PALETTE, colorize  # noqa: E402
 

@@ -35,8 +35,12 @@ GREYS = ((85, 85, 88), (105, 105, 105), (120, 118, 115), (140, 140, 138), (160, 
 ASPHALT = ((110, 110, 113), (123, 122, 123), (134, 131, 129), (146, 144, 142))  # sunlit, as in CARLA's towns
 GRASS = ((95, 107, 70), (104, 113, 76), (113, 113, 81), (88, 100, 67), (116, 109, 84))
 LEAVES = ((56, 88, 38), (74, 104, 46), (48, 76, 42), (92, 112, 54), (112, 108, 62))
-# CARLA labels bare hillsides, cliffs and dry verges Terrain too, not only grass.
-ROCK = ((150, 142, 128), (168, 160, 140), (130, 124, 112), (176, 164, 130), (146, 140, 108))
+# CARLA labels bare hillsides, cliffs and dry verges Terrain too, not only grass: tan boulders and
+# mounds, pale grey cuttings, both streaked with dark cracks (the real frames' terrain varies by 50
+# grey levels across a rock, but little between neighbouring pixels).
+SAND = ((180, 162, 130), (166, 150, 118), (192, 176, 146), (156, 138, 110))
+CLIFF = ((162, 156, 144), (148, 143, 132), (176, 170, 156), (136, 130, 120))
+HILLSIDE = ((110, 125, 95), (96, 110, 74), (120, 124, 90))
 NEEDLES = ((34, 62, 38), (44, 76, 44), (30, 54, 34), (56, 88, 52), (40, 70, 50))
 CAR_COLOURS = (
     (120, 120, 123), (18, 18, 21), (90, 90, 93), (72, 12, 15), (12, 24, 66),
@@ -202,10 +206,8 @@ class Scene:
         while x < w + 10 * px:
             step = r.uniform(15, 70) * px
             if kind == "hills" or (kind == "mixed" and r.random() < 0.3):
-                top = hz - r.uniform(3, 25) * px
-                colour = self.pick(((110, 125, 95), (110, 125, 95)) + ROCK)
-                c.polygon([(x, hz + 2 * px), (x + step / 2, top), (x + step * 1.3, hz + 2 * px)], C.TERRAIN,
-                          self.vary(colour, 15), texture=0.1, grain=0.05)
+                colour = self.vary(self.pick(HILLSIDE + SAND + CLIFF), 15)
+                self.mound(x, x + step * 1.3, hz + 2 * px, r.uniform(3, 25) * px, colour, self.marks(3))
             elif kind == "city":
                 self._distant_block(x, step)
             elif kind == "forest" or r.random() < 0.6:
@@ -229,7 +231,8 @@ class Scene:
 
     def ridge(self):
         """A far ridge of bare or grassy hills along part of the horizon, as in the real frames'
-        open country: a ragged line a few pixels to a tenth of the frame above the horizon."""
+        open country: a ragged line a few pixels to a tenth of the frame above the horizon, smooth
+        up close (the real terrain's neighbouring pixels differ less than generated foliage's)."""
         c, r, w, hz, px = self.canvas, self.rng, self.cam.width, self.cam.horizon, self.px
         x = r.uniform(-0.3, 0.5) * w
         end = x + r.uniform(0.4, 1.2) * w
@@ -239,8 +242,8 @@ class Scene:
             points.append((x, hz - peak * r.uniform(0.2, 1.0)))
             x += r.uniform(8, 30) * px
         points.append((x, hz + 2 * px))
-        colour = self.pick(ROCK + ((96, 110, 74), (120, 124, 90)))
-        c.polygon(points, C.TERRAIN, self.vary(colour, 12), texture=0.12, gradient=0.2, grain=0.06)
+        colour = self.pick(SAND + CLIFF + HILLSIDE)
+        c.polygon(points, C.TERRAIN, self.vary(colour, 12), texture=0.2, gradient=0.25, grain=0.03)
 
     def _distant_block(self, x, step):
         """A far building on the horizon: its storeys a few pixels tall, lit or dark windows in rows."""
@@ -260,7 +263,7 @@ class Scene:
         c, r, cam = self.canvas, self.rng, self.cam
         w, h, hz = cam.width, cam.height, cam.horizon
         c.rectangle((0, hz, w, h), C.TERRAIN, self.vary(self.pick(GRASS), 14), texture=0.16, gradient=0.3,
-                    grain=0.12)
+                    grain=0.07)
         half = self.road_width / 2
         # Grass of other tones in patches, so terrain is not one colour.
         for _ in range(int(r.integers(1, 5))):
@@ -268,7 +271,7 @@ class Scene:
             x0 = side * (half + r.uniform(0, 12))
             z0 = r.uniform(4, 60)
             c.polygon(self.strip(x0, x0 + side * r.uniform(3, 20), z0, z0 + r.uniform(5, 60)), C.TERRAIN,
-                      self.vary(self.pick(GRASS), 14), texture=0.2, grain=0.14)
+                      self.vary(self.pick(GRASS), 14), texture=0.2, grain=0.08)
         # Dirt, water and rails out in the fields, beyond the road.
         for side in (-1, 1):
             if r.random() < 0.22:
@@ -657,21 +660,95 @@ class Scene:
         self.stand_along(z0, z1, paint)
 
     def embankment(self, side, x):
-        """A grassy bank or a rock cutting beside the road: from the low camera it rises above the
-        horizon, where the real frames have a tenth of their terrain."""
+        """A grassy bank, a rock cutting or a heap of boulders beside the road: from the low camera it
+        rises above the horizon, where the real frames have a tenth of their terrain. Banks and
+        cuttings slope back from the road and have a ragged top."""
         r = self.rng
         z0 = r.uniform(3, 30)
         z1 = z0 + r.uniform(20, 150)
-        rock = r.random() < 0.5
-        height = r.uniform(2, 12) if rock else r.uniform(0.8, 3)
-        colour = self.vary(self.pick(ROCK if rock else GRASS), 14)
-        grain = 0.14 if rock else 0.12
+        kind = self.pick(["grass", "cutting", "cutting", "boulders"])
+        if kind == "boulders":
+            self.boulders(side, x, z0, z1)
+            return
+        rock = kind == "cutting"
+        height = r.uniform(4, 18) if rock else r.uniform(0.8, 4)
+        lean = r.uniform(0.1, 0.5) if rock else r.uniform(1.5, 3)  # metres back per metre up
+        colour = self.vary(self.pick(CLIFF + SAND[:1] if rock else GRASS), 12)
+        zs = self._depths(z0, z1)
+        length = z1 - z0  # banks and cuttings die away at their ends, not cut off sheer
+        tops = {z: height * r.uniform(0.6, 1.0) * max(0.05, min(1.0, 10 * (z - z0) / length, 3 * (z1 - z) / length))
+                for z in zs}
+        marks = {near: self.marks(min(10, int(r.integers(1, 3)) + int((far - near) / 4)) if rock else 0)
+                 for near, far in zip(zs, zs[1:])}
 
         def paint(near, far):
-            self.canvas.polygon(self.side_strip(x, 0, height, near, far), C.TERRAIN, colour, texture=0.25,
-                                gradient=0.2, grain=grain)
+            low, high = tops[near], tops[far]
+            face = [self.at(x, 0, near), self.at(x, 0, far), self.at(x + side * lean * high, high, far),
+                    self.at(x + side * lean * low, low, near)]
+            self.canvas.polygon(face, C.TERRAIN, colour, texture=0.3 if rock else 0.2, gradient=0.25,
+                                grain=0.05)
+            self.strata(face, colour, marks[near])
 
         self.stand_along(z0, z1, paint)
+
+    def boulders(self, side, x, z0, z1):
+        """Tan boulders and rounded outcrops, each lit on the sun's side."""
+        r = self.rng
+        z = z0
+        while z < z1:
+            width = r.uniform(4, 16)
+            height = width * r.uniform(0.25, 0.6)
+            u = x + side * r.uniform(0, 6)
+            self.stand(z, self._boulder(u, u + side * width, z, height, self.vary(self.pick(SAND + CLIFF), 10)))
+            z += width * r.uniform(0.6, 1.6)
+
+    def _boulder(self, x0, x1, z, height, colour):
+        marks = self.marks(int(self.rng.integers(2, 6)))
+
+        def paint():
+            (u0, v0), (u1, _) = self.at(x0, 0, z), self.at(x1, 0, z)
+            self.mound(min(u0, u1), max(u0, u1), v0, height * self.cam.scale(z), colour, marks)
+
+        return paint
+
+    def mound(self, x0, x1, base, height, colour, marks):
+        """A rounded heap in pixel coordinates, its side away from the sun in shade, streaked."""
+        steps = 10
+        outline = []
+        for k in range(steps + 1):
+            t = 2 * k / steps - 1
+            outline.append((x0 + (x1 - x0) * k / steps, base - height * (1 - t * t * t * t)))
+        c = self.canvas
+        c.polygon([(x0, base)] + outline + [(x1, base)], C.TERRAIN, colour, texture=0.2, gradient=0.2, grain=0.03)
+        shaded = outline[steps // 2:] if self.sun_side < 0 else outline[:steps // 2 + 1]
+        dark = tuple(v * 0.72 for v in colour)
+        c.polygon([(shaded[0][0], base)] + shaded + [(shaded[-1][0], base)], C.TERRAIN, dark, texture=0.2,
+                  grain=0.03)
+        middle = (x0 + x1) / 2
+        self.strata([(x0 + (middle - x0) * 0.4, base), (x1 - (x1 - middle) * 0.4, base),
+                     (x1 - (x1 - middle) * 0.4, base - height * 0.8), (x0 + (middle - x0) * 0.4, base - height * 0.8)],
+                    colour, marks)
+
+    def marks(self, count):
+        """Cracks and ledges for :meth:`strata`: (where along the face, width, slant, length, tone)."""
+        r = self.rng
+        return [(r.uniform(0, 1), r.uniform(0.03, 0.12), r.uniform(-0.3, 0.3), r.uniform(0.3, 1.0),
+                 r.uniform(0.4, 0.65) if r.random() < 0.75 else r.uniform(1.08, 1.2)) for _ in range(count)]
+
+    def strata(self, face, colour, marks):
+        """Dark cracks and pale ledges running down a rock face given as four pixel corners (near
+        foot, far foot, far top, near top): structure a few pixels wide, not fine grain."""
+        def point(u, v):
+            u = min(1.0, max(0.0, u))
+            (x0, y0), (x1, y1), (x2, y2), (x3, y3) = face
+            bx, by = x0 + (x1 - x0) * u, y0 + (y1 - y0) * u
+            tx, ty = x3 + (x2 - x3) * u, y3 + (y2 - y3) * u
+            return bx + (tx - bx) * v, by + (ty - by) * v
+
+        for u, width, slant, length, tone in marks:
+            shade = tuple(min(255.0, v * tone) for v in colour)
+            self.canvas.polygon([point(u, 1), point(u + width, 1), point(u + width + slant, 1 - length),
+                                 point(u + slant, 1 - length)], C.TERRAIN, shade, texture=0.1, grain=0.03)
 
     def poles(self, side, x):
         r = self.rng
