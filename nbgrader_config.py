@@ -123,10 +123,18 @@ c.HTMLExporter.filters = {"clean_html": "course.judge.markup.clean_html"}
 # markdown (the judge's note quotes the student's code) are made inert like a student's markdown.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "course.grading.feedback_note.TermNote",  # the due date, the extension, lateness, penalty, regrade
     "course.judge.markup.InertComments",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# The released notebook states the configured due date and late policy, under its title
+# (course/deadline/release_cell.py): made from c.Deadline.due, it is never stale.
+from nbgrader.converters import GenerateAssignment  # noqa: E402
+
+c.GenerateAssignment.preprocessors = GenerateAssignment.class_traits()["preprocessors"].default() + [
+    "course.deadline.release_cell.DueDateCell"]
 
 # Never copy checkpoints or caches into the release.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.egg-info", ".DS_Store"]

@@ -11,7 +11,8 @@
                                 grade every submission on Dask (a local cluster, or a
                                 running one), each kernel sandboxed; feedback, grades.csv
                                 and a report. Unchanged submissions are not graded again
-                                (--force grades everything)
+                                (--force grades everything; --student ID --force regrades
+                                one student, keeping manual scores unless --force-manual)
     python -m course extend STUDENT --until DATE | --days N [--reason TEXT]
                                 give one student a later due date (c.Deadline.due in
                                 nbgrader_config.py is the class's)
@@ -28,6 +29,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 from .assignment import ASSIGNMENT
@@ -76,7 +78,7 @@ def grade(args):
     settings = Settings(db_url=args.db, workers=args.workers, scheduler=args.scheduler, timeout=args.timeout,
                         cell_timeout=args.cell_timeout, memory_mb=args.memory_mb, cpus=args.cpus,
                         sandbox=not args.no_sandbox, force=args.force, batch_size=args.batch_size,
-                        prestart=not args.no_prestart)
+                        prestart=not args.no_prestart, force_manual=args.force_manual)
     refusal = sandbox_refusal(settings)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
@@ -94,6 +96,7 @@ def grade(args):
         return 2
     late = recompute_penalties(settings.db_url, ROOT)
     graded = [o.student for o in outcomes.values() if o.graded]
+    refreshed = refresh_feedback(settings.db_url, {o.student for o in outcomes.values() if o.graded and not o.unchanged})
     unchanged = sum(o.unchanged for o in outcomes.values())
     nbgrader("export", "--to", ROOT / "grades.csv", f"--CourseDirectory.db_url={settings.db_url}", capture=True,
              check=False)
@@ -103,6 +106,14 @@ def grade(args):
     write_csv(table, ROOT / "grades_by_exercise.csv", extra)
     print(format_table(table, extra))
     print_late(late)
+    print_regrades(outcomes.values(), settings.force_manual)
+    refreshed, stuck = refreshed
+    if refreshed:
+        print(f"\nfeedback stating the due date, lateness and penalty as the gradebook now has them, generated "
+              f"again for: {', '.join(refreshed)}")
+    if stuck:
+        print(f"\nfeedback NOT generated again for {', '.join(stuck)}: it may state an earlier due date, extension "
+              "or penalty; run `course grade` again", file=sys.stderr)
     print(f"\n{len(graded)} of {len(outcomes)} submissions graded ({unchanged} unchanged since the last run, "
           f"not graded again); feedback in {ROOT / 'feedback'}; "
           f"{ROOT / 'grades.csv'} and {ROOT / 'grades_by_exercise.csv'} written")
@@ -113,7 +124,46 @@ def grade(args):
               file=sys.stderr)
         for report in broken:
             print(f"  {report.get('worker')}: {report['reason']}", file=sys.stderr)
-    return 0 if len(graded) == len(outcomes) and not broken else 1
+    return 0 if len(graded) == len(outcomes) and not broken and not stuck else 1
+
+
+def refresh_feedback(db_url, graded_now):
+    """Feedback files whose term note no longer matches the gradebook (an extension, a new due
+    date, a regrade) are generated again, centrally: course/grading/feedback_note.py."""
+    from .grading.feedback_note import refresh
+    from .grading.gradebook import course_config
+
+    def run_nbgrader(steps):
+        codes = ROOT / ".feedback_codes.json"
+        codes.unlink(missing_ok=True)
+        try:
+            nbgrader(codes, *steps, module="course.grading.nbgrader_steps", check=False, capture=True,
+                     timeout=120 + 30 * steps.count("generate_feedback"))
+        except subprocess.TimeoutExpired:
+            pass  # the steps that finished wrote their codes
+        try:
+            return json.loads(codes.read_text())
+        except (OSError, ValueError):
+            return []
+        finally:
+            codes.unlink(missing_ok=True)
+
+    return refresh(db_url, ROOT, course_config(ROOT), graded_now, run_nbgrader)
+
+
+def print_regrades(outcomes, force_manual):
+    """Each regraded submission, and what became of the scores a person gave in formgrader."""
+    for outcome in outcomes:
+        if not outcome.regraded:
+            continue
+        print(f"\nregraded {outcome.student} (recorded; the feedback says so)")
+        for cell, manual, automatic, points in outcome.manual:
+            if force_manual:
+                print(f"  {cell}: the manual score {manual:g} of {points:g} replaced by the automatic {automatic:g} "
+                      "(--force-manual)")
+            else:
+                print(f"  {cell}: the manual score {manual:g} of {points:g} given in formgrader kept (automatic: "
+                      f"{automatic:g}); --force-manual replaces it")
 
 
 def late_note(late, student):
@@ -287,7 +337,10 @@ def parse(argv):
     grading.add_argument("--memory-mb", type=int, default=4096, help="memory of all of a kernel's processes (4096)")
     grading.add_argument("--cpus", type=float, default=1.0, help="CPU cores each kernel may use (1; 0: no quota)")
     grading.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
-    grading.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    grading.add_argument("--student", action="append", help="grade only this student (repeatable); with --force, "
+                         "a regrade: recorded, and stated in the feedback")
+    grading.add_argument("--force-manual", action="store_true", help="a regrade replaces the scores given by hand "
+                         "in formgrader too (kept by default)")
     grading.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (unsafe)")
     grading.add_argument("--no-prestart", action="store_true",
                          help="start each kernel only when its notebook comes (slower)")

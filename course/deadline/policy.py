@@ -80,3 +80,12 @@ def lateness(seconds_late):
     parts = [f"{days} day{'s' * (days != 1)}"] * bool(days) + [f"{hours} h"] * bool(hours) + \
         [f"{minutes} min"] * bool(minutes)
     return " ".join(parts) + " late"
+
+
+def described(config):
+    """The configured late policy in a sentence, for students."""
+    chosen = config.AssignLatePenalties.get("plugin_class")
+    name = chosen if isinstance(chosen, str) else f"{getattr(chosen, '__module__', '')}.{getattr(chosen, '__name__', '')}"
+    if name == f"{__name__}.LatePolicy":
+        return LatePolicy(config=config).describe()
+    return "as your course's late policy says"

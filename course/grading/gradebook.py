@@ -22,7 +22,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, select
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, inspect, select
 from traitlets.config.loader import PyFileConfigLoader
 
 from ..assignment import ASSIGNMENT
@@ -31,6 +31,16 @@ LEDGER = Table("unet_grading_ledger", MetaData(),
                Column("assignment", String(128), primary_key=True), Column("student", String(128), primary_key=True),
                Column("digest", String(64), nullable=False), Column("status", String(64), nullable=False),
                Column("reason", Text()), Column("recorded", DateTime()))
+# Submissions graded again on purpose (`course grade --student ID --force`): when, and what
+# became of the scores a person gave in formgrader. The feedback states the last one.
+REGRADES = Table("unet_regrades", LEDGER.metadata,
+                 Column("id", Integer, primary_key=True, autoincrement=True),
+                 Column("assignment", String(128), nullable=False), Column("student", String(128), nullable=False),
+                 Column("regraded", DateTime(), nullable=False), Column("manual", Text()))
+# The term note (course/grading/feedback_note.py) each student's feedback file holds now.
+FEEDBACK_NOTES = Table("unet_feedback_notes", LEDGER.metadata,
+                       Column("assignment", String(128), primary_key=True),
+                       Column("student", String(128), primary_key=True), Column("note", Text(), nullable=False))
 
 
 def snapshot(db_url, course_id):
@@ -75,7 +85,7 @@ def _row(student):
 def ledger(db_url):
     """{student: (digest, status, reason)} of the submissions recorded for the assignment."""
     with Gradebook(db_url) as gradebook:
-        LEDGER.create(gradebook.engine, checkfirst=True)
+        LEDGER.metadata.create_all(gradebook.engine, checkfirst=True)
         rows = gradebook.db.execute(select(LEDGER).where(LEDGER.c.assignment == ASSIGNMENT)).all()
         graded = {s.student.id for s in gradebook.find_assignment(ASSIGNMENT).submissions}
     # A ledger row without its submission (the gradebook restored from a backup) is stale.
@@ -135,14 +145,17 @@ class LatePenalties:
                 notebook.late_submission_penalty = self.preprocessor._check_late_penalty(notebook, penalty)
 
 
-def record(gradebook, student, scores, digest, status, reason, penalties):
+def record(gradebook, student, scores, digest, status, reason, penalties, regrade=False, force_manual=False):
     """Write one graded submission (`scores` as batch_job.scores returns them) and its ledger
-    row into the open `gradebook`, in one transaction."""
+    row into the open `gradebook`, in one transaction. A score a person gave in formgrader is
+    kept (and flagged for review) unless `force_manual`; a `regrade` is recorded. Returns the
+    manual scores met: [(cell, manual score, automatic score, points)]."""
     with one_transaction(gradebook), warnings.catch_warnings():
         # nbgrader's add_submission touches its new row before adding it to the session, and
         # SQLAlchemy says so; the row is added right after.
         warnings.simplefilter("ignore", SAWarning)
         gradebook.update_or_create_student(student)
+        manual = []
         if scores["timestamp"] is not None:
             submission = gradebook.update_or_create_submission(ASSIGNMENT, student, timestamp=scores["timestamp"])
         else:
@@ -151,6 +164,10 @@ def record(gradebook, student, scores, digest, status, reason, penalties):
             notebook = gradebook.find_submission_notebook(name, ASSIGNMENT, student)
             for grade in notebook.grades:
                 grade.auto_score = recorded["grades"][grade.name]
+                if grade.manual_score is not None:
+                    manual.append((grade.name, grade.manual_score, grade.auto_score, grade.max_score))
+                    if force_manual:
+                        grade.manual_score = None
                 grade.needs_manual_grade = (grade.manual_score is not None or grade.auto_score is None
                                             or grade.name in recorded.get("manual", ()))  # judge/manual_grading.py
             for comment in notebook.comments:
@@ -164,6 +181,26 @@ def record(gradebook, student, scores, digest, status, reason, penalties):
             gradebook.db.execute(LEDGER.update().where(_row(student)).values(**values))
         else:
             gradebook.db.execute(LEDGER.insert().values(assignment=ASSIGNMENT, student=student, **values))
+        if regrade:
+            said = "; ".join(f"{cell}: {_n(m)} of {_n(p)} {'replaced by the automatic ' + _n(a) if force_manual else 'kept'}"
+                             for cell, m, a, p in manual)
+            gradebook.db.execute(REGRADES.insert().values(assignment=ASSIGNMENT, student=student,
+                                                          regraded=values["recorded"], manual=said))
+    return manual
+
+
+def _n(value):
+    return "none" if value is None else f"{value:g}"
+
+
+def last_regrade(connection, student):
+    """When `student`'s submission was last regraded (naive UTC), or None; a gradebook without
+    the course's tables (plain nbgrader) has none."""
+    if not inspect(connection).has_table(REGRADES.name):
+        return None
+    return connection.execute(select(REGRADES.c.regraded).where(
+        (REGRADES.c.assignment == ASSIGNMENT) & (REGRADES.c.student == student)).order_by(
+        REGRADES.c.regraded.desc(), REGRADES.c.id.desc())).scalars().first()
 
 
 def forget(gradebook, student):

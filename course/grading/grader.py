@@ -53,6 +53,8 @@ class Outcome:
     seconds: float = 0.0
     notes: list = field(default_factory=list)
     unchanged: bool = False  # graded before, from the same content: not graded again
+    regraded: bool = False  # graded before and graded again on purpose (--force): recorded as a regrade
+    manual: list = field(default_factory=list)  # scores a person gave: [(cell, manual, automatic, points)]
 
     @property
     def graded(self):
@@ -71,6 +73,7 @@ class Settings:
     cpus: float = 1.0  # CPU cores each kernel may use (a cgroup quota); 0: no quota
     sandbox: bool = True
     force: bool = False  # grade again what was graded before from the same content
+    force_manual: bool = False  # a regrade replaces the scores a person gave in formgrader too
     batch_size: int = 0  # submissions per task; 0: chosen from the class and the workers
     prestart: bool = True  # start each next kernel of a task while the one before runs
 
@@ -235,7 +238,7 @@ def _conclude(settings, outcome, checked):
     return outcome
 
 
-def _accept(settings, book, student, result, checked, digest, penalties):
+def _accept(settings, book, student, result, checked, digest, penalties, regrade=False):
     """Write one result into the course folder and the open gradebook `book`; returns its
     Outcome."""
     outcome = Outcome(student, seconds=result.get("seconds", 0.0))
@@ -249,7 +252,9 @@ def _accept(settings, book, student, result, checked, digest, penalties):
     if result.get("feedback"):
         _replace_folder(settings.root / "feedback" / student / ASSIGNMENT, *result["feedback"], source)
     _conclude(settings, outcome, checked)
-    gradebook.record(book, student, result["scores"], digest, outcome.status, outcome.reason, penalties)
+    outcome.manual = gradebook.record(book, student, result["scores"], digest, outcome.status, outcome.reason,
+                                      penalties, regrade=regrade, force_manual=settings.force_manual)
+    outcome.regraded = regrade
     return outcome
 
 
@@ -299,7 +304,8 @@ def grade_all(settings, only=None, progress=True, say=print, health=None):
             outcomes[student] = Outcome(student, previous[1], previous[2], unchanged=True,
                                         notes=["unchanged since it was last graded: not graded again"])
         else:
-            todo[student] = (checked, payload, digest)
+            # Graded before and asked for again: a regrade, which the feedback states.
+            todo[student] = (checked, payload, digest, bool(previous) and settings.force and graded_before)
     if todo:
         outcomes.update(_grade_on_dask(settings, todo, grading, options, len(outcomes) + len(todo), len(outcomes),
                                        progress, say, health))
@@ -455,10 +461,10 @@ def _grade_on_dask(settings, todo, grading, options, total, done, progress, say,
                 results = answer["results"]
                 with _interrupt_deferred():
                     for student in batch:
-                        checked, _, digest = todo[student]
+                        checked, _, digest, regrade = todo[student]
                         try:
                             outcomes[student] = _accept(settings, book, student, results[student], checked, digest,
-                                                        penalties)
+                                                        penalties, regrade)
                         except Exception as error:  # noqa: BLE001 - one submission never stops the class
                             outcomes[student] = Outcome(student, "failed", f"{type(error).__name__}: {error}"[:200])
                 bar.update(len(batch))

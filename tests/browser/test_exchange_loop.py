@@ -1,12 +1,15 @@
 """The whole nbgrader loop through the exchange, as on a course server: the instructor releases
 with the nbgrader command line; the student fetches, validates and submits from JupyterLab's
-Assignments tab; the instructor collects, grades and releases feedback; the student fetches
-the feedback from the tab and reads it.
+Assignments tab, after the due date; the instructor collects, grades and releases feedback; the
+student fetches the feedback from the tab and reads the lateness and penalty; the instructor
+grants an extension, regrades that student alone and releases feedback again; the tab shows
+the new feedback, which states the extension and the regrade.
 
 The instructor works in a copy of the course folder (its default, course-local exchange); the
 student in a JupyterLab of their own that serves a separate home folder, whose
 ~/.jupyter/nbgrader_config.py names the same exchange and course id (lab_server.py)."""
 
+import datetime
 import os
 import re
 import subprocess
@@ -107,12 +110,53 @@ def test_exchange_defaults_to_the_course_folder_and_follows_UNET_EXCHANGE(course
     assert shared.is_dir() and shared.stat().st_mode & 0o7777 == 0o1777
 
 
-def test_release_fetch_validate_submit_collect_grade_feedback(course, student_lab, page, screenshots):
+def course_command(course, *args):
+    """`python -m course ARGS` in the instructor's course folder; returns its output."""
+    done = subprocess.run([sys.executable, "-m", "course", *args], cwd=course, env=dict(os.environ, **INSTRUCTOR_ENV),
+                          capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def due_an_hour_ago(course):
+    """The course's due date an hour ago (one started day late: 10% off), its release made
+    again from it; the configuration as it was afterwards."""
+    config = course / "nbgrader_config.py"
+    shipped = config.read_text()
+    due = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
+    config.write_text(shipped.replace("c.Deadline.due = None", f'c.Deadline.due = "{due} UTC"', 1))
+    course_command(course, "release")
+    yield due
+    config.write_text(shipped)
+
+
+def open_feedback(page, home, screenshots, name):
+    """Fetch the feedback from the tab, open the newest file and return its text."""
+    submitted = row(page, SUBMITTED, ASSIGNMENT)
+    submitted.locator(".item_status button", has_text="Fetch Feedback").click()
+    view = row(page, SUBMITTED, ASSIGNMENT).get_by_text("(view feedback)")
+    view.wait_for(timeout=SLOW)
+    feedback = list((home / ASSIGNMENT / "feedback").glob(f"*/{NOTEBOOK.replace('.ipynb', '.html')}"))
+    assert len(feedback) == 1, feedback
+    page.screenshot(path=str(screenshots / f"{name}_fetched.png"))
+    view.click()
+    page.locator(".jp-DirListing-item", has_text=feedback[0].name).dblclick(timeout=SLOW)
+    shown = page.frame_locator(".jp-HTMLViewer:not(.lm-mod-hidden) iframe").locator("body")
+    shown.get_by_text("Due date and submission").first.wait_for(timeout=SLOW)
+    page.screenshot(path=str(screenshots / f"{name}.png"))
+    return shown, feedback[0]
+
+
+def test_release_fetch_validate_submit_collect_grade_feedback(course, due_an_hour_ago, student_lab, page,
+                                                              screenshots):
     url, home, log = student_lab
     exchange = course / "exchange" / COURSE_ID
 
-    # Instructor: release the (generated) assignment into the exchange.
+    # Instructor: release the (generated) assignment into the exchange; it states the due date.
     instructor(course, "release_assignment", ASSIGNMENT, "--force")
+    released_text = (exchange / "outbound" / ASSIGNMENT / NOTEBOOK).read_text()
+    assert "**Due: " in released_text and "UTC.**" in released_text
     assert (exchange / "outbound" / ASSIGNMENT / NOTEBOOK).is_file()
 
     # Student: JupyterLab (no ?reset in the address: nbgrader's tab changes the address's
@@ -178,32 +222,45 @@ def test_release_fetch_validate_submit_collect_grade_feedback(course, student_la
                              cwd=course,
                              env=dict(os.environ, **INSTRUCTOR_ENV), capture_output=True, text=True, timeout=1200)
     assert grading.returncode == 0, grading.stdout + grading.stderr
-    assert re.search(rf"^{STUDENT}\s.*30/30", grading.stdout, re.M), grading.stdout
+    assert re.search(rf"^{STUDENT}\s.*30/30.*late, -3 points", grading.stdout, re.M), grading.stdout
+    assert re.search(rf"{STUDENT}: \d+ min late \(1 started day\(s\)\), penalty 3 of 30", grading.stdout)
     assert (course / "feedback" / STUDENT / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).is_file()
     instructor(course, "release_feedback", ASSIGNMENT)
     assert list((exchange / "feedback").glob("*.html"))
 
-    # Student: the tab says feedback is there; Fetch Feedback; view it.
+    # Student: the tab says feedback is there; Fetch Feedback; view it: late, and what it cost.
     page.locator("#refresh_assignments_list").click()
-    submitted = row(page, SUBMITTED, ASSIGNMENT)
-    submitted.get_by_text("feedback available to fetch").wait_for(timeout=SLOW)
-    submitted.locator(".item_status button", has_text="Fetch Feedback").click()
-    view = row(page, SUBMITTED, ASSIGNMENT).get_by_text("(view feedback)")
-    view.wait_for(timeout=SLOW)
-    feedback = list((home / ASSIGNMENT / "feedback").glob(f"*/{NOTEBOOK.replace('.ipynb', '.html')}"))
-    assert len(feedback) == 1, feedback
-    page.screenshot(path=str(screenshots / "exchange_feedback_fetched.png"))
-    view.click()
-    html_name = feedback[0].name
-    page.locator(".jp-DirListing-item", has_text=html_name).dblclick(timeout=SLOW)
-    shown = page.frame_locator(".jp-HTMLViewer:not(.lm-mod-hidden) iframe").locator("body")
-    shown.get_by_text(re.compile(r"Score: 30(\.0)? / 30(\.0)?")).first.wait_for(timeout=SLOW)
-    page.screenshot(path=str(screenshots / "exchange_feedback.png"))
+    row(page, SUBMITTED, ASSIGNMENT).get_by_text("feedback available to fetch").wait_for(timeout=SLOW)
+    shown, html_file = open_feedback(page, home, screenshots, "exchange_feedback")
     text = shown.inner_text()
-    assert re.search(rf"{NOTEBOOK.removesuffix('.ipynb')} \(Score: 30(\.0)? / 30(\.0)?\)", text), text[:2000]
-    html = feedback[0].read_text()
+    assert re.search(rf"{NOTEBOOK.removesuffix('.ipynb')} \(Score: 27(\.0)? / 30(\.0)?\)", text), text[:2000]
+    assert "Due: " in text and "(1 started day)" in text, text[:2000]
+    assert "Penalty: 3 points taken from the 30 points your notebook earned: 27 points count" in text, text[:2000]
+    html = html_file.read_text()
     for secret in ("unet_evidence", "HIDDEN TESTS"):
         assert secret not in html
+
+    # Instructor: an extension of two days, a regrade of this student alone, feedback released again.
+    said = course_command(course, "extend", STUDENT, "--days", "2", "--reason", "a doctor's note")
+    assert f"{STUDENT}: due " in said and "points" not in said, said  # on time now: no penalty left
+    regrade = course_command(course, "grade", ASSIGNMENT, "--student", STUDENT, "--force", "--workers", "1",
+                             *GRADE_LIMITS)
+    assert f"regraded {STUDENT} (recorded" in regrade and "generated again for: " + STUDENT in regrade, regrade
+    instructor(course, "release_feedback", ASSIGNMENT)
+
+    # Student: the tab shows the new feedback; it states the extension, no penalty, the regrade.
+    # (The old feedback's viewer is closed first: JupyterLab would show an open file as it was.)
+    page.locator("#jp-menu-panel .lm-MenuBar-itemLabel", has_text="File").click()
+    page.locator('#jp-mainmenu-file li[data-command="application:close-all"]').click(timeout=SLOW)
+    open_assignments_tab(page)
+    page.locator("#refresh_assignments_list").click()
+    row(page, SUBMITTED, ASSIGNMENT).get_by_text("feedback available to fetch").wait_for(timeout=SLOW)
+    shown, html_file = open_feedback(page, home, screenshots, "exchange_feedback_regraded")
+    shown.get_by_text("Your extension").first.wait_for(timeout=SLOW)
+    text = shown.inner_text()
+    assert re.search(rf"{NOTEBOOK.removesuffix('.ipynb')} \(Score: 30(\.0)? / 30(\.0)?\)", text), text[:2000]
+    assert "On time" in text and "Regraded:" in text and "Penalty" not in text, text[:2000]
+    assert "doctor" not in html_file.read_text()
 
     # The student's server found its exchange every time.
     logged = log.read_text()

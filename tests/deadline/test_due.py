@@ -6,7 +6,7 @@ import datetime
 import pytest
 from nbgrader.api import Gradebook
 
-from conftest import term
+from term_gradebook import term
 from course.assignment import ASSIGNMENT
 from course.deadline.due import DeadlineError, parse_when, sync, without_term
 from course.layout import ROOT

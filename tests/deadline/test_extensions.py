@@ -7,7 +7,7 @@ import pytest
 from nbgrader.api import Gradebook
 from traitlets.config import Application
 
-from conftest import submit, term
+from term_gradebook import submit, term
 from course.__main__ import main
 from course.assignment import ASSIGNMENT
 from course.deadline import hook as due_module

@@ -11,7 +11,7 @@ from nbgrader.api import Gradebook
 from nbgrader.plugins.export import CsvExportPlugin
 from nbgrader.preprocessors import AssignLatePenalties
 
-from conftest import NOTEBOOK_NAME, submit, term
+from term_gradebook import NOTEBOOK_NAME, submit, term
 from course.assignment import ASSIGNMENT
 from course.deadline.due import parse_when, sync
 from course.deadline.extensions import grant

@@ -13,7 +13,7 @@ import sys
 import pytest
 from nbgrader.api import Gradebook
 
-from conftest import submit
+from term_gradebook import submit
 from course.deadline.due import parse_when
 from course.deadline.extensions import grant
 from course.grading.gradebook import course_config
