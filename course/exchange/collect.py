@@ -10,6 +10,12 @@ SafeCollect keeps nbgrader's choice of submissions (the latest timestamp; --upda
 submission is copied whole or refused with a reason, the run goes on with the next student,
 and at the end one summary names every refusal and every skipped entry, then the run exits
 non-zero if it refused any.
+
+The time of a submission is nbgrader's: the one in its folder's name and its timestamp.txt,
+both written by the student's own `nbgrader submit`, so both forgeable by a student who writes
+into the inbound folder by hand. A submission whose files were changed (their inode change
+time, which only root can move back) more than `timestamp_slack` seconds after the time it
+states is recorded at that later time, and named in the summary.
 """
 
 import datetime
@@ -18,6 +24,7 @@ import stat
 
 from nbgrader.exchange.default.collect import ExchangeCollect, pwd
 from nbgrader.utils import parse_utc
+from traitlets import Float
 
 from ..layout import printable, read_timestamp_file, timestamp_problem
 from .inbound import Limits, collect_submission, student_id_problem, user_name
@@ -27,6 +34,11 @@ NEVER = datetime.datetime.max  # the timestamp of a folder that cannot be collec
 
 class SafeCollect(ExchangeCollect):
     """nbgrader's ExchangeCollect, copying through `inbound.collect_submission`."""
+
+    timestamp_slack = Float(120.0, allow_none=True, help="seconds a submission's files may have changed after "
+                            "the time its timestamp.txt states (nbgrader submit writes it, then copies); later "
+                            "changes move the submission's time to them. None: timestamp.txt is trusted").tag(
+        config=True)
 
     # --- which folders: nbgrader's choice, among those that may be collected at all ---
 
@@ -137,19 +149,37 @@ class SafeCollect(ExchangeCollect):
         except (ValueError, OverflowError):
             return None
 
-    def check_timestamp(self, dest_path, record):
+    def check_timestamp(self, dest_path, record, changed_ns=0):
         """A copied timestamp.txt that is not a plain timestamp is replaced by the time in the
         inbound folder's name (which chose this submission), and named: nbgrader's autograde
-        reads it for the late penalty the way existing_timestamp must not."""
+        reads it for the late penalty the way existing_timestamp must not. Both are the
+        student's own bytes: a submission whose files were changed (inode change time, which
+        only root can move back) more than `timestamp_slack` seconds after the time it states
+        gets that later time instead, and is named."""
         path = os.path.join(dest_path, "timestamp.txt")
         data = read_timestamp_file(path)
         problem = "not a regular file" if data is None and os.path.lexists(path) else (
             timestamp_problem(data) if data is not None else "")
         if problem:
-            with open(path, "w") as handle:
-                handle.write(record["timestamp"].strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+            self.write_timestamp(path, record["timestamp"])
             self.skipped.append((record["username"], f"timestamp.txt ({problem}): replaced by the time in the "
                                                      "folder's name"))
+        claimed = self.existing_timestamp(dest_path) or record["timestamp"]
+        if self.timestamp_slack is None or not changed_ns or claimed is NEVER:
+            return
+        changed = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=changed_ns // 1000)
+        if changed - claimed > datetime.timedelta(seconds=self.timestamp_slack):
+            self.write_timestamp(path, changed)
+            self.skipped.append((record["username"], f"timestamp.txt says {claimed:%Y-%m-%d %H:%M:%S} UTC, but the "
+                                                     f"submission's files were changed up to {changed:%Y-%m-%d %H:%M:%S} "
+                                                     "UTC: that later time recorded"))
+
+    @staticmethod
+    def write_timestamp(path, when):
+        if os.path.lexists(path):
+            os.unlink(path)
+        with open(path, "x") as handle:
+            handle.write(when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
 
     def collect_one(self, record):
         """nbgrader's decision (copy, update or keep), then the copy."""
@@ -178,7 +208,7 @@ class SafeCollect(ExchangeCollect):
             self.refused.append((record["filename"], copied.refused))
         else:
             self.collected += 1
-            self.check_timestamp(dest_path, record)
+            self.check_timestamp(dest_path, record, copied.changed_ns)
         self.skipped += [(student, entry) for entry in copied.skipped]
 
     def summarize(self):

@@ -60,6 +60,8 @@ class Copied:
     skipped: list = field(default_factory=list)
     files: int = 0
     bytes: int = 0
+    changed_ns: int = 0  # the latest inode change (ctime) of the folder and all it holds: a time no
+    # student can set, since nobody but root can move a ctime back (the collect's check of timestamp.txt)
 
 
 class _Refused(Exception):
@@ -147,6 +149,7 @@ class _Copier:
                 raise _Refused("not a folder (a link or another kind of file)") from None
             raise _Refused(f"cannot be read: {_why(error)}") from None
         info = os.fstat(top)
+        self.changed(info)
         if self.limits.owners is not None:
             if info.st_uid not in self.limits.owners:
                 os.close(top)
@@ -154,6 +157,9 @@ class _Copier:
                                f"{printable(user_name(info.st_uid))}")
             self.owner = info.st_uid
         return top, info
+
+    def changed(self, info):
+        self.result.changed_ns = max(self.result.changed_ns, info.st_ctime_ns)
 
     def skip(self, parts, why):
         self.result.skipped.append(f"{_shown(parts)} ({why})")
@@ -224,6 +230,7 @@ class _Copier:
             if (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino):
                 self.skip(relative, "changed while being collected, with all it holds")
                 return None
+            self.changed(now)
             try:
                 return self.scan(inner, relative, depth + 1)
             except _Refused:
@@ -270,6 +277,7 @@ class _Copier:
             return
         try:
             info = os.fstat(source)
+            self.changed(info)
             if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != (item.dev, item.ino) \
                     or info.st_size != item.size:
                 return self.skip(relative, "changed while being collected")

@@ -4,6 +4,7 @@ of a Unix account of its own, two sparse 99 MB files, a pipe, a folder claiming 
 another student, a student id with a newline. Each is refused or skipped and named, every
 other student is collected intact, the run exits non-zero, and it does so again on a rerun."""
 
+import datetime
 import os
 import pwd
 import subprocess
@@ -19,7 +20,11 @@ from course_helpers import copy_course
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="writes the inbound folder as other Unix users (needs root)")
 
 MALLORY, ALICE = "unet_mallory", "unet_alice"  # Unix accounts of their own, named after their student ids
-EARLY, LATE = "2024-01-01 09:00:00.000000 UTC", "2024-01-02 09:00:00.000000 UTC"
+_NOW = datetime.datetime.now(datetime.timezone.utc)
+# Times nbgrader submit could have written: after the files were (collect moves a time its files
+# contradict, test_a_backdated_submission_...); BACKDATED is one they contradict.
+EARLY, LATE, BACKDATED = ((_NOW + datetime.timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+                          for hours in (1, 25, -5))
 SPARSE = 99_000_000  # bytes: under max_file_size (100,000 kB), two of them over max_dir_size
 COLLECT_TIMEOUT = 120
 
@@ -114,6 +119,8 @@ def course(tmp_path_factory):
     # A timestamp.txt that nbgrader would hand whole to dateutil: 5 MB of numbers.
     own_submission(inbound, folder("tim"), {NOTEBOOK: notebook, "timestamp.txt": b"1 " * 2_500_000})
     sent["tim"] = {NOTEBOOK: notebook, "timestamp.txt": EARLY.encode()}  # what collect writes instead
+    # Bea's, backdated: the folder's name and timestamp.txt say five hours ago, written just now.
+    own_submission(inbound, folder("bea", BACKDATED), {NOTEBOOK: notebook}, timestamp=BACKDATED)
     for files in sent.values():
         files.setdefault("timestamp.txt", EARLY.encode())
     first = run_collect(root, exchange)
@@ -212,8 +219,8 @@ def test_a_folder_owned_by_another_student_is_refused_naming_both(course):
 def test_a_student_id_that_does_not_print_is_refused_escaped(course):
     root, _, _, _, (_, log, _), _ = course
     assert f"refused dan\\n+{ASSIGNMENT}+" in log and "student id is not printable UTF-8 text" in log
-    assert sorted(p.name for p in (root / "submitted").iterdir()) == sorted(["aaron", "cpipe", "zoe", "tim", MALLORY,
-                                                                             ALICE])
+    assert sorted(p.name for p in (root / "submitted").iterdir()) == sorted(["aaron", "bea", "cpipe", "zoe", "tim",
+                                                                             MALLORY, ALICE])
 
 
 def test_a_timestamp_that_is_not_one_is_replaced_and_never_parsed(course):
@@ -243,3 +250,18 @@ def test_a_timestamp_file_in_submitted_is_read_bounded(tmp_path):
         found = SafeCollect.existing_timestamp(None, str(tmp_path / name))
         assert time.monotonic() - start < 1, name
         assert (found is not None) == (name == "good"), (name, found)
+
+
+def test_a_backdated_submission_gets_the_time_its_files_were_written(course):
+    """Every student can write into the inbound folder, its names and timestamp.txt included: a
+    submission made late can claim any time. Its files' inode change times cannot be moved back
+    by anyone but root, so collect records the later time and names it."""
+    from nbgrader.utils import parse_utc
+
+    root, _, _, _, (_, log, _), _ = course
+    recorded = parse_utc((root / "submitted" / "bea" / ASSIGNMENT / "timestamp.txt").read_text())
+    claimed = parse_utc(BACKDATED)
+    assert datetime.timedelta(hours=4, minutes=55) < recorded - claimed < datetime.timedelta(hours=5, minutes=30)
+    assert f"skipped in bea's submission: timestamp.txt says {claimed:%Y-%m-%d %H:%M:%S} UTC, but the submission's " \
+           f"files were changed up to {recorded:%Y-%m-%d %H:%M:%S} UTC: that later time recorded" in log
+    assert collected_files(root, "aaron")["timestamp.txt"] == EARLY.encode()  # a time after its files: kept

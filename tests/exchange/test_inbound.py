@@ -125,3 +125,19 @@ def test_a_refused_update_keeps_the_collected_copy_and_a_good_one_replaces_it(pl
     copied = collect_submission(inbound, submission.name, destination, small, "s", replace=True)
     assert not copied.refused and copied.files == 1
     assert every_byte(destination.parent) == {"unet_segmentation/nb.ipynb": b"{}"}  # no staged folder left
+
+
+def test_a_file_rewritten_in_place_after_submitting_shows_in_the_change_time(place):
+    """Rewriting a submitted notebook in place changes nothing in its folder's listing, but its
+    inode change time, which collect compares with timestamp.txt (collect.py), and which a
+    student cannot move back."""
+    inbound, submission, destination, _ = place
+    (submission / "sub").mkdir()
+    (submission / "sub" / "late.txt").write_bytes(b"first")
+    before = collect_submission(inbound, submission.name, destination, LIMITS, "s").changed_ns
+    time.sleep(0.2)
+    written = time.time_ns() - 20_000_000  # file times come from the kernel's coarse clock
+    with open(submission / "sub" / "late.txt", "r+b") as handle:  # the same inode, new bytes
+        handle.write(b"later")
+    again = collect_submission(inbound, submission.name, destination, LIMITS, "s", replace=True)
+    assert again.changed_ns >= written > before
