@@ -35,7 +35,9 @@ def printable(name, limit=80):
 # gigabytes), and a third word names a time zone, which dateutil.tz.gettz opens as a file
 # (a pipe there blocks): only a short, plain timestamp is ever parsed.
 MAX_TIMESTAMP_BYTES = 64
-TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?( (UTC|GMT|[+-]\d{4}))?")
+# What nbgrader submit writes ("2026-12-06 20:30:00.000000 UTC"). No offset: nbgrader's parse_utc
+# reads "+0100" as 100 seconds, so "+9959" would move a submission nearly three hours earlier.
+TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?( (UTC|GMT))?")
 
 
 def timestamp_problem(data):

@@ -141,3 +141,20 @@ def test_a_file_rewritten_in_place_after_submitting_shows_in_the_change_time(pla
         handle.write(b"later")
     again = collect_submission(inbound, submission.name, destination, LIMITS, "s", replace=True)
     assert again.changed_ns >= written > before
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("2026-12-06 20:30:00.000000 UTC", ""),  # what nbgrader submit writes
+    ("2026-12-06 20:30:00", ""),
+    ("2026-12-06 20:30:00 +9959", "not a timestamp"),  # nbgrader's parse_utc: 9959 seconds earlier
+    ("2026-12-06 20:30:00 tomorrow", "not a timestamp"),
+])
+def test_timestamp_files_hold_only_what_nbgrader_submit_writes(text, problem):
+    from nbgrader.utils import parse_utc
+
+    from course.layout import timestamp_problem
+
+    said = timestamp_problem(text.encode())
+    assert said.startswith(problem) and bool(said) == bool(problem)
+    if text.endswith("+9959"):  # the reason: read as 2 h 46 min earlier, not as an offset
+        assert (parse_utc("2026-12-06 20:30:00") - parse_utc(text)).total_seconds() == 9959
