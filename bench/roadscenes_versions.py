@@ -3,6 +3,7 @@ numbers rendered by both versions (the scenes differ: each version draws its own
 
     git worktree add /tmp/before <commit>
     .venv/bin/python bench/roadscenes_versions.py --before /tmp/before [--out docs/roadscenes-versions.jpg]
+                                                  [--frames 1 3 5 8]
 """
 
 import argparse
@@ -29,8 +30,10 @@ def main():
     parser.add_argument("--before", required=True, help="a checkout of the earlier version")
     parser.add_argument("--out", default=str(ROOT / "docs" / "roadscenes-versions.jpg"))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--frames", type=int, nargs="+", default=list(FRAME_NUMBERS),
+                        help="frame numbers to show (default: %(default)s)")
     args = parser.parse_args()
-    count = max(FRAME_NUMBERS) + 1
+    count = max(args.frames) + 1
     with tempfile.TemporaryDirectory() as tmp:
         old, new = Path(tmp) / "old", Path(tmp) / "new"
         # The earlier version's package comes first on the path when run from its checkout.
@@ -38,7 +41,7 @@ def main():
                         str(args.seed), "--out", str(old)], cwd=args.before, check=True, capture_output=True)
         generate(new, count=count, seed=args.seed, progress=False)
         rows = []
-        for number in FRAME_NUMBERS:
+        for number in args.frames:
             pair = [np.asarray(Image.open(folder / FRAMES / frame_name(number)).convert("RGB").resize(TILE))
                     for folder in (old, new)]
             rows.append(np.concatenate([pair[0], np.full((TILE[1], 8, 3), 255, np.uint8), pair[1]], axis=1))
@@ -50,7 +53,7 @@ def main():
     picture = np.concatenate([np.asarray(header)] + rows, axis=0)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(picture).save(args.out, quality=85)
-    print(f"{args.out}: {len(FRAME_NUMBERS)} frames of seed {args.seed}, {versions[0]} | {versions[1]}")
+    print(f"{args.out}: {len(args.frames)} frames of seed {args.seed}, {versions[0]} | {versions[1]}")
 
 
 def version(folder):

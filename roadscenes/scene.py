@@ -33,13 +33,14 @@ DEPTHS = [NEAR * 1.25**k for k in range(30)]
 
 GREYS = ((85, 85, 88), (105, 105, 105), (120, 118, 115), (140, 140, 138), (160, 158, 155))
 ASPHALT = ((110, 110, 113), (123, 122, 123), (134, 131, 129), (146, 144, 142))  # sunlit, as in CARLA's towns
-GRASS = ((95, 107, 70), (104, 113, 76), (113, 113, 81), (88, 100, 67), (116, 109, 84))
+# Saturated: the real frames' grass is (99, 115, 73) on average, and the renderer's haze pales it.
+GRASS = ((88, 112, 50), (98, 118, 56), (82, 100, 46), (106, 116, 60), (112, 110, 68))
 LEAVES = ((56, 88, 38), (74, 104, 46), (48, 76, 42), (92, 112, 54), (112, 108, 62))
 # CARLA labels bare hillsides, cliffs and dry verges Terrain too, not only grass: tan boulders and
 # mounds, pale grey cuttings, both streaked with dark cracks (the real frames' terrain varies by 50
 # grey levels across a rock, but little between neighbouring pixels).
 SAND = ((180, 162, 130), (166, 150, 118), (192, 176, 146), (156, 138, 110))
-CLIFF = ((162, 156, 144), (148, 143, 132), (176, 170, 156), (136, 130, 120))
+CLIFF = ((162, 156, 144), (148, 143, 132), (176, 170, 156), (136, 130, 120), (92, 88, 80), (78, 74, 66))
 HILLSIDE = ((110, 125, 95), (96, 110, 74), (120, 124, 90))
 NEEDLES = ((34, 62, 38), (44, 76, 44), (30, 54, 34), (56, 88, 52), (40, 70, 50))
 CAR_COLOURS = (
@@ -678,7 +679,7 @@ class Scene:
         length = z1 - z0  # banks and cuttings die away at their ends, not cut off sheer
         tops = {z: height * r.uniform(0.6, 1.0) * max(0.05, min(1.0, 10 * (z - z0) / length, 3 * (z1 - z) / length))
                 for z in zs}
-        marks = {near: self.marks(min(10, int(r.integers(1, 3)) + int((far - near) / 4)) if rock else 0)
+        marks = {near: self.marks(min(14, int(r.integers(2, 5)) + int((far - near) / 2)) if rock else 0)
                  for near, far in zip(zs, zs[1:])}
 
         def paint(near, far):
@@ -732,8 +733,8 @@ class Scene:
     def marks(self, count):
         """Cracks and ledges for :meth:`strata`: (where along the face, width, slant, length, tone)."""
         r = self.rng
-        return [(r.uniform(0, 1), r.uniform(0.03, 0.12), r.uniform(-0.3, 0.3), r.uniform(0.3, 1.0),
-                 r.uniform(0.4, 0.65) if r.random() < 0.75 else r.uniform(1.08, 1.2)) for _ in range(count)]
+        return [(r.uniform(0, 1), r.uniform(0.04, 0.18), r.uniform(-0.3, 0.3), r.uniform(0.3, 1.0),
+                 r.uniform(0.3, 0.6) if r.random() < 0.7 else r.uniform(1.2, 1.5)) for _ in range(count)]
 
     def strata(self, face, colour, marks):
         """Dark cracks and pale ledges running down a rock face given as four pixel corners (near

@@ -155,3 +155,12 @@ def test_facades_are_as_busy_as_foliage(rendered):
     network that anything busy is a tree."""
     facades, foliage = _texture(rendered, C.BUILDING), _texture(rendered, C.VEGETATION)
     assert facades > 0.8 * foliage, (round(facades * 100, 2), round(foliage * 100, 2))
+
+
+def test_terrain_is_smooth_up_close_beside_foliage(rendered):
+    """Real terrain (rock faces, sandy mounds, lawns) varies from crack to ledge, but little from
+    one pixel to the next: texture 2.1 against foliage's 3.3. Roadscenes 3.1's grainy rock and
+    grass (2.8, as busy as its foliage) let a network tell terrain by grain that real frames
+    do not have."""
+    terrain, foliage = _texture(rendered, C.TERRAIN), _texture(rendered, C.VEGETATION)
+    assert terrain < 0.85 * foliage, (round(terrain * 100, 2), round(foliage * 100, 2))
