@@ -5,7 +5,9 @@ writes it into the gradebook, where nbgrader's own autograde looks for it; `poli
 late policy as nbgrader's LateSubmissionPlugin (`c.LatePolicy.*`), so plain `nbgrader
 autograde` and `course grade` charge the same penalty; `extensions` grants and lists
 per-student extensions in nbgrader's own extension column; `hook` writes the due date and
-the extensions into the gradebook before plain `nbgrader autograde` grades.
+the extensions into the gradebook before plain `nbgrader autograde` grades; `release_cell`
+states the due date in the released notebook; `notes` words what students read about the
+term (in the release and in their feedback).
 
 May import: course.assignment.
 """
