@@ -5,7 +5,7 @@ The cell has no nbgrader metadata: it is not in the gradebook, so a new due date
 checksum and grades nothing again. Without a due date configured, no cell is added."""
 
 import nbformat
-from nbconvert.preprocessors import Preprocessor
+from nbgrader.preprocessors import NbGraderPreprocessor
 
 from .due import configured
 from .policy import described
@@ -13,7 +13,7 @@ from .policy import described
 MARK = "unet_due_date"  # the cell's metadata key, so that a release made again replaces it
 
 
-class DueDateCell(Preprocessor):
+class DueDateCell(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         nb.cells = [cell for cell in nb.cells if MARK not in cell.get("metadata", {})]
         due = configured(self.config)

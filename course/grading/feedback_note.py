@@ -13,7 +13,7 @@ import datetime
 import warnings
 
 import nbformat
-from nbconvert.preprocessors import Preprocessor
+from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy import select
 
@@ -67,7 +67,7 @@ def _penalty_without_extension(config, student, raw, submitted, due):
     return 0.0 if penalty is None else min(float(penalty), raw)
 
 
-class TermNote(Preprocessor):
+class TermNote(NbGraderPreprocessor):
     """GenerateFeedback, after GetGrades: the term note as the feedback's first cell."""
 
     def preprocess(self, nb, resources):

@@ -223,7 +223,7 @@ def test_release_fetch_validate_submit_collect_grade_feedback(course, due_an_hou
                              env=dict(os.environ, **INSTRUCTOR_ENV), capture_output=True, text=True, timeout=1200)
     assert grading.returncode == 0, grading.stdout + grading.stderr
     assert re.search(rf"^{STUDENT}\s.*30/30.*late, -3 points", grading.stdout, re.M), grading.stdout
-    assert re.search(rf"{STUDENT}: \d+ min late \(1 started day\(s\)\), penalty 3 of 30", grading.stdout)
+    assert re.search(rf"{STUDENT}: 1 h( \d+ min)? late \(1 started day\(s\)\), penalty 3 of 30", grading.stdout)
     assert (course / "feedback" / STUDENT / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).is_file()
     instructor(course, "release_feedback", ASSIGNMENT)
     assert list((exchange / "feedback").glob("*.html"))

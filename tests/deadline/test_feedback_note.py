@@ -135,3 +135,14 @@ def test_refresh_generates_stale_feedback_in_one_process_and_retries_what_failed
     assert refresh(db_url, root, term(), set(), lambda steps: [0]) == (["bob"], [])  # tried again, and done
     assert refresh(db_url, root, term(), set(), failing) == ([], [])  # now up to date: nothing to do
     assert len(calls) == 1
+
+
+def test_both_preprocessors_run_when_nbgrader_registers_them():
+    """nbconvert runs a registered preprocessor only when it is enabled, and its own base class
+    is disabled by default: a preprocessor that nbgrader_config.py names must be enabled."""
+    from nbconvert.exporters import NotebookExporter
+
+    for preprocessor in (DueDateCell, TermNote):
+        exporter = NotebookExporter()
+        exporter.register_preprocessor(f"{preprocessor.__module__}.{preprocessor.__name__}")
+        assert exporter._preprocessors[-1].enabled, preprocessor
