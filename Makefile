@@ -1,6 +1,7 @@
 # Two entry points (see README.md):
 #   make run   the course loop: data, release, example submissions, grading, report
 #   make test  run every test
+#   make hub CLASS_LIST=class.csv   the course on a JupyterHub on this machine (README)
 # Each creates the virtual environment .venv/ first when it is missing or out of date.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -10,7 +11,7 @@ READY := $(VENV)/.ready
 # nbgrader runs the `alembic` executable: the environment's bin/ must be on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test system-packages
+.PHONY: run test hub system-packages
 
 # Debian packages the grader and its tests use: bubblewrap sandboxes graded kernels,
 # PostgreSQL serves the multi-grader gradebook test, Chromium runs the browser tests
@@ -40,8 +41,18 @@ $(READY): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# JupyterHub's proxy, from npm (pinned), into the environment: `course hub` runs it from there.
+PROXY := $(VENV)/proxy/node_modules/.bin/configurable-http-proxy
+$(PROXY):
+	@command -v npm >/dev/null || { echo "error: npm is needed for JupyterHub's proxy (apt-get install npm)"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/proxy configurable-http-proxy@5.3.0
+
 run: $(READY) system-packages
 	$(BIN)/python -m course run
 
-test: $(READY) system-packages
+test: $(READY) system-packages $(PROXY)
 	$(BIN)/python -m pytest
+
+CLASS_LIST ?= class.csv
+hub: $(READY) system-packages $(PROXY)
+	$(BIN)/python -m course hub --class-list $(CLASS_LIST)

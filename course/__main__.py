@@ -20,6 +20,9 @@
     python -m course export --to canvas|moodle|csv FILE --roster ROSTER.csv [...]
                                 the grades for the LMS, a row for every student of the
                                 roster (nbgrader export plugins: course/lms/)
+    python -m course hub --class-list class.csv [--port 8000]
+                                the course on a JupyterHub on this machine (as root): users,
+                                the shared exchange, formgrader as a service (course/hub/)
     python -m course selftest   grade the reference solution and the blank release in the
                                 sandbox students get (full marks and zero, or it says why);
                                 every grading process does this first, once per machine
@@ -354,6 +357,17 @@ def parse(argv):
     extending.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
     listing = commands.add_parser("extensions", help="list the extensions granted")
     listing.add_argument("--db", default="", help="gradebook URL (default sqlite:///gradebook.db)")
+    hub = commands.add_parser("hub", help="the course on a JupyterHub on this machine (run as root)")
+    hub.add_argument("--class-list", required=True, help="CSV with the columns id and role (student, instructor, "
+                     "grader)")
+    hub.add_argument("--port", type=int, default=8000, help="the hub's port; it uses the 3 after it too (8000)")
+    hub.add_argument("--ip", default="127.0.0.1", help="the address to listen on (127.0.0.1; behind a TLS proxy, "
+                     "or 0.0.0.0 on a private network)")
+    hub.add_argument("--exchange", default="/srv/nbgrader/exchange", help="the shared exchange folder")
+    hub.add_argument("--state", default="/srv/unet-hub", help="the hub's own files (root only)")
+    hub.add_argument("--course-dir", default="/srv/unet-course", help="the course folder the staff work in, made "
+                     "from this checkout when missing (/srv/unet-course)")
+    hub.add_argument("--setup-only", action="store_true", help="set the class up, do not start the hub")
     exporting = commands.add_parser("export", help="the grades for an LMS (Canvas, Moodle) or a plain CSV, from a "
                                     "roster")
     exporting.add_argument("--to", dest="format", choices=sorted(EXPORTERS), required=True)
@@ -389,6 +403,10 @@ def _main(argv):
         return selftest(args)
     if args.command == "report":
         return report(args) or 0
+    if args.command == "hub":
+        from .hub.serve import main as hub_main
+
+        return hub_main(args)
     if args.command in ("extend", "extensions", "export"):
         return {"extend": extend, "extensions": extensions, "export": export}[args.command](args)
     return {"run": run, "release": release, "examples": examples}[args.command]() or 0

@@ -24,10 +24,11 @@ ALLOWED = {
     "judge": {"layout", "bounded", "assignment", "sandbox"},
     "deadline": {"assignment"},
     "lms": {"assignment", "deadline", "grading"},
+    "hub": {"layout"},
     "grading": {"layout", "bounded", "assignment", "sandbox", "deadline"},
     "report": {"layout", "assignment"},
     "exchange": {"layout"},
-    "__main__": {"layout", "assignment", "grading", "report", "unet_segmentation", "deadline", "lms"},
+    "__main__": {"layout", "assignment", "grading", "report", "unet_segmentation", "deadline", "lms", "hub"},
 }
 
 

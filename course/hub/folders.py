@@ -1,0 +1,124 @@
+"""The folders a hub's users share, with the permissions that keep them apart.
+
+- The exchange: nbgrader's own permissions (the root folder 1777; nbgrader makes the course's
+  inbound folder writable but not listable by students, so nobody finds another's submission).
+- The checkout (the code, its environment, the data): its instructor-only parts (source with the
+  solutions and hidden tests, the judge and reference in course/, tests, git history: everything
+  but the environment and the data) belong to the staff group and nobody else; the checkout can
+  be passed through, not listed, so that every user's server runs from its environment.
+- The course folder, a copy of the course made from the checkout, where the staff work (the
+  gradebook, submissions, autograded notebooks, feedback): the staff group's, closed to everyone
+  else, so what is created there later is out of students' reach whatever its mode.
+- Each user's ~/.jupyter: the course id and exchange for nbgrader; for students, formgrader,
+  the course list and the create-assignment toolbar are off.
+"""
+
+import json
+import os
+import pwd
+import shutil
+import stat
+from pathlib import Path
+
+PUBLIC = (".venv", "data")  # what students' servers need from the course folder, read-only
+STUDENT_LAB_OFF = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list",
+                   "@jupyter/nbgrader:create-assignment")
+STUDENT_SERVER_OFF = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
+
+
+def share_exchange(exchange):
+    exchange = Path(exchange)
+    exchange.mkdir(parents=True, exist_ok=True)
+    os.chown(exchange, 0, 0)
+    exchange.chmod(0o1777)  # nbgrader's exchange: everyone creates their own files, deletes only those
+
+
+def lock_checkout(checkout, gid):
+    """The checkout's instructor-only parts (everything but the environment and the data) to the
+    staff group `gid`, away from others; the checkout itself can be passed through, not listed,
+    so that every user's server runs from its environment. Nothing is created in it later: the
+    class's work happens in the course folder."""
+    checkout = Path(checkout)
+    os.chown(checkout, -1, gid)
+    checkout.chmod(0o2771)
+    for entry in checkout.iterdir():
+        if entry.name in PUBLIC:
+            _open_to_all(entry)
+        else:
+            _to_staff(entry, gid)
+
+
+COURSE_PARTS = ("source", "release", "course", "nbgrader_config.py")
+
+
+def prepare_course(course, checkout, gid):
+    """The course folder the staff work in (gradebook, submissions, feedback): made from the
+    checkout when missing, staff only, nobody else even passing through (what nbgrader and the
+    staff create there later is out of others' reach whatever its mode)."""
+    course = Path(course)
+    if not course.exists():
+        course.mkdir(parents=True)
+        for part in COURSE_PARTS:
+            source = Path(checkout) / part
+            if source.is_dir():
+                shutil.copytree(source, course / part, symlinks=True,
+                                ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+            else:
+                shutil.copy2(source, course / part)
+    os.chown(course, -1, gid)
+    course.chmod(0o2770)
+    for entry in course.iterdir():
+        _to_staff(entry, gid)
+
+
+def _to_staff(path, gid):
+    paths = [path]
+    if path.is_dir() and not path.is_symlink():
+        for top, folders, files in os.walk(path):  # links are listed, never followed
+            paths += [Path(top, name) for name in folders + files]
+    for item in paths:
+        info = os.lstat(item)
+        if stat.S_ISLNK(info.st_mode):
+            continue
+        os.chown(item, -1, gid, follow_symlinks=False)
+        mode = stat.S_IMODE(info.st_mode)
+        if stat.S_ISDIR(info.st_mode):
+            mode = (mode | 0o2070) & ~0o007
+        else:
+            mode = (mode | 0o060 | (0o010 if mode & 0o100 else 0)) & ~0o007
+        os.chmod(item, mode)
+
+
+def _open_to_all(path):
+    info = os.lstat(path)
+    if stat.S_ISDIR(info.st_mode) and not info.st_mode & 0o005 == 0o005:
+        path.chmod(stat.S_IMODE(info.st_mode) | 0o005)
+
+
+def write_user_config(login, staff, course_id, exchange, root):
+    """~login/.jupyter: nbgrader's settings, and which nbgrader extensions the user has."""
+    user = pwd.getpwnam(login)
+    jupyter = Path(user.pw_dir) / ".jupyter"
+    files = {"nbgrader_config.py": _nbgrader_config(course_id, exchange, root if staff else None)}
+    if not staff:
+        files["labconfig/page_config.json"] = json.dumps(
+            {"disabledExtensions": {name: True for name in STUDENT_LAB_OFF}}, indent=1) + "\n"
+        files["jupyter_server_config.json"] = json.dumps(
+            {"ServerApp": {"jpserver_extensions": {name: False for name in STUDENT_SERVER_OFF}}}, indent=1) + "\n"
+    for relative, text in files.items():
+        path = jupyter / relative
+        for folder in reversed([p for p in path.parents if p == jupyter or jupyter in p.parents]):
+            folder.mkdir(exist_ok=True)
+            os.chown(folder, user.pw_uid, user.pw_gid)
+            folder.chmod(0o700)
+        path.write_text(text)
+        os.chown(path, user.pw_uid, user.pw_gid)
+        path.chmod(0o600)
+
+
+def _nbgrader_config(course_id, exchange, root):
+    lines = ["# Written by `python -m course hub`: the course's id and exchange.", "c = get_config()",
+             f"c.CourseDirectory.course_id = {course_id!r}", f"c.Exchange.root = {str(exchange)!r}"]
+    if root is not None:
+        lines.append(f"c.CourseDirectory.root = {str(root)!r}")
+    return "\n".join(lines) + "\n"
