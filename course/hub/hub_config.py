@@ -58,4 +58,7 @@ def hub_config(classlist, course_id, root, exchange, state, port, proxy, python,
     lines = ["# Written by `python -m course hub` (course/hub/hub_config.py); edits are replaced.",
              "c = get_config()  # noqa: F821"]
     lines += [f"c.{key} = {value!r}" for key, value in settings.items()]
+    local = Path(state) / "jupyterhub_config_local.py"
+    lines += ["# Your own settings (the university's login, TLS...) go in this file, kept across runs:",
+              f"if __import__('os').path.exists({str(local)!r}):", f"    load_subconfig({str(local)!r})  # noqa: F821"]
     return "\n".join(lines) + "\n"
