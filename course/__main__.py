@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -397,6 +398,10 @@ def main(argv=None):
 def _main(argv):
     args = parse(argv)
     environment_bin_on_path()
+    if ROOT.stat().st_mode & stat.S_ISGID:
+        # A course folder shared by a staff group (`course hub`): what grading creates there stays
+        # writable by the instructor's formgrader and the graders, and closed to everyone else.
+        os.umask(0o007)
     if args.command == "grade":
         return grade(args)
     if args.command == "selftest":
