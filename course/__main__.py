@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 
@@ -40,6 +39,7 @@ from .assignment import ASSIGNMENT
 from .layout import ROOT, environment_bin_on_path, nbgrader
 
 DB_URL = f"sqlite:///{ROOT / 'gradebook.db'}"
+STAFF_MARK = ".staff-course"  # written by `course hub` into the course folder it makes (course/hub/folders.py)
 
 
 def release():
@@ -398,8 +398,8 @@ def main(argv=None):
 def _main(argv):
     args = parse(argv)
     environment_bin_on_path()
-    if ROOT.stat().st_mode & stat.S_ISGID:
-        # A course folder shared by a staff group (`course hub`): what grading creates there stays
+    if (ROOT / STAFF_MARK).is_file():
+        # The course folder `course hub` made for its staff group: what grading creates there stays
         # writable by the instructor's formgrader and the graders, and closed to everyone else.
         os.umask(0o007)
     if args.command == "grade":

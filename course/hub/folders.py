@@ -49,6 +49,7 @@ def lock_checkout(checkout, gid):
 
 
 COURSE_PARTS = ("source", "release", "course", "nbgrader_config.py")
+STAFF_MARK = ".staff-course"  # course/__main__.py reads it
 
 
 def prepare_course(course, checkout, gid):
@@ -65,6 +66,8 @@ def prepare_course(course, checkout, gid):
                                 ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
             else:
                 shutil.copy2(source, course / part)
+    (course / STAFF_MARK).write_text("made by `python -m course hub`: course commands here keep what they create "
+                                     "to the staff group (umask 007)\n")
     os.chown(course, -1, gid)
     course.chmod(0o2770)
     for entry in course.iterdir():

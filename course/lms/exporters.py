@@ -55,6 +55,9 @@ class LmsExport(ExportPlugin):
                 except BaseException:
                     os.unlink(out.name)
                     raise
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(out.name, 0o666 & ~mask)  # as any file written here (a temporary file is private)
             os.replace(out.name, dest)
         except (ExportError, OSError) as error:
             raise ExportRefused(f"error: {error}") from None

@@ -5,6 +5,8 @@ are out of reach, whatever the student's own Jupyter configuration says."""
 import os
 import pwd
 import stat
+import subprocess
+import sys
 
 from course.assignment import ASSIGNMENT, NOTEBOOK
 from course.layout import COURSE_ID, ROOT
@@ -87,3 +89,16 @@ def test_a_second_setup_reuses_what_exists(hub_class):
     assert again.returncode == 0, again.stderr
     assert "created" not in again.stdout  # nobody new, no new password
     assert (exchange / COURSE_ID / "outbound" / ASSIGNMENT / NOTEBOOK).is_file()
+
+
+def test_course_commands_in_the_course_folder_keep_what_they_make_to_the_staff(hub_class):
+    """`course grade` and the other course commands run as root in the course folder: what they
+    create there must stay writable by the instructor's formgrader and closed to students."""
+    course, *_ = hub_class
+    (course / "roster.csv").write_text(f"nbgrader_id,lms_id\n{STUDENTS[0]},{STUDENTS[0]}@uni.example\n")
+    made = subprocess.run([sys.executable, "-m", "course", "export", "--to", "csv", "grades_roster.csv", "--roster",
+                           "roster.csv"], cwd=course, capture_output=True, text=True, timeout=300)
+    assert (course / "grades_roster.csv").is_file(), made.stdout + made.stderr
+    mode = stat.S_IMODE(os.stat(course / "grades_roster.csv").st_mode)
+    assert mode & 0o007 == 0 and mode & 0o060 == 0o060, oct(mode)
+    assert can(INSTRUCTOR, WRITE, course / "grades_roster.csv")
