@@ -20,6 +20,7 @@ states is recorded at that later time, and named in the summary.
 
 import datetime
 import os
+import shutil
 import stat
 
 from nbgrader.exchange.default.collect import ExchangeCollect, pwd
@@ -158,9 +159,9 @@ class SafeCollect(ExchangeCollect):
         gets that later time instead, and is named."""
         path = os.path.join(dest_path, "timestamp.txt")
         data = read_timestamp_file(path)
-        problem = "not a regular file" if data is None and os.path.lexists(path) else (
-            timestamp_problem(data) if data is not None else "")
-        if problem:
+        problem = ("not a regular file" if os.path.lexists(path) else "missing") if data is None else \
+            timestamp_problem(data)
+        if problem:  # without one nbgrader records no time, and no lateness: never left so
             self.write_timestamp(path, record["timestamp"])
             self.skipped.append((record["username"], f"timestamp.txt ({problem}): replaced by the time in the "
                                                      "folder's name"))
@@ -176,7 +177,9 @@ class SafeCollect(ExchangeCollect):
 
     @staticmethod
     def write_timestamp(path, when):
-        if os.path.lexists(path):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
             os.unlink(path)
         with open(path, "x") as handle:
             handle.write(when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))

@@ -43,7 +43,7 @@ def note(book, student, notebook_name, config, as_worker=False):
     regraded = None if as_worker else _aware(course_gradebook.last_regrade(book.db.connection(), student))
     if due is None and regraded is None:
         return ""
-    until = due if as_worker or submission.extension is None else due + submission.extension
+    until = due if as_worker or submission.extension is None or due is None else due + submission.extension
     submitted = _aware(submission.timestamp)
     raw = float(notebook.score or 0.0)
     if as_worker:

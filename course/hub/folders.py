@@ -20,17 +20,31 @@ import shutil
 import stat
 from pathlib import Path
 
-PUBLIC = (".venv", "data")  # what students' servers need from the course folder, read-only
+PUBLIC = (".venv", "data", "roadscenes")  # what students' servers need from the checkout, read-only
 STUDENT_LAB_OFF = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list",
                    "@jupyter/nbgrader:create-assignment")
 STUDENT_SERVER_OFF = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
 
 
-def share_exchange(exchange):
+def share_exchange(exchange, course_id, instructor):
+    """The exchange root (1777) and the course's folders in it, made now as nbgrader's release
+    would and owned by the instructor, so that no student claims them first (a student's
+    outbound/ would hand classmates their notebook); refused when someone else owns them."""
     exchange = Path(exchange)
     exchange.mkdir(parents=True, exist_ok=True)
     os.chown(exchange, 0, 0)
     exchange.chmod(0o1777)  # nbgrader's exchange: everyone creates their own files, deletes only those
+    owner = pwd.getpwnam(instructor)
+    for relative, mode in (("", 0o755), ("outbound", 0o755), ("inbound", 0o733), ("feedback", 0o711)):
+        path = exchange / course_id / relative
+        if not path.exists():
+            path.mkdir()
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+            path.chmod(mode)
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid not in (0, owner.pw_uid):
+            raise OSError(f"{path} is not a folder of the instructor's (owner uid {info.st_uid}): remove it and run "
+                          "again")
 
 
 def lock_checkout(checkout, gid):
@@ -52,7 +66,7 @@ COURSE_PARTS = ("source", "release", "course", "nbgrader_config.py")
 STAFF_MARK = ".staff-course"  # course/__main__.py reads it
 
 
-def prepare_course(course, checkout, gid):
+def prepare_course(course, checkout, gid, exchange):
     """The course folder the staff work in (gradebook, submissions, feedback): made from the
     checkout when missing, staff only, nobody else even passing through (what nbgrader and the
     staff create there later is out of others' reach whatever its mode)."""
@@ -66,12 +80,27 @@ def prepare_course(course, checkout, gid):
                                 ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
             else:
                 shutil.copy2(source, course / part)
-    (course / STAFF_MARK).write_text("made by `python -m course hub`: course commands here keep what they create "
-                                     "to the staff group (umask 007)\n")
+    mark = course / STAFF_MARK
+    if mark.is_symlink():
+        mark.unlink()
+    mark.write_text("made by `python -m course hub`: course commands here keep what they create to the staff "
+                    "group (umask 007)\n")
+    _pin_exchange(course / "nbgrader_config.py", exchange)
     os.chown(course, -1, gid)
     course.chmod(0o2770)
     for entry in course.iterdir():
         _to_staff(entry, gid)
+
+
+PIN = "# course hub: the shared exchange, whatever the environment says"
+
+
+def _pin_exchange(config, exchange):
+    """The course folder's nbgrader_config.py ends with the hub's exchange: an instructor's
+    shell without UNET_EXCHANGE would otherwise release where no student looks."""
+    text = config.read_text()
+    text = text.split("\n" + PIN + "\n")[0].rstrip("\n") + "\n"
+    config.write_text(text + f"\n{PIN}\nc.Exchange.root = {str(exchange)!r}\n")
 
 
 def _to_staff(path, gid):
@@ -93,9 +122,19 @@ def _to_staff(path, gid):
 
 
 def _open_to_all(path):
-    info = os.lstat(path)
-    if stat.S_ISDIR(info.st_mode) and not info.st_mode & 0o005 == 0o005:
-        path.chmod(stat.S_IMODE(info.st_mode) | 0o005)
+    """Readable (folders: passable) by everyone, all the way down: the environment, the data and
+    the data set's library that every user's server imports."""
+    paths = [path]
+    if path.is_dir() and not path.is_symlink():
+        for top, folders, files in os.walk(path):
+            paths += [Path(top, name) for name in folders + files]
+    for item in paths:
+        info = os.lstat(item)
+        if stat.S_ISLNK(info.st_mode):
+            continue
+        wanted = 0o005 if stat.S_ISDIR(info.st_mode) or info.st_mode & 0o100 else 0o004
+        if info.st_mode & wanted != wanted:
+            os.chmod(item, stat.S_IMODE(info.st_mode) | wanted)
 
 
 def write_user_config(login, staff, course_id, exchange, root):
@@ -108,20 +147,47 @@ def write_user_config(login, staff, course_id, exchange, root):
             {"disabledExtensions": {name: True for name in STUDENT_LAB_OFF}}, indent=1) + "\n"
         files["jupyter_server_config.json"] = json.dumps(
             {"ServerApp": {"jpserver_extensions": {name: False for name in STUDENT_SERVER_OFF}}}, indent=1) + "\n"
+    as_user(user, lambda: _write_files(jupyter, files))
+
+
+def _write_files(jupyter, files):
     for relative, text in files.items():
         path = jupyter / relative
         for folder in reversed([p for p in path.parents if p == jupyter or jupyter in p.parents]):
-            folder.mkdir(exist_ok=True)
-            os.chown(folder, user.pw_uid, user.pw_gid)
-            folder.chmod(0o700)
-        path.write_text(text)
-        os.chown(path, user.pw_uid, user.pw_gid)
-        path.chmod(0o600)
+            folder.mkdir(mode=0o700, exist_ok=True)
+        path.unlink(missing_ok=True)  # a link the user put there is replaced, never followed
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "w") as out:
+            out.write(text)
+
+
+def as_user(user, write):
+    """Run `write` in a child process that is `user` (their uid, gid and groups): a home folder
+    is its owner's to arrange, links included, and root must not follow them (a ~/.jupyter
+    linked to the course folder would have root chown or write it). Raises OSError when the
+    child fails."""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            os.setgroups(os.getgrouplist(user.pw_name, user.pw_gid))
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            os.umask(0o077)
+            write()
+            code = 0
+        except BaseException:  # noqa: BLE001 - the parent reports it
+            code = 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise OSError(f"could not write {user.pw_name}'s Jupyter settings in {user.pw_dir} (as that user)")
 
 
 def _nbgrader_config(course_id, exchange, root):
     lines = ["# Written by `python -m course hub`: the course's id and exchange.", "c = get_config()",
              f"c.CourseDirectory.course_id = {course_id!r}", f"c.Exchange.root = {str(exchange)!r}"]
-    if root is not None:
-        lines.append(f"c.CourseDirectory.root = {str(root)!r}")
+    if root is not None:  # the staff: the course folder, with its judge, sandbox and safe collect
+        lines += [f"c.CourseDirectory.root = {str(root)!r}",
+                  f"load_subconfig({str(Path(root) / 'nbgrader_config.py')!r})  # noqa: F821"]
     return "\n".join(lines) + "\n"

@@ -71,7 +71,9 @@ def python_for_users():
     if not python.exists():
         subprocess.run([system, "-m", "venv", "--without-pip", str(users)], check=True, capture_output=True)
     site = users / "lib" / f"python{version}" / "site-packages"
-    (site / "course-environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # addsitedir, not a bare path: the environment's own .pth files (its editable installs) count too
+    (site / "course-environment.pth").write_text(
+        f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
     _scripts_for(users, python)
     return python
 
@@ -99,31 +101,41 @@ def set_up(classlist, root, exchange, state, port, ip, proxy=PROXY, say=print):
     if root.resolve() == ROOT.resolve() or ROOT.resolve() in root.resolve().parents:
         raise HubRefused(f"--course-dir {root} is in the checkout: students' servers run from its environment, so "
                          "the course folder must be elsewhere (default /srv/unet-course); it is made from the checkout")
-    gid = accounts.ensure_group()
-    created = {}
-    for member in classlist.members:
-        try:
-            _, password = accounts.ensure_user(member.id)
-        except accounts.AccountError as error:
-            raise HubRefused(f"class list: cannot create the user {member.id}: {error}") from None
-        if password:
-            created[member.id] = password
-        if member.staff:
-            accounts.ensure_member(member.id)
-    folders.share_exchange(exchange)
-    folders.lock_checkout(ROOT, gid)
-    folders.prepare_course(root, ROOT, gid)
-    for member in classlist.members:
-        folders.write_user_config(member.id, member.staff, COURSE_ID, exchange, root)
+    if root.exists() and any(root.iterdir()) and not (root / folders.STAFF_MARK).is_file():
+        raise HubRefused(f"--course-dir {root} exists and is not a course folder `course hub` made (no "
+                         f"{folders.STAFF_MARK}): give a new or empty folder; nothing in it was changed")
     state = Path(state)
     state.mkdir(parents=True, exist_ok=True)
     state.chmod(0o700)
+    passwords = state / "initial_passwords.csv"
+    gid = accounts.ensure_group()
+    created = []
+    for member in classlist.members:
+        try:
+            entry, password = accounts.ensure_user(member.id)
+        except accounts.AccountError as error:
+            raise HubRefused(f"class list: cannot create the user {member.id}: {error}") from None
+        if password:  # kept at once: a later failure must not lose it
+            created.append(member.id)
+            with os.fdopen(os.open(passwords, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a", newline="") as out:
+                csv.writer(out).writerow([member.id, password])
+        os.chmod(entry.pw_dir, 0o700)  # useradd's homes are 0755: every student would read the others'
+        if member.staff:
+            accounts.ensure_member(member.id)
     if created:
-        passwords = state / "initial_passwords.csv"
-        with os.fdopen(os.open(passwords, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a", newline="") as out:
-            csv.writer(out).writerows(created.items())
         say(f"created {len(created)} user(s): {', '.join(created)}; their first passwords are in {passwords} "
             "(root only)")
+    try:
+        folders.share_exchange(exchange, COURSE_ID, classlist.instructor)
+    except OSError as error:
+        raise HubRefused(str(error)) from None
+    folders.lock_checkout(ROOT, gid)
+    folders.prepare_course(root, ROOT, gid, exchange)
+    for member in classlist.members:
+        try:
+            folders.write_user_config(member.id, member.staff, COURSE_ID, exchange, root)
+        except OSError as error:  # one user's home must not stop the class's hub
+            print(f"warning: {error}; their server keeps the settings it had", file=sys.stderr)
     data = ROOT / "data"
     config = state / "jupyterhub_config.py"
     config.write_text(hub_config(classlist, COURSE_ID, root, exchange, state, port, proxy, python_for_users(),

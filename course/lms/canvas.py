@@ -88,5 +88,13 @@ def write(out, export_path, column, match, rows, max_score, missing):
     for student, grade in rows:
         canvas = by_id[student.lms_id]
         value = points(grade.score * scale) if grade else ("0" if missing == "zero" else "")
-        writer.writerow([canvas[header.index(name)] for name in identity] + [value])
+        writer.writerow([_inert(canvas[header.index(name)], name) for name in identity] + [value])
     return f"{len(rows)} students in column {column!r}, {note}"
+
+
+def _inert(cell, column):
+    """A display name a student chose, never a spreadsheet formula: Canvas matches rows by the
+    ID columns, so the Student and Section cells may carry a leading apostrophe."""
+    if column in ("Student", "Section") and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell

@@ -146,3 +146,16 @@ def test_both_preprocessors_run_when_nbgrader_registers_them():
         exporter = NotebookExporter()
         exporter.register_preprocessor(f"{preprocessor.__module__}.{preprocessor.__name__}")
         assert exporter._preprocessors[-1].enabled, preprocessor
+
+
+def test_a_regrade_with_an_extension_but_no_due_date_still_has_its_note(db_url, tmp_path):
+    """An extension granted while a due date was set, the due date then removed in the gradebook."""
+    submit(db_url, "ada", DUE - HOUR)
+    course_gradebook.ledger(db_url)  # the course's tables
+    with Gradebook(db_url) as book:
+        book.find_submission(ASSIGNMENT, "ada").extension = datetime.timedelta(days=2)
+        book.db.execute(course_gradebook.REGRADES.insert().values(
+            assignment=ASSIGNMENT, student="ada", regraded=datetime.datetime(2026, 12, 20, 9), manual=""))
+        book.db.commit()
+    text = feedback_cell(db_url, "ada", term(due=None))
+    assert "**Regraded:** Sun 20 Dec 2026, 09:00 UTC" in text and "Due:" not in text

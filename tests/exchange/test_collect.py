@@ -121,6 +121,13 @@ def course(tmp_path_factory):
     sent["tim"] = {NOTEBOOK: notebook, "timestamp.txt": EARLY.encode()}  # what collect writes instead
     # Bea's, backdated: the folder's name and timestamp.txt say five hours ago, written just now.
     own_submission(inbound, folder("bea", BACKDATED), {NOTEBOOK: notebook}, timestamp=BACKDATED)
+    # Nat's has no timestamp.txt (nbgrader would record no time, so no lateness) and a
+    # backdated name; Dot's timestamp.txt is a folder.
+    (own_submission(inbound, folder("nat", BACKDATED), {NOTEBOOK: notebook}) / "timestamp.txt").unlink()
+    dot = own_submission(inbound, folder("dot"), {NOTEBOOK: notebook})
+    (dot / "timestamp.txt").unlink()
+    (dot / "timestamp.txt").mkdir()
+    (dot / "timestamp.txt" / "inside.txt").write_text("x")
     for files in sent.values():
         files.setdefault("timestamp.txt", EARLY.encode())
     first = run_collect(root, exchange)
@@ -219,8 +226,8 @@ def test_a_folder_owned_by_another_student_is_refused_naming_both(course):
 def test_a_student_id_that_does_not_print_is_refused_escaped(course):
     root, _, _, _, (_, log, _), _ = course
     assert f"refused dan\\n+{ASSIGNMENT}+" in log and "student id is not printable UTF-8 text" in log
-    assert sorted(p.name for p in (root / "submitted").iterdir()) == sorted(["aaron", "bea", "cpipe", "zoe", "tim",
-                                                                             MALLORY, ALICE])
+    assert sorted(p.name for p in (root / "submitted").iterdir()) == sorted(["aaron", "bea", "cpipe", "dot", "nat",
+                                                                             "zoe", "tim", MALLORY, ALICE])
 
 
 def test_a_timestamp_that_is_not_one_is_replaced_and_never_parsed(course):
@@ -265,3 +272,17 @@ def test_a_backdated_submission_gets_the_time_its_files_were_written(course):
     assert f"skipped in bea's submission: timestamp.txt says {claimed:%Y-%m-%d %H:%M:%S} UTC, but the submission's " \
            f"files were changed up to {recorded:%Y-%m-%d %H:%M:%S} UTC: that later time recorded" in log
     assert collected_files(root, "aaron")["timestamp.txt"] == EARLY.encode()  # a time after its files: kept
+
+
+def test_a_submission_without_a_plain_timestamp_file_still_gets_a_time(course):
+    """Without timestamp.txt nbgrader records no time and charges no lateness: collect always
+    leaves one, the time in the folder's name, or the later time its files were written."""
+    from nbgrader.utils import parse_utc
+
+    root, _, _, _, (_, log, _), _ = course
+    nat = parse_utc((root / "submitted" / "nat" / ASSIGNMENT / "timestamp.txt").read_text())
+    assert nat - parse_utc(BACKDATED) > datetime.timedelta(hours=4, minutes=55)  # its files' time, not its name's
+    assert "skipped in nat's submission: timestamp.txt (missing): replaced by the time in the folder's name" in log
+    dot = root / "submitted" / "dot" / ASSIGNMENT / "timestamp.txt"
+    assert dot.is_file() and dot.read_text() == EARLY
+    assert "skipped in dot's submission: timestamp.txt (not a regular file)" in log

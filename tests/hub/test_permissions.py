@@ -49,6 +49,15 @@ def test_students_reach_the_checkout_s_environment_and_data_only(hub_class):
         assert not can(STUDENTS[0], READ, path), path
     assert not can(STUDENTS[0], LIST, ROOT)
     assert can(STUDENTS[0], LIST, ROOT / ".venv" / "lib")  # their servers run from it
+    imported = as_user(STUDENTS[0], str(users_python()), "-c", "import roadscenes, nbgrader, jupyterlab",
+                       env=jupyter_env())
+    assert imported.returncode == 0, imported.stderr  # the notebook's own imports, on the users' Python
+
+
+def test_homes_are_their_owners_alone(hub_class):
+    for student in STUDENTS:
+        assert stat.S_IMODE(os.stat(pwd.getpwnam(student).pw_dir).st_mode) == 0o700
+    assert not can(STUDENTS[1], LIST, pwd.getpwnam(STUDENTS[0]).pw_dir)
 
 
 def test_a_student_cannot_find_or_read_another_s_submission(hub_class):
@@ -102,3 +111,38 @@ def test_course_commands_in_the_course_folder_keep_what_they_make_to_the_staff(h
     mode = stat.S_IMODE(os.stat(course / "grades_roster.csv").st_mode)
     assert mode & 0o007 == 0 and mode & 0o060 == 0o060, oct(mode)
     assert can(INSTRUCTOR, WRITE, course / "grades_roster.csv")
+
+
+def test_a_student_s_links_in_their_home_are_never_followed_by_the_setup(hub_class):
+    """The setup writes each user's ~/.jupyter as root would be dangerous: a student who links
+    it to the course folder would have root write and chown there. It writes as the user."""
+    course, exchange, state, classlist, _ = hub_class
+    home = pwd.getpwnam(STUDENTS[2]).pw_dir
+    jupyter = os.path.join(home, ".jupyter")
+    as_user(STUDENTS[2], "/bin/sh", "-c", f"rm -rf {jupyter} && ln -s {course} {jupyter}", check=True)
+    before = {p: (os.stat(p).st_uid, os.stat(p).st_mode) for p in (course, course / "nbgrader_config.py")}
+    again = setup_hub(course, exchange.parent, classlist)
+    assert again.returncode == 0, again.stderr  # one student's home never stops the class's hub ...
+    assert f"warning: could not write {STUDENTS[2]}'s Jupyter settings" in again.stderr  # ... and is named
+    assert {p: (os.stat(p).st_uid, os.stat(p).st_mode) for p in before} == before
+    assert not (course / "labconfig").exists()
+    as_user(STUDENTS[2], "/bin/rm", jupyter, check=True)
+    repaired = setup_hub(course, exchange.parent, classlist)
+    assert repaired.returncode == 0 and "warning" not in repaired.stderr, repaired.stderr
+
+
+def test_the_course_s_exchange_folders_are_the_instructor_s_from_the_start(hub_class):
+    """Made by the setup, before any release: a student who made outbound/ first would hand
+    classmates their own notebook."""
+    course, exchange, state, classlist, _ = hub_class
+    ours = exchange / COURSE_ID
+    instructor = pwd.getpwnam(INSTRUCTOR).pw_uid
+    for relative, mode in (("outbound", 0o755), ("inbound", 0o733), ("feedback", 0o711)):
+        info = os.stat(ours / relative)
+        assert info.st_uid == instructor and stat.S_IMODE(info.st_mode) == mode, relative
+    os.chown(ours / "feedback", pwd.getpwnam(STUDENTS[0]).pw_uid, -1)  # as if a student had made it
+    try:
+        again = setup_hub(course, exchange.parent, classlist)
+        assert again.returncode == 2 and f"{ours / 'feedback'} is not a folder of the instructor's" in again.stderr
+    finally:
+        os.chown(ours / "feedback", instructor, -1)

@@ -157,3 +157,14 @@ def test_plain_nbgrader_export_writes_the_same_bytes(course_root, db_url):
              extra_env={"PYTHONPATH": str(ROOT)})
     assert theirs.read_bytes() == ours.read_bytes()
     assert rows(theirs)[2] == ["bob@uni.example", "22.5"]  # 25 less one started day's 10%
+
+
+def test_a_display_name_is_never_a_spreadsheet_formula(course_root, db_url):
+    export = (course_root / "canvas.csv").read_text(encoding="utf-8")
+    (course_root / "canvas.csv").write_text(export.replace('"Lovelace, Ada"', '"=HYPERLINK(""http://x"")"'),
+                                            encoding="utf-8", newline="")
+    out = course_root / "canvas_import.csv"
+    done = course_export(course_root, db_url, "--to", "canvas", str(out), "--roster", "roster.csv",
+                         "--canvas-export", "canvas.csv", "--column", "U-Net segmentation (4242)")
+    assert done.returncode == 0, done.stderr
+    assert rows(out)[1][0] == "'=HYPERLINK(\"http://x\")" and rows(out)[1][1] == "101"
