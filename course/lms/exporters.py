@@ -22,7 +22,7 @@ from traitlets import Enum, Float, Unicode
 
 from ..assignment import ASSIGNMENT
 from . import canvas, moodle, plain
-from .grades import final_grades, matched
+from .grades import final_grades, matched, pending_manual
 from .roster import ExportError, read_roster
 
 
@@ -63,6 +63,12 @@ class LmsExport(ExportPlugin):
             raise ExportRefused(f"error: {error}") from None
         self.log.info("%s: %s", dest, said)
         self.written = f"{dest}: {said}"
+        waiting = [student for student in pending_manual(gradebook) if student in {r[0].nbgrader_id for r in rows}]
+        if waiting:  # exported as they stand, and said, never silently
+            note = (f"{len(waiting)} submission(s) still wait for manual grading in formgrader, exported with the "
+                    f"points they have so far: {', '.join(waiting)}")
+            self.log.warning(note)
+            self.written += f"\nwarning: {note}"
         if strays:
             raise ExportRefused(f"error: {dest} written for the roster's {len(rows)} students, but "
                                 f"{len(strays)} graded student(s) are not on the roster {self.roster} and were not "

@@ -37,6 +37,15 @@ def final_grades(gradebook):
     return grades, float(assignment.max_score or 0.0)
 
 
+def pending_manual(gradebook):
+    """The students whose submission still waits for a person in formgrader: their score may rise."""
+    try:
+        assignment = gradebook.find_assignment(ASSIGNMENT)
+    except MissingEntry:
+        return []
+    return sorted(s.student.id for s in assignment.submissions if s.needs_manual_grade)
+
+
 def matched(roster, grades):
     """[(roster Student, their Grade or None)] in the roster's order, and the ids graded but not
     in the roster (sorted)."""

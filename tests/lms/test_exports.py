@@ -168,3 +168,15 @@ def test_a_display_name_is_never_a_spreadsheet_formula(course_root, db_url):
                          "--canvas-export", "canvas.csv", "--column", "U-Net segmentation (4242)")
     assert done.returncode == 0, done.stderr
     assert rows(out)[1][0] == "'=HYPERLINK(\"http://x\")" and rows(out)[1][1] == "101"
+
+
+def test_a_submission_waiting_for_manual_grading_is_named(course_root, db_url):
+    with Gradebook(db_url) as gradebook:
+        from course.assignment import ASSIGNMENT
+        from term_gradebook import NOTEBOOK_NAME
+
+        gradebook.find_submission_notebook(NOTEBOOK_NAME, ASSIGNMENT, "bob").grades[0].needs_manual_grade = True
+        gradebook.db.commit()
+    done = course_export(course_root, db_url, "--to", "csv", "plain.csv", "--roster", "roster.csv")
+    assert done.returncode == 0, done.stderr
+    assert "1 submission(s) still wait for manual grading in formgrader" in done.stdout and "bob" in done.stdout
