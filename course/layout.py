@@ -67,6 +67,24 @@ def read_timestamp_file(path):
         os.close(handle)
 
 
+def read_csv_text(path, what, error, limit=20 * 2**20):
+    """The text of an instructor's CSV file (UTF-8, a byte-order mark allowed, as Excel and
+    Canvas write it), at most `limit` bytes; `error` (an exception class) says what is wrong,
+    naming `what` and the file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as problem:
+        raise error(f"{what} {path}: cannot be read ({problem.strerror or problem})") from None
+    if len(data) > limit:
+        raise error(f"{what} {path}: larger than {limit // 2**20} MB; is it the right file?")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as problem:
+        raise error(f"{what} {path}: not UTF-8 text (byte {problem.start}); save it as CSV UTF-8") from None
+
+
 def walk(folder):
     """Every path under `folder`, sorted, without following symbolic links."""
     found = []

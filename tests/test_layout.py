@@ -23,7 +23,7 @@ ALLOWED = {
     "sandbox": {"layout", "assignment"},
     "judge": {"layout", "bounded", "assignment", "sandbox"},
     "deadline": {"assignment"},
-    "lms": {"assignment", "deadline", "grading"},
+    "lms": {"layout", "assignment", "deadline", "grading"},
     "hub": {"layout"},
     "grading": {"layout", "bounded", "assignment", "sandbox", "deadline"},
     "report": {"layout", "assignment"},

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..layout import read_csv_text
+
 ROLES = ("student", "instructor", "grader")
 # A portable Unix login that is also a safe nbgrader student id and folder name.
 LOGIN = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
@@ -60,17 +62,7 @@ class ClassList:
 
 def read_class_list(path):
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as error:
-        raise ClassListError(f"class list {path}: cannot be read ({error.strerror or error})") from None
-    if len(data) > MAX_BYTES:
-        raise ClassListError(f"class list {path}: larger than {MAX_BYTES // 2**20} MB")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ClassListError(f"class list {path}: not UTF-8 text; save it as CSV UTF-8") from None
+    text = read_csv_text(path, "class list", ClassListError, MAX_BYTES)
     reader = csv.DictReader(io.StringIO(text))
     columns = [name.strip() for name in reader.fieldnames or []]
     if "id" not in columns or "role" not in columns:

@@ -10,5 +10,5 @@ reads each student's final score from the gradebook (after the late penalty); `c
 `exporters` first brings the gradebook's due date and penalties up to date, as `course
 grade` leaves them.
 
-May import: course.assignment, course.deadline, course.grading.
+May import: course.layout, course.assignment, course.deadline, course.grading.
 """

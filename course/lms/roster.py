@@ -15,7 +15,8 @@ its gradebook export (SIS Login ID by default), for Moodle the identifier you ma
 import csv
 import io
 from dataclasses import dataclass
-from pathlib import Path
+
+from ..layout import read_csv_text
 
 MAX_BYTES = 20 * 1024 * 1024  # a roster of a very large class is well under a megabyte
 
@@ -31,19 +32,7 @@ class Student:
 
 
 def read_text(path, what):
-    """A UTF-8 text file (a byte-order mark allowed, as Excel and Canvas write it), bounded."""
-    path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as error:
-        raise ExportError(f"{what} {path}: cannot be read ({error.strerror or error})") from None
-    if len(data) > MAX_BYTES:
-        raise ExportError(f"{what} {path}: larger than {MAX_BYTES // 2**20} MB; is it the right file?")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ExportError(f"{what} {path}: not UTF-8 text (byte {error.start}); save it as CSV UTF-8") from None
+    return read_csv_text(path, what, ExportError, MAX_BYTES)
 
 
 def read_roster(path):
