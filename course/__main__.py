@@ -100,7 +100,8 @@ def grade(args):
         return 2
     late = recompute_penalties(settings.db_url, ROOT)
     graded = [o.student for o in outcomes.values() if o.graded]
-    refreshed = refresh_feedback(settings.db_url, {o.student for o in outcomes.values() if o.graded and not o.unchanged})
+    graded_now = {o.student for o in outcomes.values() if o.graded and not o.unchanged}
+    refreshed = refresh_feedback(settings.db_url, graded_now)
     unchanged = sum(o.unchanged for o in outcomes.values())
     nbgrader("export", "--to", ROOT / "grades.csv", f"--CourseDirectory.db_url={settings.db_url}", capture=True,
              check=False)

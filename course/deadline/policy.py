@@ -85,7 +85,9 @@ def lateness(seconds_late):
 def described(config):
     """The configured late policy in a sentence, for students."""
     chosen = config.AssignLatePenalties.get("plugin_class")
-    name = chosen if isinstance(chosen, str) else f"{getattr(chosen, '__module__', '')}.{getattr(chosen, '__name__', '')}"
+    if not isinstance(chosen, str):  # a class given in the configuration, not its name
+        chosen = f"{getattr(chosen, '__module__', '')}.{getattr(chosen, '__name__', '')}"
+    name = chosen
     if name == f"{__name__}.LatePolicy":
         return LatePolicy(config=config).describe()
     return "as your course's late policy says"

@@ -171,9 +171,9 @@ class SafeCollect(ExchangeCollect):
         changed = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=changed_ns // 1000)
         if changed - claimed > datetime.timedelta(seconds=self.timestamp_slack):
             self.write_timestamp(path, changed)
-            self.skipped.append((record["username"], f"timestamp.txt says {claimed:%Y-%m-%d %H:%M:%S} UTC, but the "
-                                                     f"submission's files were changed up to {changed:%Y-%m-%d %H:%M:%S} "
-                                                     "UTC: that later time recorded"))
+            self.skipped.append((record["username"], f"timestamp.txt says {claimed:%Y-%m-%d %H:%M:%S} UTC, but "
+                                                     "the submission's files were changed up to "
+                                                     f"{changed:%Y-%m-%d %H:%M:%S} UTC: that later time recorded"))
 
     @staticmethod
     def write_timestamp(path, when):

@@ -2,9 +2,10 @@
 
 PAM logs users in with their Unix passwords; each user's server is a process of their own
 Unix user (LocalProcessSpawner, the hub running as root) started from `python` (one every user
-may run, with the course's packages: serve.python_for_users), opening JupyterLab; formgrader is a hub service, a server run as the instructor
-in the course folder, that only the staff may open (a role with access to that service). The
-service is named after the course id, as nbgrader's course list expects.
+may run, with the course's packages: serve.python_for_users), opening JupyterLab; formgrader
+is a hub service, a server run as the instructor in the course folder, that only the staff may
+open (a role with access to that service). The service is named after the course id, as
+nbgrader's course list expects.
 """
 
 import sys
