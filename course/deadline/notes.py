@@ -41,6 +41,13 @@ def feedback_markdown(due, until, submitted, raw, penalty, policy, zone, regrade
     return "\n".join(lines)
 
 
-def _points(value):
+def number(value):
+    """A number of points as students and every LMS read it: a decimal point, at most two
+    decimals, no exponent."""
     text = f"{round(value, 2):.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _points(value):
+    text = number(value)
     return f"{text} point{'s' * (text != '1')}"

@@ -18,16 +18,12 @@ from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy import select
 
 from ..assignment import ASSIGNMENT
-from ..deadline.due import configured
+from ..deadline.due import configured, from_utc
 from ..deadline.notes import feedback_markdown
 from ..deadline.policy import described
 from . import gradebook as course_gradebook
 
 MARK = "unet_term_note"
-
-
-def _aware(stored):
-    return None if stored is None else stored.replace(tzinfo=datetime.timezone.utc)
 
 
 def note(book, student, notebook_name, config, as_worker=False):
@@ -39,12 +35,12 @@ def note(book, student, notebook_name, config, as_worker=False):
         notebook = book.find_submission_notebook(notebook_name, ASSIGNMENT, student)
     except MissingEntry:
         return ""
-    due = _aware(submission.assignment.duedate)
-    regraded = None if as_worker else _aware(course_gradebook.last_regrade(book.db.connection(), student))
+    due = from_utc(submission.assignment.duedate)
+    regraded = None if as_worker else from_utc(course_gradebook.last_regrade(book.db.connection(), student))
     if due is None and regraded is None:
         return ""
     until = due if as_worker or submission.extension is None or due is None else due + submission.extension
-    submitted = _aware(submission.timestamp)
+    submitted = from_utc(submission.timestamp)
     raw = float(notebook.score or 0.0)
     if as_worker:
         penalty = _penalty_without_extension(config, student, raw, submitted, due)

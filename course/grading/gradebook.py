@@ -182,9 +182,9 @@ def record(gradebook, student, scores, digest, status, reason, penalties, regrad
         else:
             gradebook.db.execute(LEDGER.insert().values(assignment=ASSIGNMENT, student=student, **values))
         if regrade:
-            fate = (lambda automatic: f"replaced by the automatic {_n(automatic)}") if force_manual else \
-                (lambda automatic: "kept")
-            said = "; ".join(f"{cell}: {_n(m)} of {_n(p)} {fate(a)}" for cell, m, a, p in manual)
+            said = "; ".join(f"{cell}: {_n(m)} of {_n(p)} "
+                             + (f"replaced by the automatic {_n(a)}" if force_manual else "kept")
+                             for cell, m, a, p in manual)
             gradebook.db.execute(REGRADES.insert().values(assignment=ASSIGNMENT, student=student,
                                                           regraded=values["recorded"], manual=said))
     return manual

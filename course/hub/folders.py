@@ -103,15 +103,20 @@ def _pin_exchange(config, exchange):
     config.write_text(text + f"\n{PIN}\nc.Exchange.root = {str(exchange)!r}\n")
 
 
-def _to_staff(path, gid):
+def _tree(path):
+    """(path, lstat) of `path` and everything under it; links are left out, never followed."""
     paths = [path]
     if path.is_dir() and not path.is_symlink():
-        for top, folders, files in os.walk(path):  # links are listed, never followed
+        for top, folders, files in os.walk(path):
             paths += [Path(top, name) for name in folders + files]
     for item in paths:
         info = os.lstat(item)
-        if stat.S_ISLNK(info.st_mode):
-            continue
+        if not stat.S_ISLNK(info.st_mode):
+            yield item, info
+
+
+def _to_staff(path, gid):
+    for item, info in _tree(path):
         os.chown(item, -1, gid, follow_symlinks=False)
         mode = stat.S_IMODE(info.st_mode)
         if stat.S_ISDIR(info.st_mode):
@@ -124,14 +129,7 @@ def _to_staff(path, gid):
 def _open_to_all(path):
     """Readable (folders: passable) by everyone, all the way down: the environment, the data and
     the data set's library that every user's server imports."""
-    paths = [path]
-    if path.is_dir() and not path.is_symlink():
-        for top, folders, files in os.walk(path):
-            paths += [Path(top, name) for name in folders + files]
-    for item in paths:
-        info = os.lstat(item)
-        if stat.S_ISLNK(info.st_mode):
-            continue
+    for item, info in _tree(path):
         wanted = 0o005 if stat.S_ISDIR(info.st_mode) or info.st_mode & 0o100 else 0o004
         if info.st_mode & wanted != wanted:
             os.chmod(item, stat.S_IMODE(info.st_mode) | wanted)

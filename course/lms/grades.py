@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from nbgrader.api import MissingEntry
 
 from ..assignment import ASSIGNMENT
+from ..deadline.notes import number
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,4 @@ def matched(roster, grades):
     return [(student, grades.get(student.nbgrader_id)) for student in roster], sorted(set(grades) - listed)
 
 
-def points(value):
-    """A score as every LMS reads it: a decimal point, at most two decimals, no exponent."""
-    text = f"{round(value, 2):.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+points = number  # a score as every LMS reads it
